@@ -1,0 +1,66 @@
+"""Real-time factors of the instruments next to the essay's classes, scripted the same way.
+
+Prints, never asserts. One thread, 44.1 kHz, median over repeats after warm-up.
+RTF = seconds of audio per second of compute: 100 means a block is computed 100x faster than it plays.
+"""
+import statistics
+import time
+
+import torch
+
+from chaos_models import essay
+from chaos_models.models import INLETS, ChaosEffect, ModelSynth
+
+SR = 44100
+BUFFERS = (64, 256, 2048)
+
+
+def seconds_per_call(fn, x, min_time: float = 0.1, repeats: int = 7) -> float:
+    with torch.inference_mode():
+        for _ in range(10):
+            fn(x)
+        n, t = 1, 0.0
+        while t < min_time:  # calibrate the loop length
+            n *= 2
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn(x)
+            t = time.perf_counter() - t0
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            for _ in range(n):
+                fn(x)
+            times.append((time.perf_counter() - t0) / n)
+    return statistics.median(times)
+
+
+def typical_input(inlets, n: int, batch: int = 1) -> torch.Tensor:
+    """A saw-like audio inlet and mid-range controls, like the essay's patches."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.empty(batch, len(inlets), n)
+    for i, name in enumerate(inlets):
+        _, lo, hi = INLETS[name]
+        x[:, i] = torch.rand(batch, n, generator=g) * 2 - 1 if name == "x" else (lo + hi) / 2
+    return x
+
+
+def rows(buffers=BUFFERS):
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    pairs = [(ChaosEffect(seed=0), essay.ChaosEffect(14, 2)), (ModelSynth(seed=0), essay.ModelSynth())]
+    for ours, ref in pairs:
+        s_ours, s_ref = torch.jit.script(ours), torch.jit.script(ref)
+        for method, inlets in ours.METHODS.items():
+            for n in buffers:
+                x = typical_input(inlets, n)
+                t_ours = seconds_per_call(getattr(s_ours, method), x)
+                t_ref = seconds_per_call(getattr(s_ref, method), x)
+                yield type(ours).__name__, method, n, (n / SR) / t_ours, (n / SR) / t_ref
+
+
+def main() -> None:
+    print(f"real-time factor at {SR} Hz, 1 thread, batch 1 (higher is faster)")
+    print(f"{'model':<12} {'method':<8} {'buffer':>6} {'RTF ours':>10} {'RTF essay':>10} {'ours/essay':>10}")
+    for model, method, n, rtf, rtf_ref in rows():
+        print(f"{model:<12} {method:<8} {n:>6} {rtf:>10.0f} {rtf_ref:>10.0f} {rtf / rtf_ref:>10.2f}")

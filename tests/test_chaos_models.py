@@ -1,0 +1,178 @@
+"""chaos_models: the essay's instruments, bit for bit, safe for hosts, exported for nn~."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+from chaos_models import essay
+from chaos_models.export import build, export, export_essay
+from chaos_models.models import INLETS, ChaosEffect, ModelSynth
+from conftest import run_cli
+
+METHODS = [(ChaosEffect, m, len(i)) for m, i in ChaosEffect.METHODS.items()] + [(ModelSynth, "forward", 3)]
+
+
+def playable(c: int, t: int, b: int = 1, seed: int = 0) -> torch.Tensor:
+    """Audio in [-1, 1] on inlet 0, positive controls in their documented ranges on the others."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(b, c, t, generator=g) * 2 - 1
+    x[:, 1:] = 1 + x[:, 1:].abs() * 17
+    return x
+
+
+@pytest.mark.parametrize("cls,method,c", METHODS)
+@pytest.mark.parametrize("b", [1, 4])
+@pytest.mark.parametrize("t", [1, 64, 2048, 8192])
+def test_shapes_and_dtype(cls, method, c, b, t):
+    y = getattr(cls(seed=0), method)(playable(c, t, b))
+    assert y.shape == (b, 1, t) and y.dtype == torch.float32
+
+
+@pytest.mark.parametrize("seed", [0, 1, 1234])
+def test_chaos_effect_equals_essay_class_bit_for_bit(seed):
+    ours = ChaosEffect(operators=14, w_mult=2, seed=seed)
+    torch.manual_seed(seed)
+    ref = essay.ChaosEffect(operators=14, w_mult=2)
+    for name, p in ref.state_dict().items():
+        assert torch.equal(ours.state_dict()[name], p), name
+    for method, inlets in ChaosEffect.METHODS.items():
+        x = playable(len(inlets), 2048, seed=seed)
+        assert torch.equal(getattr(ours, method)(x), getattr(ref, method)(x).unsqueeze(1)), method
+
+
+@pytest.mark.parametrize("ops,w", [(7, 1), (3, 2.5)])
+def test_model_synth_equals_essay_class_at_batch_1(ops, w):
+    ours = ModelSynth(operators=ops, w_mult=w, seed=7)
+    torch.manual_seed(7)
+    ref = essay.ModelSynth(operators=ops, w_mult=w)
+    x = playable(3, 1024)
+    assert torch.equal(ours(x), ref(x).unsqueeze(0))
+
+
+def test_model_synth_is_batch_safe():
+    m, x = ModelSynth(seed=0), playable(3, 256, b=4)
+    y = m(x)
+    for b in range(4):
+        assert torch.equal(y[b:b + 1], m(x[b:b + 1]))
+
+
+def test_seed_does_not_touch_global_rng():
+    torch.manual_seed(99)
+    expected = torch.rand(3)
+    torch.manual_seed(99)
+    ChaosEffect(seed=5)
+    assert torch.equal(torch.rand(3), expected)
+
+
+def test_different_seeds_sound_different_and_same_seed_identical():
+    x = playable(2, 512)
+    assert torch.equal(ChaosEffect(seed=3).chaos(x), ChaosEffect(seed=3).chaos(x))
+    assert not torch.equal(ChaosEffect(seed=3).chaos(x), ChaosEffect(seed=4).chaos(x))
+
+
+def test_kernel_above_one_keeps_block_length():
+    for k in (2, 3, 5):
+        for cls, method, c in METHODS:
+            assert getattr(cls(kernel=k, seed=0), method)(playable(c, 64)).shape == (1, 1, 64)
+
+
+HOSTILE = [float("nan"), float("inf"), -float("inf"), 1e30, -1e30, 3.4e38, 1e-30, 0.0, 1.0, 118.0, -118.0]
+
+
+@pytest.mark.parametrize("cls,method,c", METHODS)
+@pytest.mark.parametrize("w_mult", [2, 64])
+def test_hostile_inputs_give_finite_output(cls, method, c, w_mult):
+    m = cls(w_mult=w_mult, seed=0)
+    for v in HOSTILE:
+        for inlet in range(c):
+            x = playable(c, 64)
+            x[:, inlet, 10:20] = v  # a burst of bad samples inside a normal block
+            assert torch.isfinite(getattr(m, method)(x)).all(), (v, inlet)
+            x = torch.full((1, c, 64), v)  # and a whole block of it, DC included
+            assert torch.isfinite(getattr(m, method)(x)).all(), (v, inlet)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True, width=32), min_size=2 * 16, max_size=2 * 16))
+def test_any_float_block_gives_finite_chaos(values):
+    x = torch.tensor(values, dtype=torch.float32).view(1, 2, 16)
+    assert torch.isfinite(ChaosEffect(seed=0).chaos(x)).all()
+
+
+def test_nan_does_not_spread_through_the_kernel5_conv():
+    m, x = ChaosEffect(seed=0), playable(2, 256)
+    clean = m.chaos(x)
+    x[:, 0, 100] = float("nan")
+    dirty = m.chaos(x)
+    # conv_chaos (kernel 5, applied twice) reaches 4 samples each side; nothing else may change
+    assert torch.equal(clean[..., :96], dirty[..., :96]) and torch.equal(clean[..., 105:], dirty[..., 105:])
+
+
+def test_silent_input_self_oscillates_through_biases():
+    """The essay: with x = 0 and control > 0, chaos still sounds, through the conv biases."""
+    m = ChaosEffect(seed=0)
+    x = torch.zeros(1, 2, 2048)
+    x[:, 1] = 20.0
+    assert m.chaos(x).abs().max() > 1e-3
+
+
+def test_guard_is_transparent_for_ordinary_input():
+    m, x = ChaosEffect(seed=0), playable(2, 512)
+    torch.manual_seed(0)
+    ref = essay.ChaosEffect(14, 2)
+    ref.load_state_dict(m.state_dict(), strict=False)
+    assert torch.equal(m.chaos(x * 50), ref.chaos(x * 50).unsqueeze(1))
+
+
+def test_nn_tilde_metadata(tmp_path):
+    path = export(build("chaos_effect", seed=0), tmp_path / "c.ts")
+    ts = torch.jit.load(str(path))
+    assert list(ts.get_methods()) == ["forward", "topo", "chaos"]
+    assert ts.forward_params.tolist() == [3, 1, 1, 1]
+    assert ts.topo_params.tolist() == [2, 1, 1, 1] and ts.chaos_params.tolist() == [2, 1, 1, 1]
+    labels = list(ts.chaos_input_labels)
+    assert "x" in labels[0] and "control" in labels[1] and "1 to 38" in labels[1]
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["seed"] == 0 and manifest["hyper_parameters"]["operators"] == 14
+    assert manifest["methods"]["forward"]["params"] == [3, 1, 1, 1]
+    import hashlib
+    assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_saved_export_reloads_in_fresh_process_with_identical_output(tmp_path):
+    path = export(build("chaos_effect", operators=5, w_mult=4, seed=2), tmp_path / "c.ts")
+    x = playable(2, 2048)
+    torch.save(x, tmp_path / "x.pt")
+    code = ("import torch,sys; m=torch.jit.load(sys.argv[1]); x=torch.load(sys.argv[2]);"
+            "torch.save(m.chaos(x), sys.argv[3])")
+    subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "x.pt"), str(tmp_path / "y.pt")], check=True)
+    assert torch.equal(torch.load(tmp_path / "y.pt"), ChaosEffect(operators=5, w_mult=4, seed=2).chaos(x))
+
+
+def test_export_essay_writes_all_instruments(tmp_path):
+    paths = export_essay(tmp_path)
+    assert {p.name for p in paths} == {"chaos_effect_ops14_w2_seed0.ts", "chaos_effect_ops5_w4_seed0.ts",
+                                       "model_synth_ops7_w1_seed0.ts"}
+    assert all(p.with_suffix(".json").exists() for p in paths)
+    assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_cli_export_and_bad_arguments(tmp_path):
+    out = tmp_path / "my synth ü.ts"  # spaces and non-ASCII in the path
+    r = run_cli("-m", "chaos_models", "export", "--model", "model_synth", "--seed", "3", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert torch.equal(torch.jit.load(str(out)).forward(playable(3, 64)), ModelSynth(seed=3)(playable(3, 64)))
+    r = run_cli("-m", "chaos_models", "export", "--out", str(tmp_path / "x.onnx"))
+    assert r.returncode == 2 and "must end in .ts" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_inlet_ranges_are_declared_for_every_inlet():
+    for cls in (ChaosEffect, ModelSynth):
+        for inlets in cls.METHODS.values():
+            for name in inlets:
+                lo, hi = INLETS[name][1:]
+                assert lo < hi and math.isfinite(lo) and math.isfinite(hi)
