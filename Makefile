@@ -5,10 +5,10 @@ PY    := .venv/bin/python
 # CPU runs with 2 OpenMP threads on a busy 2-core machine are 10-40x slower (NOTES.md).
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help setup test test-fast demo demo-data export-chaos bench-chaos clean-demo
+.PHONY: help setup test test-fast demo demo-data export-chaos bench-chaos
 
 help:  ## list the targets
-	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[$$()a-zA-Z_%:= -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^\$$\(RECIPES:%=([a-z]+)-%\): [a-z]+-%/\1-RECIPE/' | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 setup:  ## install apt packages, .venv/ with the pinned stack, and this project (idempotent)
 	@bash scripts/setup.sh
@@ -22,11 +22,40 @@ test-fast:  ## run the tests not marked slow
 demo-data:  ## build the demo datasets from Debian's recordings into datasets/*/raw
 	$(PY) scripts/make_demo_data.py
 
-demo: demo-data export-chaos  ## the whole pipeline on the demo data, CPU only
-	@echo "exports:" && ls -1 exports/*.ts
+demo: demo-data export-chaos  ## the whole pipeline on the demo data, CPU only (tiny step counts)
+	$(MAKE) --no-print-directory train-noise export-noise $(DEMO_VARS) RAW=$(CURDIR)/datasets/noise/raw N_SIGNAL=65536 MAX_STEPS=20 VAL_EVERY=10
+	$(MAKE) --no-print-directory train-voice export-voice $(DEMO_VARS) RAW=$(CURDIR)/datasets/voice/raw MAX_STEPS=10 VAL_EVERY=5
+	@echo "exports (load them in nn~ / nn.ar):" && ls -1 $(CURDIR)/exports/*.ts
 
 export-chaos:  ## export the essay's hand-written instruments into exports/
 	$(PY) -m chaos_models export-essay --out-dir exports
 
 bench-chaos:  ## real-time factors of the chaos instruments vs the essay's classes (prints, never asserts)
 	$(PY) -m chaos_models bench
+
+# ---- RAVE pipeline: make train-voice BATCH=4 GPU=0 MAX_STEPS=... (see configs/*.toml) ----------
+RAVE_PIPE  := $(PY) -m rave_pipeline
+yes         = $(filter 1 yes true,$(1))
+DATA_OPTS   = $(if $(ROOT),--root "$(ROOT)") $(if $(RAW),--raw "$(RAW)") $(if $(EXPORTS),--exports "$(EXPORTS)") \
+              $(if $(N_SIGNAL),--n-signal $(N_SIGNAL)) $(if $(AUGMENT),--augment $(AUGMENT))
+TRAIN_OPTS  = $(DATA_OPTS) $(if $(BATCH),--batch $(BATCH)) $(if $(GPU),--gpu $(GPU)) $(if $(DEVICE),--device $(DEVICE)) \
+              $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(VAL_EVERY),--val-every $(VAL_EVERY)) \
+              $(if $(SAVE_EVERY),--save-every $(SAVE_EVERY)) $(if $(WORKERS),--workers $(WORKERS)) \
+              $(if $(call yes,$(FRESH)),--fresh) $(foreach o,$(OVERRIDE),--override '$(o)')
+RECIPES    := noise voice
+
+.PHONY: $(foreach r,$(RECIPES),preprocess-$(r) train-$(r) export-$(r)) export-all
+
+$(RECIPES:%=preprocess-%): preprocess-%:  ## preprocess-noise / preprocess-voice: raw recordings -> RAVE database (only if raw files changed)
+	$(RAVE_PIPE) preprocess $* $(DATA_OPTS)
+
+$(RECIPES:%=train-%): train-%: preprocess-%  ## train-noise / train-voice: train or resume (FRESH=1 archives the run and starts anew)
+	$(RAVE_PIPE) train $* $(TRAIN_OPTS)
+
+$(RECIPES:%=export-%): export-%:  ## export-noise / export-voice: newest checkpoint -> exports/<recipe>_<config>_streaming.ts
+	$(RAVE_PIPE) export $* $(DATA_OPTS)
+
+export-all: export-noise export-voice export-chaos  ## every trained and hand-written export
+
+# The demo keeps its databases and runs under demo/ so it never mixes with your own runs.
+DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu

@@ -158,6 +158,10 @@ def main(argv=None):
     total = args.minutes * 60
     noise_dir, voice_dir = args.out / "noise" / "raw", args.out / "voice" / "raw"
 
+    stamp = args.out / f".demo-complete-{args.minutes:g}min"
+    if stamp.exists():
+        print(f"demo data is up to date in {noise_dir} and {voice_dir} (delete {stamp} to rebuild)")
+        return
     print(f"demo data -> {noise_dir} and {voice_dir}")
     textures = sox_textures()
     tex_s = sum(len(t) for t in textures) / SR
@@ -166,6 +170,7 @@ def main(argv=None):
     write_set(voice_dir, "english", english_clips(16000), total, 16000, gap=0.3, seed=3)
     # ~0.35 s per syllable, ~2.5 syllables per word: draw enough words for `total` seconds
     write_set(voice_dir, "mandarin", mandarin_clips(int(total / 0.8) + 50, seed=4), total, SR, gap=0.25, seed=5)
+    stamp.touch()
 
 
 if __name__ == "__main__":

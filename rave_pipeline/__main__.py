@@ -1,0 +1,55 @@
+"""python -m rave_pipeline {preprocess,train,export} RECIPE [options] — the Makefile's RAVE targets."""
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from safeio import cli_main
+
+
+def recipe_from(args):
+    from rave_pipeline import recipes
+
+    return recipes.load(args.recipe, root=args.root, n_signal=args.n_signal, max_steps=args.max_steps,
+                        val_every=args.val_every, save_every=args.save_every,
+                        augment=None if args.augment is None else [a for a in args.augment.split(",") if a],
+                        raw=args.raw, exports=args.exports)
+
+
+@cli_main
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m rave_pipeline", description=__doc__)
+    ap.add_argument("command", choices=["preprocess", "train", "export"])
+    ap.add_argument("recipe", help="recipe name (configs/<name>.toml) or a .toml path")
+    ap.add_argument("--root", type=Path, default=None, help="folder holding datasets/, runs/, exports/ (default: the repo)")
+    ap.add_argument("--raw", default=None, help="raw recordings folder (relative to --root, or absolute)")
+    ap.add_argument("--exports", default=None, help="exports folder (relative to --root, or absolute; default exports)")
+    ap.add_argument("--n-signal", type=int, default=None)
+    ap.add_argument("--max-steps", type=int, default=None)
+    ap.add_argument("--val-every", type=int, default=None)
+    ap.add_argument("--save-every", type=int, default=None)
+    ap.add_argument("--augment", default=None, help="comma-separated RAVE augmentations (mute,compress,gain); '' for none")
+    ap.add_argument("--batch", type=int, default=None, help="default: the recipe's table for this GPU")
+    ap.add_argument("--device", default=os.environ.get("DEVICE"), help="auto (default), cuda or cpu")
+    ap.add_argument("--gpu", type=int, default=None, help="GPU index (default 0)")
+    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--override", action="append", default=[], help="extra gin binding, repeatable")
+    ap.add_argument("--fresh", action="store_true", help="archive the existing run and start a new one")
+    ap.add_argument("--force", action="store_true", help="preprocess even if the database is up to date")
+    args = ap.parse_args(argv)
+    recipe = recipe_from(args)
+
+    if args.command == "preprocess":
+        from rave_pipeline.dataset import preprocess
+        preprocess(recipe, force=args.force)
+    elif args.command == "train":
+        from rave_pipeline.train import train
+        train(recipe, batch=args.batch, device=args.device, gpu=args.gpu, fresh=args.fresh,
+              overrides=args.override, workers=args.workers)
+    else:
+        from rave_pipeline.export import export
+        export(recipe)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

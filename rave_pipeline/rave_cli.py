@@ -1,0 +1,27 @@
+"""Run acids-rave's own CLI (`rave preprocess|train|export ...`) with two fixes applied first:
+
+- torchaudio 2.9 has no sox_effects: install the sox-CLI stand-in (for the compress augmentation);
+- the repo root must not be on sys.path: our configs/ folder would shadow RAVE's gin includes
+  ("configs/v1.gin") and our scripts/ folder its `scripts` package.
+
+    python -m rave_pipeline.rave_cli train --config v2_small ...
+"""
+import sys
+from pathlib import Path
+
+REPO = str(Path(__file__).resolve().parents[1])
+
+
+def main() -> None:
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", REPO)]
+    from rave_pipeline import sox_compat
+
+    sox_compat.install()
+    from scripts.main_cli import main as rave_main  # acids-rave's CLI entry point
+
+    sys.argv = ["rave", *sys.argv[1:]]
+    rave_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""Recipes: one small TOML per dataset under configs/, every field overridable."""
+import dataclasses
+import tomllib
+from pathlib import Path
+
+from safeio import UserError
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "configs"
+
+# Compression (samples per latent frame) = prod(RATIOS) * N_BAND of each acids-rave config, and the
+# smallest n_signal that trains (smaller fails with "Padding size should be less than ...").
+CONFIG_FACTS = {"v2_small": {"compression": 512, "min_n_signal": 40960},
+                "v2": {"compression": 2048, "min_n_signal": 71680}}
+PCA_COMPONENTS = 128  # RAVE's validation fits a 128-component PCA on validation latents
+
+
+@dataclasses.dataclass
+class Recipe:
+    name: str
+    config: str
+    gin: str | None
+    augment: list[str]
+    raw: str
+    sampling_rate: int
+    channels: int
+    n_signal: int
+    max_steps: int
+    val_every: int
+    save_every: int
+    workers: int
+    cpu_batch: int
+    batch_by_gpu_gb: dict[int, int]
+    exports: str = "exports"   # relative to root, or absolute
+    root: Path = REPO
+
+    # Where everything of this recipe lives, relative to `root` (the repo, or a test's tmp dir).
+    @property
+    def raw_dir(self) -> Path:
+        return self.root / self.raw
+
+    @property
+    def clean_dir(self) -> Path:
+        return self.root / "datasets" / self.name / "clean"
+
+    @property
+    def db_dir(self) -> Path:
+        return self.root / "datasets" / self.name / "db"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.root / "runs" / self.name
+
+    @property
+    def export_path(self) -> Path:
+        return self.root / self.exports / f"{self.name}_{self.config}_streaming.ts"
+
+    @property
+    def gin_path(self) -> Path | None:
+        return CONFIGS / self.gin if self.gin else None
+
+    @property
+    def compression(self) -> int:
+        return CONFIG_FACTS.get(self.config, {}).get("compression", 2048)
+
+    def batch_for_gpu(self, gb: float) -> int | None:
+        fits = [b for mem, b in sorted(self.batch_by_gpu_gb.items()) if mem <= gb * 1.05]
+        return fits[-1] if fits else None
+
+    def min_chunks(self, batch: int) -> int:
+        """Fewest database chunks for which RAVE's 98/2 split gives a validation set big enough for
+        the PCA (val_chunks * n_signal / compression >= 128) and at least one training batch."""
+        n = 1
+        while True:
+            val = n - (98 * n) // 100
+            if val * self.n_signal // self.compression >= PCA_COMPONENTS and n - val >= batch:
+                return n
+            n += 1
+
+    def check(self) -> None:
+        floor = CONFIG_FACTS.get(self.config, {}).get("min_n_signal", 0)
+        if self.n_signal < floor:
+            raise UserError(f"n_signal {self.n_signal} is too small for RAVE {self.config}: use N_SIGNAL={floor} or more")
+        if self.channels < 1 or self.sampling_rate < 8000:
+            raise UserError(f"recipe {self.name}: channels must be >= 1 and sampling_rate >= 8000")
+
+
+def load(name_or_path: str, root: Path | None = None, **overrides) -> Recipe:
+    path = Path(name_or_path)
+    if path.suffix != ".toml":
+        path = CONFIGS / f"{name_or_path}.toml"
+    if not path.is_file():
+        known = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.toml")))
+        raise UserError(f"recipe {name_or_path!r} not found ({path}): choose one of {known} or give a .toml path")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise UserError(f"{path}: not valid TOML ({e}); fix the file")
+    data["batch_by_gpu_gb"] = {int(k): int(v) for k, v in data.get("batch_by_gpu_gb", {}).items()}
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    fields = {f.name for f in dataclasses.fields(Recipe)}
+    unknown = set(data) - fields - {"name"}
+    if unknown:
+        raise UserError(f"{path}: unknown field(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(fields))}")
+    recipe = Recipe(name=data.pop("name", path.stem), root=Path(root or REPO).resolve(), **data)
+    recipe.check()
+    return recipe

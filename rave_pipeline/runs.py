@@ -1,0 +1,75 @@
+"""Training runs on disk: newest usable checkpoint, its global step, one trainer at a time, archiving.
+
+Layout made by `rave train --out_path runs/<recipe> --name <recipe>`:
+runs/<recipe>/<recipe>_<gin hash>/config.gin and .../version_<k>/checkpoints/*.ckpt
+"""
+import contextlib
+import datetime
+import fcntl
+import os
+import zipfile
+from pathlib import Path
+
+from safeio import UserError, warn
+
+
+def checkpoints(runs_dir: Path) -> list[Path]:
+    """All checkpoints of a recipe, oldest first (RAVE itself resumes from the newest by mtime)."""
+    if not runs_dir.is_dir():
+        return []
+    return sorted(runs_dir.rglob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+
+
+def newest_checkpoint(runs_dir: Path) -> Path | None:
+    """Newest checkpoint that is complete. A file cut short by a kill mid-save is renamed *.corrupt
+    (kept, never deleted) so that neither we nor RAVE resume from it."""
+    for ckpt in reversed(checkpoints(runs_dir)):
+        if zipfile.is_zipfile(ckpt):  # torch.save writes a zip; a truncated one has no central directory
+            return ckpt
+        warn(f"{ckpt} is incomplete (killed while saving?); renamed to .corrupt, using an older checkpoint")
+        ckpt.rename(ckpt.with_name(ckpt.name + ".corrupt"))
+    return None
+
+
+def run_dir_of(ckpt: Path) -> Path:
+    """The RAVE run folder holding config.gin above a checkpoint."""
+    for parent in ckpt.parents:
+        if (parent / "config.gin").exists():
+            return parent
+    raise UserError(f"no config.gin above {ckpt}: this checkpoint is not from rave train; move it out of runs/")
+
+
+def global_step(ckpt: Path) -> int:
+    import torch
+
+    state = torch.load(ckpt, map_location="cpu", mmap=True, weights_only=False)
+    return int(state.get("global_step", 0))
+
+
+@contextlib.contextmanager
+def exclusive(runs_dir: Path):
+    """Hold runs/<recipe>/.lock: a second trainer of the same recipe (say a requeued job that
+    overlaps the old one) stops with a clear message instead of starting a second run."""
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(runs_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+            raise UserError(f"{runs_dir} is being trained by another process (pid {holder}); wait for it or stop it first")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        yield
+    finally:
+        os.close(fd)
+
+
+def archive(runs_dir: Path) -> Path | None:
+    """Move a recipe's runs aside (never delete): runs/<recipe> -> runs/<recipe>.archived-<time>."""
+    if not runs_dir.exists() or not any(p for p in runs_dir.iterdir() if p.name != ".lock"):
+        return None
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    dest = runs_dir.with_name(f"{runs_dir.name}.archived-{stamp}")
+    os.replace(runs_dir, dest)
+    return dest

@@ -1,0 +1,167 @@
+"""`rave train` for a recipe: picks device and batch, checks the dataset, resumes, survives signals."""
+import collections
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from rave_pipeline import dataset, runs
+from rave_pipeline.recipes import Recipe
+from safeio import UserError, atomic_write_text, warn
+
+# Lines of RAVE/Lightning output that have a known fix.
+KNOWN_FAILURES = {
+    "Padding size should be less than": "n_signal is too small for this config: raise N_SIGNAL",
+    "CUDA out of memory": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
+    "OutOfMemoryError": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
+    "n_components=128 must be between": "the validation set is too small for RAVE's PCA: add recordings or lower N_SIGNAL",
+}
+
+
+def resolve_device(device: str | None, gpu: int | None):
+    """-> (rave --gpu value, extra env, GPU memory in GB or None)."""
+    import torch
+
+    if device not in (None, "", "auto", "cpu", "cuda"):
+        raise UserError(f"DEVICE={device} is not one of auto, cpu, cuda")
+    if device == "cpu" or (device in (None, "", "auto") and not torch.cuda.is_available()):
+        if device != "cpu":
+            warn("no CUDA GPU found: training on CPU, which is for smoke tests only (DEVICE=cpu silences this)")
+        # hide GPUs so Lightning cannot pick one up by itself
+        return "-1", {"CUDA_VISIBLE_DEVICES": ""}, None
+    if not torch.cuda.is_available():
+        raise UserError("DEVICE=cuda but torch sees no CUDA GPU: check nvidia-smi and CUDA_VISIBLE_DEVICES, or use DEVICE=cpu")
+    index = gpu or 0
+    if index >= torch.cuda.device_count():
+        raise UserError(f"GPU={index} but only {torch.cuda.device_count()} GPU(s) are visible")
+    gb = torch.cuda.get_device_properties(index).total_memory / 1e9
+    return str(index), {}, gb
+
+
+def choose_batch(recipe: Recipe, batch: int | None, gpu_gb: float | None) -> int:
+    if batch:
+        return batch
+    if gpu_gb is None:
+        return recipe.cpu_batch
+    b = recipe.batch_for_gpu(gpu_gb)
+    if b is None:
+        smallest = min(recipe.batch_by_gpu_gb)
+        raise UserError(f"this GPU has {gpu_gb:.0f} GB, below the {smallest} GB the {recipe.name} recipe is sized for: "
+                        "set BATCH= to try anyway")
+    return b
+
+
+def checkpoint_period(recipe: Recipe, chunks: int, batch: int) -> int:
+    """Steps between RAVE's checkpoints. RAVE validates (and checkpoints) every val_every steps, or
+    every whole number of epochs when an epoch is shorter than val_every (see rave's train.py)."""
+    steps_per_epoch = max((98 * chunks) // 100, 1) // batch  # its fixed 98/2 split, drop_last=True
+    if steps_per_epoch >= recipe.val_every:
+        return recipe.val_every
+    return max(recipe.val_every // steps_per_epoch, 1) * steps_per_epoch
+
+
+def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, workers: int) -> list[str]:
+    cmd = [sys.executable, "-m", "rave_pipeline.rave_cli", "train",
+           "--name", recipe.name, "--db_path", str(recipe.db_dir), "--out_path", str(recipe.runs_dir),
+           "--config", recipe.config, "--n_signal", str(recipe.n_signal), "--batch", str(batch),
+           "--max_steps", str(recipe.max_steps), "--val_every", str(recipe.val_every),
+           "--save_every", str(recipe.save_every), "--workers", str(workers),
+           "--channels", str(recipe.channels), "--gpu", gpu]
+    if recipe.gin_path:
+        cmd += ["--config", str(recipe.gin_path)]
+    for aug in recipe.augment:
+        cmd += ["--augment", aug]
+    for binding in overrides or []:
+        cmd += ["--override", binding]
+    if resume_from:
+        cmd += ["--ckpt", str(resume_from)]
+    if not sys.stdout.isatty():
+        cmd += ["--noprogress"]  # no carriage-return progress bars in batch-job logs
+    return cmd
+
+
+def run_forwarding_signals(cmd, env) -> tuple[int, str, int | None]:
+    """Run RAVE; forward SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it as SIGTERM. -> (exit code, output tail, signal)."""
+    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    received = []
+
+    def forward(signum, _frame):
+        received.append(signum)
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)}
+    tail = collections.deque(maxlen=64)
+    try:
+        while chunk := os.read(child.stdout.fileno(), 65536):
+            sys.stdout.buffer.write(chunk)
+            sys.stdout.flush()
+            tail.append(chunk)
+        try:
+            code = child.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            code = child.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    return code, b"".join(tail).decode(errors="replace"), (received[0] if received else None)
+
+
+def record_settings(recipe: Recipe, batch: int, gpu: str) -> None:
+    """runs/<recipe>/settings.json: what the run was trained with, for the export manifest."""
+    fields = {k: getattr(recipe, k) for k in ("config", "augment", "sampling_rate", "channels", "n_signal",
+                                              "max_steps", "val_every", "save_every")}
+    atomic_write_text(recipe.runs_dir / "settings.json",
+                      json.dumps({**fields, "batch": batch, "gpu": gpu, "db": str(recipe.db_dir)}, indent=1))
+
+
+def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overrides=None, workers=None) -> int:
+    """Train (or resume) the recipe's run. Returns the global step of the newest checkpoint."""
+    gpu_arg, env_extra, gpu_gb = resolve_device(device, gpu)
+    batch = choose_batch(recipe, batch, gpu_gb)
+    chunks = dataset.check_size(recipe, batch)
+    period = checkpoint_period(recipe, chunks, batch)
+    if recipe.max_steps % period:
+        # otherwise the steps after the last checkpoint would be trained and thrown away
+        rounded = -(-recipe.max_steps // period) * period
+        print(f"max_steps {recipe.max_steps} -> {rounded}: a multiple of the checkpoint period ({period} steps)")
+        recipe.max_steps = rounded
+    if workers is None:
+        workers = recipe.workers if gpu_gb else 0  # CPU: load in the main process, no extra memory
+    with runs.exclusive(recipe.runs_dir):
+        if fresh:
+            moved = runs.archive(recipe.runs_dir)
+            if moved:
+                print(f"FRESH=1: previous runs moved to {moved}")
+                recipe.runs_dir.mkdir(parents=True, exist_ok=True)
+        ckpt = runs.newest_checkpoint(recipe.runs_dir)
+        resume_from = None
+        if ckpt:
+            step = runs.global_step(ckpt)
+            if step >= recipe.max_steps:
+                print(f"{recipe.name}: already trained to step {step} (MAX_STEPS={recipe.max_steps}); raise MAX_STEPS to continue")
+                return step
+            resume_from = runs.run_dir_of(ckpt)
+            print(f"resuming {resume_from} from {ckpt.name} at step {step} (FRESH=1 starts a new run)")
+        where = f"GPU {gpu_arg} ({gpu_gb:.0f} GB)" if gpu_gb else "CPU"
+        print(f"training {recipe.name}: RAVE {recipe.config}, batch {batch}, n_signal {recipe.n_signal}, "
+              f"max_steps {recipe.max_steps}, on {where}")
+        record_settings(recipe, batch, gpu_arg)
+        cmd = rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers)
+        env = {**os.environ, **env_extra}
+        code, tail, sig = run_forwarding_signals(cmd, env)
+        newest = runs.newest_checkpoint(recipe.runs_dir)
+        step = runs.global_step(newest) if newest else 0
+        if sig is not None:
+            saved = f"the newest checkpoint is {newest} (step {step})" if newest else "no checkpoint was saved yet"
+            print(f"training stopped by signal {signal.Signals(sig).name}; {saved}; "
+                  f"run make train-{recipe.name} again to resume", file=sys.stderr)
+            sys.exit(128 + sig)
+        if code != 0:
+            hint = next((fix for key, fix in KNOWN_FAILURES.items() if key in tail), None)
+            last = [l for l in tail.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
+            raise UserError(f"rave train failed for {recipe.name} ({hint or last[0].strip()}); full log above")
+        print(f"{recipe.name}: newest checkpoint {newest} at step {step}")
+        return step
