@@ -1,0 +1,167 @@
+"""RAVE pipeline wrappers: recipes, input checking, preprocessing, and clear errors (fast tests)."""
+import json
+import os
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from audio_fixtures import float_wav_with_nan, noise_set, sox_noise, truncated_wav, zero_length_wav
+from conftest import run_cli
+from rave_pipeline import recipes
+from safeio import UserError
+
+
+def pipe(*args, env=None):
+    return run_cli("-m", "rave_pipeline", *map(str, args), env=env)
+
+
+def test_recipes_state_what_the_issue_asks():
+    noise, voice = recipes.load("noise"), recipes.load("voice")
+    assert noise.config == "v2_small" and "mute" in noise.augment
+    assert voice.config == "v2"
+    for r in (noise, voice):
+        assert set(r.batch_by_gpu_gb) == {8, 12, 16, 24, 40, 80}
+        batches = [r.batch_by_gpu_gb[k] for k in sorted(r.batch_by_gpu_gb)]
+        assert batches == sorted(batches), "more memory never means a smaller batch"
+        assert r.n_signal and r.sampling_rate and r.channels and r.max_steps and r.val_every and r.save_every
+        assert r.gin_path.exists()
+
+
+def test_batch_table_lookup():
+    r = recipes.load("voice")
+    assert r.batch_for_gpu(85.0) == r.batch_by_gpu_gb[80]  # an H100 "80 GB" reports 85e9 bytes
+    assert r.batch_for_gpu(25.4) == r.batch_by_gpu_gb[24]
+    assert r.batch_for_gpu(6.0) is None
+
+
+def test_overrides_and_bad_recipes(tmp_path):
+    assert recipes.load("noise", n_signal=65536).n_signal == 65536
+    with pytest.raises(UserError, match="recipe 'nope' not found"):
+        recipes.load("nope")
+    with pytest.raises(UserError, match="too small for RAVE v2"):
+        recipes.load("voice", n_signal=65536)
+    bad = tmp_path / "bad.toml"
+    bad.write_text('config = "v2"\nbatchsize = 3\n')
+    with pytest.raises(UserError, match="unknown field"):
+        recipes.load(str(bad))
+
+
+@pytest.mark.parametrize("config,n_signal,batch,expected", [
+    ("v2", 131072, 2, 51),      # NOTES: ~51 chunks for 2 validation chunks of 64 latent frames
+    ("v2", 71680, 2, 151),      # 35 frames per chunk -> 4 validation chunks -> 151
+    ("v2_small", 65536, 2, 3),  # 128 frames per chunk -> 1 validation chunk; 2 for one batch
+])
+def test_min_chunks_matches_raves_split_and_pca(config, n_signal, batch, expected):
+    r = recipes.load("voice" if config == "v2" else "noise", n_signal=n_signal)
+    n = r.min_chunks(batch)
+    assert n == expected
+    val = lambda k: k - (98 * k) // 100  # rave.dataset.split_dataset
+    assert val(n) * n_signal // r.compression >= 128 and val(n - 1) * n_signal // r.compression < 128 or n - val(n) == batch
+
+
+def test_preprocess_converts_repairs_and_skips(tmp_path):
+    raw = tmp_path / "datasets" / "noise" / "raw"
+    noise_set(raw, 12)
+    sox_noise(raw / "sub dir" / "stereo 96k.wav", 4, sr=96000, channels=2)
+    sox_noise(raw / "8bit.wav", 4, sr=22050, bits=8)
+    float_wav_with_nan(raw / "nan.wav")
+    truncated_wav(raw / "truncated.wav")
+    zero_length_wav(raw / "empty.wav")
+    (raw / "notes.txt").write_text("not audio")
+    (raw / "broken.flac").write_bytes(b"fLaC garbage" * 10)
+
+    r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
+    assert r.returncode == 0, r.stderr
+    assert "Traceback" not in r.stderr
+    assert "nan.wav: 100 NaN/inf samples replaced" in r.stderr
+    assert "notes.txt (not audio or corrupt)" in r.stderr and "broken.flac" in r.stderr
+    assert "empty.wav" in r.stderr
+    sources = json.loads((tmp_path / "datasets/noise/clean/sources.json").read_text())
+    kept = {os.path.basename(s["source"]) for s in sources}
+    assert {"stereo 96k.wav", "8bit.wav", "nan.wav", "truncated.wav", "take 0 ü.wav"} <= kept
+    for s in sources:
+        x, sr = sf.read(tmp_path / "datasets/noise/clean" / s["clean"])
+        assert sr == 44100 and x.ndim == 1 and np.isfinite(x).all()
+    info = json.loads((tmp_path / "datasets/noise/db/fingerprint.json").read_text())
+    assert info["chunks"] >= 5
+
+    again = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
+    assert "up to date" in again.stdout
+    sox_noise(raw / "new take.wav", 4)
+    third = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
+    assert "up to date" not in third.stdout and third.returncode == 0
+    assert not list((tmp_path / "datasets/noise").glob("db.*")), "no temporary database left behind"
+
+
+def test_empty_raw_folder(tmp_path):
+    (tmp_path / "datasets/noise/raw").mkdir(parents=True)
+    r = pipe("preprocess", "noise", "--root", tmp_path)
+    assert r.returncode == 2 and "is empty: put recordings there" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_only_unusable_files(tmp_path):
+    raw = tmp_path / "datasets/noise/raw"
+    raw.mkdir(parents=True)
+    (raw / "a.txt").write_text("x")
+    r = pipe("preprocess", "noise", "--root", tmp_path)
+    assert r.returncode == 2 and "no usable audio" in r.stderr
+
+
+def test_dataset_too_small_is_caught_before_training(tmp_path):
+    noise_set(tmp_path / "datasets/voice/raw", 30)
+    assert pipe("preprocess", "voice", "--root", tmp_path).returncode == 0
+    r = pipe("train", "voice", "--root", tmp_path, "--device", "cpu")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "too small" in r.stderr and "needs at least 51 chunks, i.e. 303 s of audio" in r.stderr
+
+
+def test_train_without_database(tmp_path):
+    r = pipe("train", "noise", "--root", tmp_path, "--device", "cpu")
+    assert r.returncode == 2 and "run make preprocess-noise first" in r.stderr
+
+
+def test_export_without_checkpoint(tmp_path):
+    r = pipe("export", "noise", "--root", tmp_path)
+    assert r.returncode == 2 and "no checkpoint in" in r.stderr and "run make train-noise first" in r.stderr
+
+
+def test_ffmpeg_missing(tmp_path):
+    noise_set(tmp_path / "datasets/noise/raw", 4, files=1)
+    r = pipe("preprocess", "noise", "--root", tmp_path, env={"PATH": "/nonexistent"})
+    assert r.returncode == 2 and "ffmpeg not found: run make setup" in r.stderr
+
+
+def test_compress_augmentation_runs_on_torchaudio_29():
+    """RAVE's own RandomCompress, through the sox-CLI stand-in for the removed torchaudio.sox_effects."""
+    from rave_pipeline import sox_compat
+
+    sox_compat.install()
+    from rave.transforms import RandomCompress
+
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((1, 44100)) * np.linspace(0.01, 0.9, 44100)).astype(np.float32)
+    y = RandomCompress(prob=1.0, threshold=-40, amp_range=[-20, -20])(x)
+    assert y.shape == x.shape and np.isfinite(y).all()
+    loud, quiet = slice(-4410, None), slice(0, 4410)
+    ratio_in = np.abs(x[:, loud]).mean() / np.abs(x[:, quiet]).mean()
+    ratio_out = np.abs(y[:, loud]).mean() / np.abs(y[:, quiet]).mean()
+    assert ratio_out < 0.8 * ratio_in, "a compressor narrows the dynamic range"
+
+
+def test_sox_stand_in_matches_sox_on_files(tmp_path):
+    """Same samples as sox run file to file, stereo included (checks the interleaving)."""
+    import subprocess
+
+    import torch
+
+    from rave_pipeline.sox_compat import apply_effects_tensor
+
+    x = (np.random.default_rng(1).standard_normal((2, 22050)) * 0.3).astype(np.float32)
+    effect = ["compand", "0.1,0.1", "6:-80,-40,-10"]
+    y, sr = apply_effects_tensor(torch.from_numpy(x), 44100, [effect])
+    sf.write(tmp_path / "in.wav", x.T, 44100, subtype="FLOAT")
+    subprocess.run(["sox", str(tmp_path / "in.wav"), "-e", "floating-point", "-b", "32", str(tmp_path / "out.wav"), *effect], check=True)
+    ref, _ = sf.read(tmp_path / "out.wav", dtype="float32")
+    assert sr == 44100 and y.shape == (2, 22050)
+    np.testing.assert_array_equal(y.numpy(), ref.T)

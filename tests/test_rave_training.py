@@ -1,0 +1,106 @@
+"""End to end on CPU with generated audio: preprocess -> train -> kill -> resume -> export -> load.
+
+Slow (about a minute each): real `rave preprocess`, `rave train`, `rave export --streaming`.
+"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from audio_fixtures import noise_set
+from conftest import REPO
+from rave_pipeline import recipes, runs
+
+pytestmark = pytest.mark.slow
+
+
+def start(*args, root):
+    cmd = [sys.executable, "-m", "rave_pipeline", *map(str, args), "--root", str(root)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+
+
+def finish(proc, timeout=900):
+    out, _ = proc.communicate(timeout=timeout)
+    return proc.returncode, out
+
+
+def wait_for_checkpoint(runs_dir, proc, timeout=600):
+    t0 = time.time()
+    while time.time() - t0 < timeout:
+        if runs.checkpoints(runs_dir):
+            time.sleep(1.0)  # let the save finish writing
+            return
+        if proc.poll() is not None:
+            pytest.fail("training ended before its first checkpoint:\n" + proc.stdout.read()[-3000:])
+        time.sleep(0.5)
+    pytest.fail("no checkpoint within the timeout")
+
+
+def kill_then_resume(root, recipe, opts, how):
+    runs_dir = root / "runs" / recipe
+    proc = start("train", recipe, *opts, root=root)
+    wait_for_checkpoint(runs_dir, proc)
+    if how == "SIGTERM":  # what Slurm and `kill` send: the wrapper forwards it and says how to resume
+        proc.send_signal(signal.SIGTERM)
+        code, out = finish(proc, timeout=120)
+        assert code == 128 + signal.SIGTERM and "run make train-" in out and "to resume" in out
+    else:                 # SIGKILL of the whole process group: nothing gets to clean up
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    step_at_kill = runs.global_step(runs.newest_checkpoint(runs_dir))
+    assert step_at_kill > 0
+
+    code, out = finish(start("train", recipe, *opts, root=root))
+    assert code == 0, out[-3000:]
+    assert f"at step {step_at_kill}" in out and "resuming" in out, "must continue the same run, not start over"
+    assert "loading state from file" in out  # RAVE's own resume path
+    final = runs.global_step(runs.newest_checkpoint(runs_dir))
+    assert final == recipes.load(recipe, n_signal=int(opts[opts.index("--n-signal") + 1])).max_steps or final > step_at_kill
+    assert len({p.parent.parent.parent for p in runs_dir.rglob("*.ckpt")}) == 1, "one run, never a second"
+    return final
+
+
+def export_and_play(root, recipe, opts, config):
+    code, out = finish(start("export", recipe, *opts, root=root))
+    assert code == 0, out[-3000:]
+    ts = root / "exports" / f"{recipe}_{config}_streaming.ts"
+    assert ts.exists() and ts.with_suffix(".json").exists()
+    assert not [p for p in ts.parent.iterdir() if p.name.startswith(".")], "no partial files left"
+    model = torch.jit.load(str(ts))
+    assert {"encode", "decode", "forward"} <= set(model.get_methods())
+    torch.manual_seed(0)  # v2 models carry a noise generator
+    with torch.no_grad():
+        y = model.forward(torch.randn(1, 1, 2048) * 0.1)
+    assert y.shape == (1, 1, 2048) and torch.isfinite(y).all()
+    return ts
+
+
+def test_noise_recipe_v2_small(tmp_path):
+    noise_set(tmp_path / "datasets/noise/raw", 40)
+    opts = ["--n-signal", "65536", "--max-steps", "16", "--val-every", "4", "--device", "cpu"]
+    code, out = finish(start("preprocess", "noise", "--n-signal", "65536", root=tmp_path))
+    assert code == 0, out
+    final = kill_then_resume(tmp_path, "noise", opts, "SIGTERM")
+    assert final == 19  # max_steps 16 aligned to a checkpoint step: 5 steps per epoch, validation at batch 4
+    export_and_play(tmp_path, "noise", opts, "v2_small")
+    # FRESH archives, never deletes
+    code, out = finish(start("train", "noise", *opts[:-2], "--max-steps", "4", "--device", "cpu", "--fresh", root=tmp_path))
+    assert code == 0 and "previous runs moved to" in out, out[-2000:]
+    assert list((tmp_path / "runs").glob("noise.archived-*/**/*.ckpt"))
+
+
+def test_voice_recipe_v2_at_its_smallest_n_signal(tmp_path):
+    # v2 at n_signal 71680 needs 151 chunks of 143360 samples (RAVE's validation PCA): 8.5 min of audio
+    noise_set(tmp_path / "datasets/voice/raw", 8.5 * 60, files=3)
+    opts = ["--n-signal", "71680", "--max-steps", "6", "--val-every", "3", "--device", "cpu", "--augment", "compress"]
+    code, out = finish(start("preprocess", "voice", "--n-signal", "71680", root=tmp_path))
+    assert code == 0, out
+    final = kill_then_resume(tmp_path, "voice", opts, "SIGKILL")
+    assert final == 6
+    export_and_play(tmp_path, "voice", opts, "v2")
