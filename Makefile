@@ -59,3 +59,14 @@ export-all: export-noise export-voice export-chaos  ## every trained and hand-wr
 
 # The demo keeps its databases and runs under demo/ so it never mixes with your own runs.
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
+
+# ---- audition: the nn~-faithful host --------------------------------------------------------
+.PHONY: validate bench bench-train
+validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
+	$(PY) -m audition validate exports
+
+bench:  ## RTF, latency, memory of every export (trained and hand-written), table + reports/bench.json
+	$(PY) -m audition bench exports --json reports/bench.json
+
+bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
+	$(PY) -m rave_pipeline.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))

@@ -55,7 +55,7 @@ def check_method(path, method: str, buffers=BUFFERS) -> tuple[list[str], list[st
         if tuple(y.shape) != want or y.dtype != torch.float32:
             bad[n] = f"{where} buffer {n}: output {tuple(y.shape)} {y.dtype}, nn~ needs {want} float32"
     good = [n for n in ok_buffers if n not in bad]
-    if good and all(n < good[0] for n in bad):
+    if bad and good and all(n < good[0] for n in bad):
         # e.g. RAVE's forward declares ratio 1 but needs a whole latent frame (512 or 2048 samples)
         warnings.append(f"{where}: works from buffer {good[0]} up; smaller buffers are silenced by nn~")
     else:

@@ -1,0 +1,201 @@
+"""audition: an nn~-faithful host, tested with small models built here and with the chaos exports."""
+import json
+import zipfile
+
+import nn_tilde
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from audition.host import Host, latency
+from audition.model_file import open_export
+from audition.validate import validate
+from chaos_models.export import build, export
+from conftest import run_cli
+
+
+class Gain(torch.nn.Module):
+    """Found through its `forward_params` buffer only (no get_methods), like the essay's export."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+
+    def forward(self, x):
+        return 2 * x
+
+
+class Codec(nn_tilde.Module):
+    """Found through get_methods(); encode/decode at ratio 4, like RAVE's (at 512 or 2048)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_method("encode", 1, 1, 2, 4, test_method=False)
+        self.register_method("decode", 2, 4, 1, 1, test_method=False)
+        self.register_method("forward", 1, 1, 1, 1, test_method=False)
+
+    @torch.jit.export
+    def encode(self, x):
+        frames = x.reshape(x.shape[0], 1, -1, 4)
+        return torch.cat([frames[..., -1], frames.mean(-1)], 1)
+
+    @torch.jit.export
+    def decode(self, z):
+        return z[:, :1].repeat_interleave(4, -1)
+
+    def forward(self, x):
+        return x
+
+
+class Stateful(torch.nn.Module):
+    """A running sum carried across buffers, like a streaming model's cache."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+        self.register_buffer("acc", torch.zeros(1))
+
+    def forward(self, x):
+        y = torch.cumsum(x, -1) + self.acc
+        self.acc.copy_(y[0, 0, -1:])
+        return y
+
+
+class WrongLength(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+
+    def forward(self, x):
+        return x[..., :-1]
+
+
+def save(module, path):
+    torch.jit.script(module).save(str(path))
+    return path
+
+
+def test_latency_model():
+    assert latency(2048) == 4032 and latency(512) == 960 and latency(4096) == 8128  # NOTES: 2N - 64
+    assert latency(2048, threaded=False) == 2048
+
+
+def test_params_only_discovery_and_host_latency(tmp_path):
+    e = open_export(save(Gain(), tmp_path / "gain.ts"))
+    assert e.discovery == "<method>_params buffers" and list(e.methods) == ["forward"]
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 10000)).astype(np.float32)
+    host = Host(e, "forward", 512)
+    y = host.play(x)
+    assert y.shape == (1, 1, 10000)
+    np.testing.assert_array_equal(y[0, 0, 960:], 2 * x[0, : 10000 - 960])
+    assert not y[0, 0, :960].any()
+
+
+def test_ratios_decimate_keeping_last_sample_and_repeat(tmp_path):
+    e = open_export(save(Codec(), tmp_path / "codec.ts"))
+    assert e.discovery == "get_methods()"
+    assert (e.method("encode").out_ratio, e.method("decode").in_ratio) == (4, 4)
+    x = np.arange(64, dtype=np.float32)[None]
+    z = Host(e, "encode", 16).run(x)  # [1, 2, 64]: latent at signal rate, each value held 4 samples
+    assert z.shape == (1, 2, 64)
+    np.testing.assert_array_equal(z[0, 0, :8], [3, 3, 3, 3, 7, 7, 7, 7])
+    y = Host(e, "decode", 16).run(z[0])
+    # decode sees z decimated by 4 keeping the last sample of each group, then repeats it 4 times
+    np.testing.assert_array_equal(y[0, 0], np.repeat(x[0, 3::4], 4))
+
+
+def test_state_carries_across_buffers(tmp_path):
+    x = np.random.default_rng(1).uniform(-1, 1, (1, 4096)).astype(np.float32)
+    y = Host(open_export(save(Stateful(), tmp_path / "s.ts")), "forward", 256).run(x)
+    np.testing.assert_allclose(y[0, 0], np.cumsum(x[0]), rtol=1e-4, atol=1e-3)
+
+
+def test_wrong_length_is_silenced_and_fails_validation(tmp_path):
+    path = save(WrongLength(), tmp_path / "bad.ts")
+    host = Host(open_export(path), "forward", 256)
+    assert not host.run(np.ones((1, 1024), np.float32)).any() and host.silenced_blocks == 4
+    failures, _ = validate(path)
+    assert any("nn~ needs (1, 1, 64) float32" in f for f in failures)
+
+
+def test_buffer_must_suit_the_ratio(tmp_path):
+    e = open_export(save(Codec(), tmp_path / "codec.ts"))
+    with pytest.raises(Exception, match="power of two >= 4"):
+        Host(e, "encode", 2)
+    with pytest.raises(Exception, match="power of two"):
+        Host(e, "forward", 100)
+
+
+def test_chaos_export_through_host_equals_direct_calls(tmp_path):
+    path = export(build("chaos_effect", seed=0), tmp_path / "c.ts")
+    x = np.stack([np.random.default_rng(2).uniform(-1, 1, 8192), np.full(8192, 20.0)]).astype(np.float32)
+    y = Host(open_export(path), "chaos", 2048).run(x)
+    m = build("chaos_effect", seed=0)
+    direct = torch.cat([m.chaos(torch.from_numpy(x[None, :, k:k + 2048])) for k in range(0, 8192, 2048)], -1)
+    np.testing.assert_array_equal(y, direct.numpy())
+
+
+def test_validate_passes_chaos_exports(tmp_path):
+    for model, kw in [("chaos_effect", {}), ("model_synth", {})]:
+        failures, warnings = validate(export(build(model, seed=0, **kw), tmp_path / f"{model}.ts"))
+        assert failures == [] and warnings == []
+
+
+def test_bad_files_get_one_sentence(tmp_path):
+    junk = tmp_path / "junk.ts"
+    junk.write_bytes(b"\x00not a model" * 100)
+    r = run_cli("-m", "audition", "info", str(junk))
+    assert r.returncode == 2 and "not a TorchScript file" in r.stderr and "Traceback" not in r.stderr
+    pickled = tmp_path / "pickled.ts"
+    torch.save(torch.nn.Linear(2, 2), pickled)  # a zip, but eager pickle: must not be unpickled
+    r = run_cli("-m", "audition", "info", str(pickled))
+    assert r.returncode == 2 and "torch.jit.load cannot open it" in r.stderr
+    nomethod = tmp_path / "nomethod.ts"
+    torch.jit.script(torch.nn.Identity()).save(str(nomethod))
+    r = run_cli("-m", "audition", "info", str(nomethod))
+    assert r.returncode == 2 and "no method nn~ can use" in r.stderr
+    r = run_cli("-m", "audition", "info", str(tmp_path / "missing.ts"))
+    assert r.returncode == 2 and "no such file" in r.stderr
+
+
+def test_render_cli(tmp_path):
+    path = export(build("chaos_effect", seed=0), tmp_path / "c.ts")
+    out = tmp_path / "r.wav"
+    r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", "saw:110",
+                "--in", "lfo:0.5:1:38", "--seconds", "1", "--buffer", "512", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    y, sr = sf.read(out)
+    assert sr == 44100 and len(y) == 44100 and np.isfinite(y).all() and np.abs(y[960:]).max() > 0
+    assert not y[:960].any(), "the first 2N-64 samples are the host's latency"
+
+    r = run_cli("-m", "audition", "render", str(path), "--method", "topo", "--in", "saw:55", "--in", "const:1",
+                "--grid", "mod1=1:18:3", "--seconds", "0.5", "--out", str(tmp_path / "g.wav"))
+    assert r.returncode == 0 and len(list(tmp_path.glob("g_in2=*.wav"))) == 3
+
+    r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", "saw:110")
+    assert r.returncode == 2 and "has 2 inlet(s)" in r.stderr and "but 1 --in source(s)" in r.stderr
+    r = run_cli("-m", "audition", "render", str(path), "--method", "choas", "--in", "saw", "--in", "const:3")
+    assert r.returncode == 2 and "real nn~ would silently run 'forward'" in r.stderr
+    wav48 = tmp_path / "48k.wav"
+    sf.write(wav48, np.zeros(4800, np.float32), 48000)
+    r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", str(wav48), "--in", "const:3")
+    assert r.returncode == 2 and "is at 48000 Hz but the host runs at 44100 Hz" in r.stderr
+    r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", "wobble:3", "--in", "const:3")
+    assert r.returncode == 2 and "unknown source 'wobble:3'" in r.stderr
+
+
+def test_validate_and_bench_cli(tmp_path):
+    export(build("model_synth", seed=0), tmp_path / "m.ts")
+    save(WrongLength(), tmp_path / "bad.ts")
+    r = run_cli("-m", "audition", "validate", str(tmp_path))
+    assert r.returncode == 1
+    fails = [l for l in r.stdout.splitlines() if l.startswith("FAIL: bad.ts")]
+    assert len(fails) == 8, "one line per failing buffer size, 64 ... 8192"
+    assert "ok  : " + str(tmp_path / "m.ts") in r.stdout
+    (tmp_path / "bad.ts").unlink()
+    r = run_cli("-m", "audition", "bench", str(tmp_path), "--buffers", "64", "2048", "--json", str(tmp_path / "b.json"))
+    assert r.returncode == 0, r.stderr
+    rows = json.loads((tmp_path / "b.json").read_text())
+    assert {(row["method"], row["buffer"]) for row in rows} == {("forward", 64), ("forward", 2048)}
+    assert all(row["rtf"] > 0 and row["latency_samples"] >= latency(row["buffer"]) - 4 for row in rows)
