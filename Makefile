@@ -70,3 +70,8 @@ bench:  ## RTF, latency, memory of every export (trained and hand-written), tabl
 
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
 	$(PY) -m rave_pipeline.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))
+
+# ---- comparison ------------------------------------------------------------------------------
+.PHONY: compare
+compare:  ## render every export through one input set -> reports/compare/index.html + metrics.json
+	$(PY) -m compare exports --out reports/compare

@@ -17,6 +17,8 @@ KNOWN_FAILURES = {
     "CUDA out of memory": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
     "OutOfMemoryError": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
     "n_components=128 must be between": "the validation set is too small for RAVE's PCA: add recordings or lower N_SIGNAL",
+    "contains NaN": "training diverged to NaN; with the mute augmentation a batch of only muted examples does this "
+                    "(p = 0.1^BATCH per step): use BATCH=4 or more, or AUGMENT= without mute, and FRESH=1",
 }
 
 
@@ -125,6 +127,9 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
     gpu_arg, env_extra, gpu_gb = resolve_device(device, gpu)
     batch = choose_batch(recipe, batch, gpu_gb)
     chunks = dataset.check_size(recipe, batch)
+    if "mute" in recipe.augment and batch < 4:
+        warn(f"batch {batch} with the mute augmentation: {100 * 0.1 ** batch:g} % of steps mute every example, which "
+             "makes RAVE's loss infinite (NaN weights); use BATCH=4 or more")
     aligned = next(s for s in checkpoint_steps(recipe, chunks, batch) if s >= recipe.max_steps)
     if aligned != recipe.max_steps:
         # otherwise the steps after the last checkpoint would be trained and thrown away
@@ -164,6 +169,6 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
         if code != 0:
             hint = next((fix for key, fix in KNOWN_FAILURES.items() if key in tail), None)
             last = [l for l in tail.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
-            raise UserError(f"rave train failed for {recipe.name} ({hint or last[0].strip()}); full log above")
+            raise UserError(f"rave train failed for {recipe.name} ({hint or last[0].strip()[:200]}); full log above")
         print(f"{recipe.name}: newest checkpoint {newest} at step {step}")
         return step

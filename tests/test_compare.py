@@ -1,0 +1,99 @@
+"""compare: measurements with known answers, and the report on small models."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from chaos_models.export import build, export
+from compare import metrics, probes
+from conftest import run_cli
+
+SR = 44100
+
+
+def test_sine_centroid_is_its_frequency():
+    x = np.sin(2 * np.pi * 1000 * np.arange(SR) / SR)
+    s = metrics.spectral_stats(x, SR)
+    assert abs(s["centroid_hz"] - 1000) < 30 and s["bandwidth_hz"] < 100 and s["flatness"] < 0.01
+
+
+def test_white_noise_is_flat():
+    x = np.random.default_rng(0).standard_normal(4 * SR)
+    assert metrics.spectral_stats(x, SR)["flatness"] > 0.95
+
+
+def test_rms_and_crest_factor():
+    x = np.sin(2 * np.pi * 100 * np.arange(SR) / SR)
+    assert abs(metrics.db(metrics.rms(x)) - (-3.01)) < 0.01
+    assert abs(metrics.crest_factor(x) - np.sqrt(2)) < 1e-3
+
+
+def varied_inputs():
+    return list(probes.synthetic().values()) + [probes.tone(440, -6), probes.tone(3000, -20)]
+
+
+def test_identity_keeps_diversity():
+    xs = varied_inputs()
+    assert metrics.homogenisation_index(xs, xs, SR) == pytest.approx(1.0)
+
+
+def test_constant_output_collapses_diversity():
+    xs = varied_inputs()
+    same = np.random.default_rng(1).standard_normal(SR).astype(np.float32) * 0.3
+    assert metrics.homogenisation_index(xs, [same[: len(x)] if len(x) <= SR else np.resize(same, len(x)) for x in xs], SR) < 0.05
+
+
+def test_known_linear_filter_response():
+    """y[n] = (x[n] + x[n-1]) / 2 has |H(f)| = |cos(pi f / sr)|, and no harmonics."""
+    for f in probes.tone_frequencies():
+        x = probes.tone(f, -6)
+        y = 0.5 * (x + np.concatenate([[0.0], x[:-1]]))
+        gain, thd = metrics.tone_response(x, y, f, SR, probes.TONE_WINDOW)
+        assert gain == pytest.approx(20 * np.log10(abs(np.cos(np.pi * f / SR))), abs=0.05)
+        assert thd < 1e-3
+
+
+def test_persistent_peak_is_found():
+    rng = np.random.default_rng(0)
+    spectra = []
+    for k in range(5):  # noise of different colours, all with a 1 kHz resonance
+        x = rng.standard_normal(SR) * (k + 1) * 0.05 + 0.5 * np.sin(2 * np.pi * 1000 * np.arange(SR) / SR)
+        spectra.append(metrics.power_spectrum(x, SR))
+    modes = metrics.persistent_peaks(spectra)
+    assert any(abs(m - 1000) < 30 for m in modes)
+
+
+class Identity(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+
+    def forward(self, x):
+        return x
+
+
+def test_report_end_to_end(tmp_path):
+    ident = tmp_path / "identity.ts"
+    torch.jit.script(Identity()).save(str(ident))
+    chaos = export(build("chaos_effect", operators=5, w_mult=4, seed=0), tmp_path / "chaos.ts")
+    bad = tmp_path / "broken.ts"
+    bad.write_bytes(b"nope")
+    out = tmp_path / "report"
+    r = run_cli("-m", "compare", str(ident), str(chaos), str(bad), "--inputs", "--out", str(out), timeout=900)
+    assert r.returncode == 0, r.stderr
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["models"]["identity:forward"]["homogenisation_index"] == pytest.approx(1.0)
+    assert {"chaos:forward", "chaos:topo", "chaos:chaos"} <= set(m["models"])
+    assert any("broken.ts" in s["export"] for s in m["skipped"]), "a failing model is skipped and listed"
+    osc = m["models"]["chaos:chaos"]["self_oscillation"]
+    assert osc["values"][0] == 1 and osc["values"][-1] == 38  # the essay's control range, from the labels
+    assert any("topo runs hotter" in c["claim"] for c in m["claims"])
+    page = (out / "index.html").read_text()
+    assert "The essay's claims" in page and "homogenisation index of a model is" in page
+    assert all((out / r["figure"]).exists() for r in m["models"].values())
+
+
+def test_empty_exports_folder(tmp_path):
+    r = run_cli("-m", "compare", str(tmp_path))
+    assert r.returncode == 2 and "no .ts files" in r.stderr
