@@ -27,8 +27,9 @@ demo: demo-data export-chaos  ## the whole pipeline on the demo data, CPU only (
 	$(MAKE) --no-print-directory train-voice export-voice $(DEMO_VARS) RAW=$(CURDIR)/datasets/voice/raw MAX_STEPS=10 VAL_EVERY=5
 	@echo "exports (load them in nn~ / nn.ar):" && ls -1 $(CURDIR)/exports/*.ts
 
-export-chaos:  ## export the essay's hand-written instruments into exports/
+export-chaos:  ## the essay's instruments + streaming, morphing and hybrid ones -> exports/
 	$(PY) -m chaos_models export-essay --out-dir exports
+	$(PY) -m chaos_models export-beyond --out-dir exports --targets $(wildcard datasets/noise/raw/*.wav)
 
 bench-chaos:  ## real-time factors of the chaos instruments vs the essay's classes (prints, never asserts)
 	$(PY) -m chaos_models bench
@@ -36,7 +37,7 @@ bench-chaos:  ## real-time factors of the chaos instruments vs the essay's class
 # ---- RAVE pipeline: make train-voice BATCH=4 GPU=0 MAX_STEPS=... (see configs/*.toml) ----------
 RAVE_PIPE  := $(PY) -m rave_pipeline
 yes         = $(filter 1 yes true,$(1))
-DATA_OPTS   = $(if $(ROOT),--root "$(ROOT)") $(if $(RAW),--raw "$(RAW)") $(if $(EXPORTS),--exports "$(EXPORTS)") \
+DATA_OPTS   = $(if $(ROOT),--root "$(ROOT)") $(if $(TAG),--tag $(TAG)) $(if $(RAW),--raw "$(RAW)") $(if $(EXPORTS),--exports "$(EXPORTS)") \
               $(if $(N_SIGNAL),--n-signal $(N_SIGNAL)) $(if $(AUGMENT),--augment $(AUGMENT))
 TRAIN_OPTS  = $(DATA_OPTS) $(if $(BATCH),--batch $(BATCH)) $(if $(GPU),--gpu $(GPU)) $(if $(DEVICE),--device $(DEVICE)) \
               $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(VAL_EVERY),--val-every $(VAL_EVERY)) \
@@ -75,3 +76,18 @@ bench-train:  ## s/step of each recipe on this device (both phases) + RTF of eac
 .PHONY: compare
 compare:  ## render every export through one input set -> reports/compare/index.html + metrics.json
 	$(PY) -m compare exports --out reports/compare
+
+# ---- GPU clusters (Slurm): one GPU per job; see scripts/slurm/*.sbatch and the README -------------
+SBATCH      ?= sbatch
+SBATCH_ARGS ?=
+.PHONY: cluster-train-noise cluster-train-voice cluster-export-all
+cluster-train-noise cluster-train-voice: cluster-train-%:  ## submit training + an export that runs after it (afterok); prints job ids
+	@mkdir -p logs/slurm
+	@train=$$(TRAIN_ARGS='$(strip $(TRAIN_OPTS))' RECIPE=$* $(SBATCH) --parsable $(SBATCH_ARGS) scripts/slurm/train.sbatch | cut -d';' -f1) && \
+	 export=$$(EXPORT_ARGS='$(strip $(DATA_OPTS))' RECIPE=$* $(SBATCH) --parsable $(SBATCH_ARGS) --dependency=afterok:$$train scripts/slurm/export.sbatch | cut -d';' -f1) && \
+	 echo "training job $$train ($*), export job $$export (runs when training succeeds); logs in logs/slurm/"
+
+cluster-export-all:  ## submit one job exporting noise, voice and the chaos instruments; prints its id
+	@mkdir -p logs/slurm
+	@job=$$(EXPORT_ARGS='$(strip $(DATA_OPTS))' RECIPE=all $(SBATCH) --parsable $(SBATCH_ARGS) $(if $(AFTER),--dependency=afterok:$(AFTER)) scripts/slurm/export.sbatch | cut -d';' -f1) && \
+	 echo "export job $$job; logs in logs/slurm/"

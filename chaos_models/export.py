@@ -3,7 +3,8 @@ from pathlib import Path
 
 import torch
 
-from chaos_models.models import MODELS, Instrument
+from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
+from chaos_models.models import ChaosEffect, Instrument, ModelSynth
 from safeio import UserError, atomic_path, write_manifest
 
 # The essay's instruments: ChaosEffect(operators=14, w_mult=2), the "try different values"
@@ -13,6 +14,10 @@ ESSAY_INSTRUMENTS = [
     ("chaos_effect", {"operators": 5, "w_mult": 4}),
     ("model_synth", {"operators": 7, "w_mult": 1}),
 ]
+
+
+MODELS = {"chaos_effect": ChaosEffect, "model_synth": ModelSynth,
+          "streaming_chaos_effect": StreamingChaosEffect, "morph_chaos_effect": MorphChaosEffect}
 
 
 def build(model: str, **hparams) -> Instrument:
@@ -34,7 +39,7 @@ def method_table(scripted) -> dict:
             for m in scripted.get_methods()}
 
 
-def export(instrument: Instrument, out: str | Path) -> Path:
+def export(instrument: Instrument, out: str | Path, extra: dict | None = None) -> Path:
     """Write `out` (.ts) and `out`.json. The .ts appears only once it has reloaded successfully."""
     out = Path(out)
     if out.suffix != ".ts":
@@ -49,6 +54,7 @@ def export(instrument: Instrument, out: str | Path) -> Path:
         "hyper_parameters": instrument.hyper_parameters(),
         "seed": instrument.seed,
         "methods": method_table(scripted),
+        **(extra or {}),
     })
     return out
 
@@ -59,4 +65,26 @@ def export_essay(out_dir: str | Path, seed: int = 0) -> list[Path]:
         out = Path(out_dir) / default_name(model, hp["operators"], hp["w_mult"], seed=seed)
         paths.append(export(build(model, seed=seed, **hp), out))
         print(f"exported {out}")
+    return paths
+
+
+def export_beyond(out_dir: str | Path, seed: int = 0, targets=(), finetune_steps: int = 300) -> list[Path]:
+    """The beyond-the-essay instruments: streaming (block-size invariant), morphing, and, when target
+    recordings are given, the hybrid fine-tuned toward them."""
+    out_dir = Path(out_dir)
+    paths = [export(build("streaming_chaos_effect", seed=seed),
+                    out_dir / default_name("streaming_chaos_effect", 14, 2, seed=seed)),
+             export(build("morph_chaos_effect", seed_a=seed, seed_b=seed + 1),
+                    out_dir / f"morph_chaos_effect_ops14_w2_seed{seed}to{seed + 1}.ts")]
+    if targets:
+        from chaos_models.hybrid import finetune
+
+        print(f"fine-tuning the hybrid toward {len(targets)} recording(s) ...")
+        model, report = finetune(targets, seed=seed, steps=finetune_steps)
+        paths.append(export(model, out_dir / default_name("hybrid_chaos_effect", 14, 2, seed=seed),
+                            {"kind": "hybrid", "parent": default_name("chaos_effect", 14, 2, seed=seed),
+                             "finetune": report}))
+        print(f"  spectral loss {report['loss_before']:.3f} -> {report['loss_after']:.3f} in {report['seconds']} s")
+    for p in paths:
+        print(f"exported {p}")
     return paths

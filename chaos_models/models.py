@@ -175,5 +175,3 @@ class ChaosEffect(Instrument):
         y = y / (self.operators * 0.6)
         return guard_output(y)
 
-
-MODELS = {"chaos_effect": ChaosEffect, "model_synth": ModelSynth}

@@ -52,6 +52,31 @@ class Timeline:
         return y[start:start + n]
 
 
+def edge_artifact_db(path, method: str, sr: int) -> float | None:
+    """Energy of what changes when the host buffer shrinks from 8192 to the smallest that works,
+    relative to the output (dB; very negative = block-size invariant). Same input, same seed."""
+    export = open_export(path)
+    m = export.method(method)
+    t = np.arange(sr) / sr
+    x = np.zeros((m.in_channels, sr), np.float32)
+    x[0] = 0.5 * (2 * ((110 * t) % 1.0) - 1)
+    for i in range(1, m.in_channels):
+        x[i] = nominal(m.input_labels[i])
+    outs = []
+    for n in (64, 128, 256, 512, 1024, 2048, 4096):
+        torch.manual_seed(0)
+        host = Host(open_export(path), method, n)
+        y = host.run(x)[0, 0, :sr]
+        if host.silenced_blocks == 0:
+            outs.append(y)
+            break
+    if not outs:
+        return None
+    torch.manual_seed(0)
+    ref = Host(open_export(path), method, 8192).run(x)[0, 0, :sr]
+    return metrics.db(metrics.rms(outs[0] - ref) / max(metrics.rms(ref), metrics.EPS))
+
+
 def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.SR) -> tuple[dict, dict]:
     """-> (metrics for metrics.json, arrays for the figures)."""
     export = open_export(path)
@@ -116,6 +141,7 @@ def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.S
                                                        if metrics.rms(o) > 1e-4]),
         "hf_gain_db": float(np.mean(hf_gain)),
         "impulse_peak_ms": float(np.argmax(np.abs(ir)) - 64) * 1000 / sr,
+        "buffer_edge_artifact_db": edge_artifact_db(path, method, sr),
     }
     arrays = {"outputs": outs, "ir": ir, "sr": sr}
     return result, arrays

@@ -23,7 +23,7 @@ def family(export) -> str:
     m = export.manifest
     if m.get("kind") == "trained" or {"encode", "decode"} <= set(export.methods):
         return "trained"
-    return "hand-written"
+    return "hybrid" if m.get("kind") == "hybrid" else "hand-written"
 
 
 def audio_methods(export) -> tuple[list[str], list[str]]:
@@ -125,12 +125,32 @@ def claims(results: dict) -> list[dict]:
     fams = {}
     for r in results.values():
         fams.setdefault(r["family"], []).append(r["hf_gain_db"])
-    if len(fams) == 2:
+    if "trained" in fams and "hand-written" in fams:
         t, h = float(np.mean(fams["trained"])), float(np.mean(fams["hand-written"]))
         verdict = "supported" if t > 0 and h > 0 else "not supported on these data"
         add("Both families share a 'neural sound': harsh high-frequency artifacts not in the input.",
             f"energy share above 8 kHz, output vs input: trained {t:+.1f} dB, hand-written {h:+.1f} dB (mean over inputs)",
             verdict)
+    for k, r in results.items():
+        if r["family"] != "hybrid" or not k.endswith(":topo"):
+            continue
+        ft = r["finetune"]
+        parent = results.get(f"{Path(r['parent']).stem}:topo")
+        keeps = ""
+        if parent:
+            keeps = (f"; homogenisation {parent['homogenisation_index']:.2f} -> {r['homogenisation_index']:.2f}, "
+                     f"THD at -6 dBFS {100 * np.median([x['thd'] for x in parent['frequency_response']['-6']]):.0f} % -> "
+                     f"{100 * np.median([x['thd'] for x in r['frequency_response']['-6']]):.0f} %")
+        add(f"A hand-written architecture fine-tuned on data moves toward the data but keeps its character ({k}).",
+            f"spectral loss to the target {ft['loss_before']:.2f} -> {ft['loss_after']:.2f} after {ft['steps']} steps{keeps}",
+            "moves toward the data" if ft["loss_after"] < ft["loss_before"] else "does not move toward the data")
+    edges = {k: r["buffer_edge_artifact_db"] for k, r in results.items()
+             if k.endswith(":chaos") and r["buffer_edge_artifact_db"] is not None}
+    if edges:
+        add("chaos depends on the host buffer size (zero padding at every buffer edge); the streaming variant does not.",
+            "; ".join(f"{k}: {v:.0f} dB" for k, v in edges.items()) + " (difference between buffer 64 and 8192 renders, re output)",
+            "supported" if any("streaming" in k for k in edges) and min(edges.values()) < -60 < max(edges.values())
+            else "partly")
     return out
 
 
@@ -164,6 +184,8 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
         r, arrays = analyse.analyse(path, method, inputs)
         r.update({"family": family(export), "class": export.manifest.get("class", ""),
                   "global_step": export.manifest.get("global_step")})
+        if r["family"] == "hybrid":
+            r.update({"finetune": export.manifest.get("finetune", {}), "parent": export.manifest.get("parent", "")})
         png = out_dir / f"{path.stem}__{method}.png"
         figure(png, key, r, arrays)
         r["figure"] = png.name
@@ -183,7 +205,8 @@ def to_html(report: dict) -> str:
         f"<td>{np.mean([d['flatness'] for d in r['per_input'].values()]):.2f}</td>"
         f"<td>{np.mean([d['crest_factor'] for d in r['per_input'].values()]):.1f}</td>"
         f"<td>{r['self_oscillation']['threshold'] if r['self_oscillation']['threshold'] is not None else '-'}</td>"
-        f"<td>{', '.join(f'{m:.0f}' for m in r['resonant_modes_hz'][:5]) or '-'}</td></tr>"
+        f"<td>{', '.join(f'{m:.0f}' for m in r['resonant_modes_hz'][:5]) or '-'}</td>"
+        f"<td>{'-' if r['buffer_edge_artifact_db'] is None else round(r['buffer_edge_artifact_db'])}</td></tr>"
         for k, r in report["models"].items())
     claims_html = "".join(f"<tr><td>{e(c['claim'])}</td><td>{e(c['evidence'])}</td><td><b>{e(c['verdict'])}</b></td></tr>"
                           for c in report["claims"])
@@ -200,7 +223,7 @@ def to_html(report: dict) -> str:
 on the same inputs: {e(', '.join(report['inputs']))}. Controls of multi-inlet methods sit a quarter into their documented range.</p>
 <h2>The essay's claims</h2><table><tr><th>claim</th><th>measured</th><th>verdict</th></tr>{claims_html}</table>
 <h2>Summary</h2><table><tr><th>model:method</th><th>family</th><th>homogenisation</th><th>RMS dBFS</th><th>centroid Hz</th>
-<th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th></tr>{rows}</table>
+<th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th><th>buffer-edge artifact dB</th></tr>{rows}</table>
 <h2>Homogenisation index</h2><p>{e(report['homogenisation_index_definition'])}</p>
 <h2>Skipped</h2><ul>{skipped}</ul>
 <h2>Figures</h2>{figs}

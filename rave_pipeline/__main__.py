@@ -13,7 +13,7 @@ def recipe_from(args):
     return recipes.load(args.recipe, root=args.root, n_signal=args.n_signal, max_steps=args.max_steps,
                         val_every=args.val_every, save_every=args.save_every,
                         augment=None if args.augment is None else [a for a in args.augment.split(",") if a],
-                        raw=args.raw, exports=args.exports)
+                        raw=args.raw, exports=args.exports, tag=args.tag)
 
 
 @cli_main
@@ -24,6 +24,7 @@ def main(argv=None):
     ap.add_argument("--root", type=Path, default=None, help="folder holding datasets/, runs/, exports/ (default: the repo)")
     ap.add_argument("--raw", default=None, help="raw recordings folder (relative to --root, or absolute)")
     ap.add_argument("--exports", default=None, help="exports folder (relative to --root, or absolute; default exports)")
+    ap.add_argument("--tag", default=None, help="train/export a variant with its own run (e.g. batch8 in a sweep)")
     ap.add_argument("--n-signal", type=int, default=None)
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--val-every", type=int, default=None)

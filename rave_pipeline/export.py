@@ -34,7 +34,7 @@ def export(recipe: Recipe) -> str:
             check_loads(tmp)
         settings = recipe.runs_dir / "settings.json"
         trained_with = json.loads(settings.read_text()) if settings.exists() else {}
-        write_manifest(final, {"kind": "trained", "recipe": recipe.name, "config": recipe.config,
+        write_manifest(final, {"kind": "trained", "recipe": recipe.name, "tag": recipe.tag, "config": recipe.config,
                                "source_run": str(run_dir), "checkpoint": str(ckpt), "global_step": step,
                                "streaming": True, "trained_with": trained_with})
     finally:

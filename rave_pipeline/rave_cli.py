@@ -1,6 +1,8 @@
 """Run acids-rave's own CLI (`rave preprocess|train|export ...`) with two fixes applied first:
 
 - torchaudio 2.9 has no sox_effects: install the sox-CLI stand-in (for the compress augmentation);
+- `rave train` gets a CheckpointOnExit callback (rave_pipeline/graceful.py): a signal or the end of
+  training saves a checkpoint;
 - the repo root must not be on sys.path: our configs/ folder would shadow RAVE's gin includes
   ("configs/v1.gin") and our scripts/ folder its `scripts` package.
 
@@ -17,6 +19,10 @@ def main() -> None:
     from rave_pipeline import sox_compat
 
     sox_compat.install()
+    if sys.argv[1:2] == ["train"]:
+        from rave_pipeline import graceful
+
+        graceful.install()
     from scripts.main_cli import main as rave_main  # acids-rave's CLI entry point
 
     sys.argv = ["rave", *sys.argv[1:]]

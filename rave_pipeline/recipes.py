@@ -32,6 +32,7 @@ class Recipe:
     cpu_batch: int
     batch_by_gpu_gb: dict[int, int]
     exports: str = "exports"   # relative to root, or absolute
+    tag: str = ""              # a variant of the recipe (e.g. a batch-size sweep): own run and export
     root: Path = REPO
 
     # Where everything of this recipe lives, relative to `root` (the repo, or a test's tmp dir).
@@ -48,12 +49,16 @@ class Recipe:
         return self.root / "datasets" / self.name / "db"
 
     @property
+    def run_name(self) -> str:
+        return f"{self.name}-{self.tag}" if self.tag else self.name
+
+    @property
     def runs_dir(self) -> Path:
-        return self.root / "runs" / self.name
+        return self.root / "runs" / self.run_name
 
     @property
     def export_path(self) -> Path:
-        return self.root / self.exports / f"{self.name}_{self.config}_streaming.ts"
+        return self.root / self.exports / f"{self.run_name}_{self.config}_streaming.ts"
 
     @property
     def gin_path(self) -> Path | None:

@@ -1,6 +1,5 @@
 """`rave train` for a recipe: picks device and batch, checks the dataset, resumes, survives signals."""
 import collections
-import itertools
 import json
 import os
 import signal
@@ -53,17 +52,6 @@ def choose_batch(recipe: Recipe, batch: int | None, gpu_gb: float | None) -> int
         raise UserError(f"this GPU has {gpu_gb:.0f} GB, below the {smallest} GB the {recipe.name} recipe is sized for: "
                         "set BATCH= to try anyway")
     return b
-
-
-def checkpoint_steps(recipe: Recipe, chunks: int, batch: int):
-    """The global steps at which RAVE validates and checkpoints, in order (see rave's train.py): every
-    val_every batches within each epoch, or every whole number of epochs when an epoch is shorter."""
-    per_epoch = max((98 * chunks) // 100, 1) // batch  # its fixed 98/2 split, drop_last=True
-    if per_epoch >= recipe.val_every:
-        in_epoch = range(recipe.val_every, per_epoch + 1, recipe.val_every)
-        return (e * per_epoch + k for e in itertools.count() for k in in_epoch)
-    every = max(recipe.val_every // per_epoch, 1) * per_epoch
-    return itertools.count(every, every)
 
 
 def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, workers: int) -> list[str]:
@@ -126,15 +114,10 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
     """Train (or resume) the recipe's run. Returns the global step of the newest checkpoint."""
     gpu_arg, env_extra, gpu_gb = resolve_device(device, gpu)
     batch = choose_batch(recipe, batch, gpu_gb)
-    chunks = dataset.check_size(recipe, batch)
+    dataset.check_size(recipe, batch)
     if "mute" in recipe.augment and batch < 4:
         warn(f"batch {batch} with the mute augmentation: {100 * 0.1 ** batch:g} % of steps mute every example, which "
              "makes RAVE's loss infinite (NaN weights); use BATCH=4 or more")
-    aligned = next(s for s in checkpoint_steps(recipe, chunks, batch) if s >= recipe.max_steps)
-    if aligned != recipe.max_steps:
-        # otherwise the steps after the last checkpoint would be trained and thrown away
-        print(f"max_steps {recipe.max_steps} -> {aligned}, the next step at which RAVE saves a checkpoint")
-        recipe.max_steps = aligned
     if workers is None:
         workers = recipe.workers if gpu_gb else 0  # CPU: load in the main process, no extra memory
     with runs.exclusive(recipe.runs_dir):
