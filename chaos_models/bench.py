@@ -9,6 +9,7 @@ import time
 import torch
 
 from chaos_models import essay
+from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
 from chaos_models.models import INLETS, ChaosEffect, ModelSynth
 
 SR = 44100
@@ -36,7 +37,7 @@ def seconds_per_call(fn, x, min_time: float = 0.1, repeats: int = 7) -> float:
 
 
 def typical_input(inlets, n: int, batch: int = 1) -> torch.Tensor:
-    """A saw-like audio inlet and mid-range controls, like the essay's patches."""
+    """Audio in [-1, 1] and mid-range controls, like the essay's patches."""
     g = torch.Generator().manual_seed(0)
     x = torch.empty(batch, len(inlets), n)
     for i, name in enumerate(inlets):
@@ -46,21 +47,26 @@ def typical_input(inlets, n: int, batch: int = 1) -> torch.Tensor:
 
 
 def rows(buffers=BUFFERS):
+    """(instrument, method, buffer, RTF, RTF of the essay's class on the same circuit)."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    pairs = [(ChaosEffect(seed=0), essay.ChaosEffect(14, 2)), (ModelSynth(seed=0), essay.ModelSynth())]
-    for ours, ref in pairs:
-        s_ours, s_ref = torch.jit.script(ours), torch.jit.script(ref)
-        for method, inlets in ours.METHODS.items():
+    ref_chaos, ref_synth = torch.jit.script(essay.ChaosEffect(14, 2)), torch.jit.script(essay.ModelSynth())
+    instruments = [(ChaosEffect(seed=0), ref_chaos), (ModelSynth(seed=0), ref_synth),
+                   (StreamingChaosEffect(seed=0), ref_chaos), (MorphChaosEffect(seed_a=0, seed_b=1), ref_chaos)]
+    for ours, ref in instruments:
+        scripted = torch.jit.script(ours)
+        methods = ["chaos"] if isinstance(ours, (StreamingChaosEffect, MorphChaosEffect)) else list(ours.METHODS)
+        for method in methods:
+            inlets = ours.METHODS[method]
             for n in buffers:
                 x = typical_input(inlets, n)
-                t_ours = seconds_per_call(getattr(s_ours, method), x)
-                t_ref = seconds_per_call(getattr(s_ref, method), x)
+                t_ours = seconds_per_call(getattr(scripted, method), x)
+                t_ref = seconds_per_call(getattr(ref, method), x[:, : len(ChaosEffect.METHODS.get(method, inlets))])
                 yield type(ours).__name__, method, n, (n / SR) / t_ours, (n / SR) / t_ref
 
 
 def main() -> None:
     print(f"real-time factor at {SR} Hz, 1 thread, batch 1 (higher is faster)")
-    print(f"{'model':<12} {'method':<8} {'buffer':>6} {'RTF ours':>10} {'RTF essay':>10} {'ours/essay':>10}")
+    print(f"{'instrument':<22} {'method':<8} {'buffer':>6} {'RTF':>8} {'RTF essay':>10} {'vs essay':>9}")
     for model, method, n, rtf, rtf_ref in rows():
-        print(f"{model:<12} {method:<8} {n:>6} {rtf:>10.0f} {rtf_ref:>10.0f} {rtf / rtf_ref:>10.2f}")
+        print(f"{model:<22} {method:<8} {n:>6} {rtf:>8.0f} {rtf_ref:>10.0f} {rtf / rtf_ref:>9.2f}")

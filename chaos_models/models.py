@@ -4,8 +4,8 @@ Differences from the essay's text (chaos_models/essay.py), none audible at batch
 - `seed=S` builds the weights the essay's class gets right after `torch.manual_seed(S)`;
 - every method takes [B, C, T] and returns [B, 1, T] (the essay returned [B, T]; ModelSynth indexed
   `buffer[:, 0]`, which only worked at batch 1);
-- inputs are guarded (NaN -> 0, +-inf and huge values clamped to +-INPUT_LIMIT) and non-finite outputs
-  are zeroed, so a bad sample from the host never poisons a block;
+- inputs are guarded (NaN -> 0, +-inf -> +-INPUT_LIMIT) and non-finite outputs are zeroed, so a bad
+  sample from the host never poisons a block;
 - kernel > 1 pads "same" so that T samples in give T samples out, as nn~ requires (the essay's
   unpadded kernel-k convs shrank the block; its instruments use kernel=1, where nothing changes);
 - nn~ metadata: `<method>_params` buffers, get_methods(), and inlet labels with their useful ranges.
@@ -16,8 +16,8 @@ import nn_tilde
 import torch
 from torch import Tensor
 
-# Far beyond any audio (+-1) or control (the essay's mouse ranges top out at 118) value, small enough
-# that no intermediate overflows float32 at the documented w_mult range.
+# What +-inf from the host becomes: far beyond any audio (+-1) or control (the essay's mouse ranges top
+# out at 118) value, small enough that no intermediate overflows float32 at the documented w_mult range.
 INPUT_LIMIT = 1.0e4
 
 # Inlets: name -> (meaning, low, high) of its useful range (the essay's patches), declared once here.
@@ -35,11 +35,13 @@ def label(name: str) -> str:
 
 
 def guard_input(buffer: Tensor, limit: float = INPUT_LIMIT) -> Tensor:
-    return torch.nan_to_num(buffer, nan=0.0, posinf=limit, neginf=-limit).clamp(-limit, limit)
+    """NaN -> 0 and +-inf -> +-limit, in one pass (a host's NaN must not spread through conv_chaos)."""
+    return torch.nan_to_num(buffer, nan=0.0, posinf=limit, neginf=-limit)
 
 
 def guard_output(y: Tensor) -> Tensor:
-    return torch.nan_to_num(y, nan=0.0, posinf=0.0, neginf=0.0)
+    """Whatever overflowed inside (huge finite input, extreme w_mult) leaves as silence. In place: y is ours."""
+    return torch.nan_to_num_(y, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 @contextlib.contextmanager
