@@ -91,3 +91,8 @@ cluster-export-all:  ## submit one job exporting noise, voice and the chaos inst
 	@mkdir -p logs/slurm
 	@job=$$(EXPORT_ARGS='$(strip $(DATA_OPTS))' RECIPE=all $(SBATCH) --parsable $(SBATCH_ARGS) $(if $(AFTER),--dependency=afterok:$(AFTER)) scripts/slurm/export.sbatch | cut -d';' -f1) && \
 	 echo "export job $$job; logs in logs/slurm/"
+
+# ---- host patches ------------------------------------------------------------------------------
+.PHONY: pd-patch
+pd-patch:  ## hosts/puredata/side_by_side.local.pd with absolute paths to this checkout's exports
+	$(PY) scripts/make_pd_patch.py $(if $(TRAINED),--trained $(TRAINED)) $(if $(CHAOS),--chaos $(CHAOS))

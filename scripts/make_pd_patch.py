@@ -1,0 +1,45 @@
+"""Write hosts/puredata/side_by_side.local.pd from the template, with absolute paths to two exports.
+
+    python scripts/make_pd_patch.py [--trained exports/noise_v2_small_streaming.ts]
+                                    [--chaos exports/chaos_effect_ops14_w2_seed0.ts] [--buffer 2048]
+
+nn~ wants absolute model paths (../shared/NOTES.md), so the patch is generated for this checkout.
+"""
+import argparse
+import sys
+from pathlib import Path
+
+from safeio import UserError, atomic_write_text, cli_main, warn
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = REPO / "hosts/puredata/side_by_side.pd.in"
+
+
+def pd_symbol(path: Path) -> str:
+    # Pd splits atoms on spaces and treats , ; $ specially: escape them
+    return "".join("\\" + c if c in " ,;$" else c for c in str(path))
+
+
+@cli_main
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--trained", type=Path, default=REPO / "exports/noise_v2_small_streaming.ts")
+    ap.add_argument("--chaos", type=Path, default=REPO / "exports/chaos_effect_ops14_w2_seed0.ts")
+    ap.add_argument("--buffer", type=int, default=2048, help="nn~ buffer: a power of two, >= 512 for v2_small")
+    ap.add_argument("--out", type=Path, default=REPO / "hosts/puredata/side_by_side.local.pd")
+    args = ap.parse_args(argv)
+    if args.buffer < 512 or args.buffer & (args.buffer - 1):
+        raise UserError(f"--buffer {args.buffer}: use a power of two of at least 512 (RAVE v2_small's latent frame)")
+    for p in (args.trained, args.chaos):
+        if not p.exists():
+            warn(f"{p} does not exist yet (make export-all makes it); nn~ will say so when the patch opens")
+    text = TEMPLATE.read_text()
+    for key, value in {"@TRAINED@": pd_symbol(args.trained.resolve()), "@CHAOS@": pd_symbol(args.chaos.resolve()),
+                       "@BUFFER@": str(args.buffer)}.items():
+        text = text.replace(key, value)
+    atomic_write_text(args.out, text)
+    print(f"wrote {args.out}: open it in Pd with nn~ installed")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
