@@ -5,7 +5,7 @@ PY    := .venv/bin/python
 # CPU runs with 2 OpenMP threads on a busy 2-core machine are 10-40x slower (NOTES.md).
 export OMP_NUM_THREADS ?= 1
 
-.PHONY: help setup test test-fast demo demo-data export-chaos bench-chaos
+.PHONY: help setup test test-fast demo demo-data export-chaos bench-chaos ranges
 
 help:  ## list the targets
 	@grep -hE '^[$$()a-zA-Z_%:= -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^\$$\(RECIPES:%=([a-z]+)-%\): [a-z]+-%/\1-RECIPE/' | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ demo: demo-data export-chaos  ## the whole pipeline on the demo data, CPU only (
 export-chaos:  ## the essay's instruments + streaming, morphing and hybrid ones -> exports/
 	$(PY) -m chaos_models export-essay --out-dir exports
 	$(PY) -m chaos_models export-beyond --out-dir exports --targets $(wildcard datasets/noise/raw/*.wav)
+
+ranges:  ## which operators / w_mult stay musically usable, measured (prints a table)
+	$(PY) -m chaos_models.ranges
 
 bench-chaos:  ## real-time factors of the chaos instruments vs the essay's classes (prints, never asserts)
 	$(PY) -m chaos_models bench

@@ -72,7 +72,7 @@ class Instrument(nn_tilde.Module):
                                  output_labels=[f"(signal) {method} output"], test_method=True)
 
     def hyper_parameters(self) -> dict:
-        raise NotImplementedError
+        return {"operators": self.operators, "w_mult": self.w_mult, "kernel": self.kernel, "seed": self.seed}
 
 
 class ModelSynth(Instrument):
@@ -92,9 +92,6 @@ class ModelSynth(Instrument):
             l.weight = torch.nn.Parameter(l.weight * w_mult)
         self.requires_grad_(False)  # frozen: never trained
         self.register_methods()
-
-    def hyper_parameters(self) -> dict:
-        return {"operators": self.operators, "w_mult": self.w_mult, "kernel": self.kernel, "seed": self.seed}
 
     @torch.jit.export
     def forward(self, buffer: Tensor) -> Tensor:
@@ -133,9 +130,6 @@ class ChaosEffect(Instrument):
                 layer.weight *= w_mult
         self.requires_grad_(False)  # frozen: never trained
         self.register_methods()
-
-    def hyper_parameters(self) -> dict:
-        return {"operators": self.operators, "w_mult": self.w_mult, "kernel": self.kernel, "seed": self.seed}
 
     @torch.jit.export
     def forward(self, buffer: Tensor) -> Tensor:
