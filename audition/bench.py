@@ -6,6 +6,7 @@ model's own delay (first output sample that moves when an impulse arrives, same 
 the resident set of a fresh process that loads the model and runs the benchmark. Prints, never asserts.
 """
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -96,7 +97,7 @@ def bench_in_fresh_process(path, buffers=BUFFERS) -> list[dict]:
     """Each export in its own process, so peak memory is its own."""
     code = "import json, sys; from audition.bench import bench_export; print(json.dumps(bench_export(sys.argv[1], %r)))" % (tuple(buffers),)
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                          env={**__import__("os").environ, "OMP_NUM_THREADS": "1"})
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     if proc.returncode:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "benchmark failed")
     return json.loads(proc.stdout.strip().splitlines()[-1])

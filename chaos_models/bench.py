@@ -3,11 +3,9 @@
 Prints, never asserts. One thread, 44.1 kHz, median over repeats after warm-up.
 RTF = seconds of audio per second of compute: 100 means a block is computed 100x faster than it plays.
 """
-import statistics
-import time
-
 import torch
 
+from audition.bench import timed
 from chaos_models import essay
 from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
 from chaos_models.models import INLETS, ChaosEffect, ModelSynth
@@ -16,24 +14,9 @@ SR = 44100
 BUFFERS = (64, 256, 2048)
 
 
-def seconds_per_call(fn, x, min_time: float = 0.1, repeats: int = 7) -> float:
+def seconds_per_call(fn, x) -> float:
     with torch.inference_mode():
-        for _ in range(10):
-            fn(x)
-        n, t = 1, 0.0
-        while t < min_time:  # calibrate the loop length
-            n *= 2
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn(x)
-            t = time.perf_counter() - t0
-        times = []
-        for _ in range(repeats):
-            t0 = time.perf_counter()
-            for _ in range(n):
-                fn(x)
-            times.append((time.perf_counter() - t0) / n)
-    return statistics.median(times)
+        return timed(lambda: fn(x), repeats=7)
 
 
 def typical_input(inlets, n: int, batch: int = 1) -> torch.Tensor:

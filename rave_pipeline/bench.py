@@ -6,10 +6,14 @@ recipe's preprocessed database, in a throw-away runs folder. Phase 2 (adversaria
 by binding PHASE_1_DURATION = 0.
 """
 import dataclasses
+import json
+import os
 import re
 import subprocess
 import tempfile
 from pathlib import Path
+
+import torch
 
 from rave_pipeline import recipes
 from rave_pipeline.train import choose_batch, rave_command, resolve_device
@@ -27,7 +31,7 @@ def seconds_per_step(recipe, steps: int, device, phase: int):
         r = dataclasses.replace(recipe, root=Path(tmp), max_steps=steps, val_every=10 ** 9, save_every=10 ** 9)
         overrides = ["PHASE_1_DURATION = 0"] if phase == 2 else []
         cmd = rave_command(r, batch, gpu_arg, None, overrides, workers=recipe.workers if gpu_gb else 0)
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**__import__("os").environ, **env_extra})
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env_extra})
     match = PROFILER_ROW.search(proc.stdout + proc.stderr)
     if proc.returncode or not match:
         return None, batch
@@ -41,10 +45,10 @@ def main(device=None, steps=None, exports_dir="exports", root=None):
         if not (recipe.db_dir / "fingerprint.json").exists():
             print(f"{name:<8} (no database in {recipe.db_dir}: run make preprocess-{name}, or ROOT=demo after make demo)")
             continue
-        info = __import__("json").loads((recipe.db_dir / "fingerprint.json").read_text())
+        info = json.loads((recipe.db_dir / "fingerprint.json").read_text())
         recipe = dataclasses.replace(recipe, n_signal=info["n_signal"])
         for phase in (1, 2):
-            n = steps or (6 if device == "cpu" or not __import__("torch").cuda.is_available() else 50)
+            n = steps or (6 if device == "cpu" or not torch.cuda.is_available() else 50)
             s, batch = seconds_per_step(recipe, n, device, phase)
             shown = f"{s:8.2f}" if s is not None else "  failed"
             print(f"{name:<8} {recipe.config:<9} {phase:>5} {batch:>5} {shown}")

@@ -1,6 +1,5 @@
 """audition: an nn~-faithful host, tested with small models built here and with the chaos exports."""
 import json
-import zipfile
 
 import nn_tilde
 import numpy as np

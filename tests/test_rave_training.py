@@ -13,7 +13,7 @@ import torch
 
 from audio_fixtures import noise_set
 from conftest import REPO
-from rave_pipeline import recipes, runs
+from rave_pipeline import runs
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def kill_then_resume(root, recipe, opts, how):
     assert f"at step {step_at_kill}" in out and "resuming" in out, "must continue the same run, not start over"
     assert "loading state from file" in out  # RAVE's own resume path
     final = runs.global_step(runs.newest_checkpoint(runs_dir))
-    assert final == recipes.load(recipe, n_signal=int(opts[opts.index("--n-signal") + 1])).max_steps or final > step_at_kill
+    assert final > step_at_kill
     assert len({p.parent.parent.parent for p in runs_dir.rglob("*.ckpt")}) == 1, "one run, never a second"
     return final
 
