@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from safeio import cli_main
+from safeio import UserError, cli_main
 
 
 @cli_main
@@ -40,7 +40,7 @@ def main(argv=None):
         ops = args.operators if args.operators is not None else defaults[0]
         w = args.w_mult if args.w_mult is not None else defaults[1]
         if ops < 1 or args.kernel < 1:
-            raise export.UserError("--operators and --kernel must be at least 1")
+            raise UserError("--operators and --kernel must be at least 1")
         w = int(w) if float(w).is_integer() else w  # keep the essay's integer arithmetic when possible
         out = args.out or f"exports/{export.default_name(args.model, ops, w, args.kernel, args.seed)}"
         if args.model == "morph_chaos_effect":

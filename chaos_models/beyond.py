@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from chaos_models.models import INLETS, ChaosEffect, Instrument, guard_input, guard_output
+from safeio import UserError
 
 STREAM_DELAY = 4  # samples: two kernel-5 convs, each looking 2 samples ahead
 
@@ -26,7 +27,7 @@ class StreamingChaosEffect(ChaosEffect):
 
     def __init__(self, operators: int = 14, w_mult: float = 2, kernel: int = 1, seed: int | None = None):
         if kernel != 1:
-            raise ValueError("StreamingChaosEffect streams conv_chaos only; conv_in/conv/conv_out need kernel 1")
+            raise UserError(f"streaming_chaos_effect streams conv_chaos only: conv_in/conv/conv_out need --kernel 1, not {kernel}")
         super().__init__(operators, w_mult, kernel, seed)
 
     def register_methods(self) -> None:

@@ -99,3 +99,12 @@ def test_hybrid_moves_toward_its_target_and_stays_a_chaos_effect(tmp_path):
     manifest = json.loads(hybrid.with_suffix(".json").read_text())
     assert manifest["kind"] == "hybrid" and manifest["finetune"]["steps"] == 10
     assert list(open_export(hybrid).methods) == ["forward", "topo", "chaos"]
+
+
+def test_streaming_with_a_wider_kernel_is_a_clear_error(tmp_path):
+    from conftest import run_cli
+
+    r = run_cli("-m", "chaos_models", "export", "--model", "streaming_chaos_effect", "--kernel", "3",
+                "--out", str(tmp_path / "s.ts"))
+    assert r.returncode == 2 and "need --kernel 1" in r.stderr and "Traceback" not in r.stderr
+    assert not list(tmp_path.iterdir()), "nothing written"
