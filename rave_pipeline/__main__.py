@@ -12,7 +12,7 @@ def recipe_from(args):
 
     return recipes.load(args.recipe, root=args.root, n_signal=args.n_signal, max_steps=args.max_steps,
                         val_every=args.val_every, save_every=args.save_every,
-                        augment=None if args.augment is None else [a for a in args.augment.split(",") if a],
+                        augment=None if args.augment is None else [a for a in args.augment.split(",") if a and a != "none"],
                         raw=args.raw, exports=args.exports, tag=args.tag)
 
 
@@ -29,7 +29,7 @@ def main(argv=None):
     ap.add_argument("--max-steps", type=int, default=None)
     ap.add_argument("--val-every", type=int, default=None)
     ap.add_argument("--save-every", type=int, default=None)
-    ap.add_argument("--augment", default=None, help="comma-separated RAVE augmentations (mute,compress,gain); '' for none")
+    ap.add_argument("--augment", default=None, help="comma-separated RAVE augmentations (mute,compress,gain), or none")
     ap.add_argument("--batch", type=int, default=None, help="default: the recipe's table for this GPU")
     ap.add_argument("--device", default=os.environ.get("DEVICE"), help="auto (default), cuda or cpu")
     ap.add_argument("--gpu", type=int, default=None, help="GPU index (default 0)")

@@ -17,7 +17,7 @@ KNOWN_FAILURES = {
     "OutOfMemoryError": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
     "n_components=128 must be between": "the validation set is too small for RAVE's PCA: add recordings or lower N_SIGNAL",
     "contains NaN": "training diverged to NaN; with the mute augmentation a batch of only muted examples does this "
-                    "(p = 0.1^BATCH per step): use BATCH=4 or more, or AUGMENT= without mute, and FRESH=1",
+                    "(p = 0.1^BATCH per step): use BATCH=4 or more, or AUGMENT=none, and FRESH=1",
 }
 
 

@@ -37,6 +37,12 @@ def test_batch_table_lookup():
 
 def test_overrides_and_bad_recipes(tmp_path):
     assert recipes.load("noise", n_signal=65536).n_signal == 65536
+    from rave_pipeline.__main__ import recipe_from
+    import argparse
+    cli = dict(recipe="noise", root=None, n_signal=None, max_steps=None, val_every=None, save_every=None,
+               raw=None, exports=None, tag=None)
+    assert recipe_from(argparse.Namespace(**cli, augment="none")).augment == []  # make ... AUGMENT=none
+    assert recipe_from(argparse.Namespace(**cli, augment="mute,compress")).augment == ["mute", "compress"]
     with pytest.raises(UserError, match="recipe 'nope' not found"):
         recipes.load("nope")
     with pytest.raises(UserError, match="too small for RAVE v2"):
