@@ -13,6 +13,7 @@ import itertools
 import numpy as np
 import torch
 
+from audition import sources
 from chaos_models.models import ChaosEffect
 from compare.metrics import db, rms, spectral_stats
 
@@ -24,8 +25,7 @@ LEVEL, FLATNESS, TRANSPARENCY = (-60.0, 0.0), 0.35, 0.9
 
 
 def measure(ops: int, w: float, seed: int) -> dict:
-    t = np.arange(N) / SR
-    saw = (0.5 * (2 * ((110 * t) % 1.0) - 1)).astype(np.float32)
+    saw = sources.make("saw:110:0.5", N / SR, SR)
     model = ChaosEffect(ops, w, seed=seed)
     out = {}
     for method, ctl in CONTROLS.items():

@@ -4,6 +4,7 @@ import re
 import numpy as np
 import torch
 
+from audition import sources
 from audition.host import Host
 from audition.model_file import open_export
 from compare import metrics, probes
@@ -57,24 +58,21 @@ def edge_artifact_db(path, method: str, sr: int) -> float | None:
     relative to the output (dB; very negative = block-size invariant). Same input, same seed."""
     export = open_export(path)
     m = export.method(method)
-    t = np.arange(sr) / sr
     x = np.zeros((m.in_channels, sr), np.float32)
-    x[0] = 0.5 * (2 * ((110 * t) % 1.0) - 1)
+    x[0] = sources.make("saw:110:0.5", 1.0, sr)
     for i in range(1, m.in_channels):
         x[i] = nominal(m.input_labels[i])
-    outs = []
     for n in (64, 128, 256, 512, 1024, 2048, 4096):
         torch.manual_seed(0)
         host = Host(open_export(path), method, n)
         y = host.run(x)[0, 0, :sr]
         if host.silenced_blocks == 0:
-            outs.append(y)
             break
-    if not outs:
+    else:
         return None
     torch.manual_seed(0)
     ref = Host(open_export(path), method, 8192).run(x)[0, 0, :sr]
-    return metrics.db(metrics.rms(outs[0] - ref) / max(metrics.rms(ref), metrics.EPS))
+    return metrics.db(metrics.rms(y - ref) / max(metrics.rms(ref), metrics.EPS))
 
 
 def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.SR) -> tuple[dict, dict]:

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audition import sources
 from safeio import decode_audio, warn
 
 SR = 44100
@@ -38,7 +39,6 @@ def default_recordings(root: Path) -> list[Path]:
 
 
 def synthetic(sr: int = SR) -> dict[str, np.ndarray]:
-    t3 = np.arange(3 * sr) / sr
     sweep_t = np.arange(4 * sr) / sr
     f0, f1 = 20.0, 20000.0
     k = np.log(f1 / f0) / 4.0
@@ -48,7 +48,7 @@ def synthetic(sr: int = SR) -> dict[str, np.ndarray]:
     return {
         "probe/sine sweep": (0.5 * np.sin(2 * np.pi * f0 * (np.exp(k * sweep_t) - 1) / k)).astype(np.float32),
         "probe/white noise": (0.25 * rng.uniform(-1, 1, 3 * sr) * np.sqrt(3)).astype(np.float32),
-        "probe/saw 110 Hz": (0.5 * (2 * ((110 * t3) % 1.0) - 1)).astype(np.float32),
+        "probe/saw 110 Hz": sources.make("saw:110:0.5", 3.0, sr),
         "probe/impulses 4 Hz": impulses.astype(np.float32),
     }
 
