@@ -51,13 +51,16 @@ class CheckpointOnExit(pl.Callback):
 
 
 def install() -> None:
-    """Make every pl.Trainer built from now on carry CheckpointOnExit (and no SLURM auto-requeue)."""
+    """Make every pl.Trainer built from now on carry CheckpointOnExit and StepMeter (and no SLURM
+    auto-requeue)."""
     from lightning_fabric.plugins.environments import SLURMEnvironment
+
+    from rave_pipeline.progress import StepMeter
 
     original = pl.Trainer.__init__
 
     def init(self, *args, callbacks=None, plugins=None, **kwargs):
-        callbacks = [*(callbacks or []), CheckpointOnExit()]
+        callbacks = [*(callbacks or []), CheckpointOnExit(), StepMeter()]
         if SLURMEnvironment.detect():
             plugins = [*(plugins or []), SLURMEnvironment(auto_requeue=False)]
         original(self, *args, callbacks=callbacks, plugins=plugins, **kwargs)

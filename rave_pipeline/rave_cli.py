@@ -1,8 +1,9 @@
-"""Run acids-rave's own CLI (`rave preprocess|train|export ...`) with two fixes applied first:
+"""Run acids-rave's own CLI (`rave preprocess|train|export ...`) with these additions first:
 
 - torchaudio 2.9 has no sox_effects: install the sox-CLI stand-in (for the compress augmentation);
 - `rave train` gets a CheckpointOnExit callback (rave_pipeline/graceful.py): a signal or the end of
-  training saves a checkpoint;
+  training saves a checkpoint; and a StepMeter (rave_pipeline/progress.py): s/step, data wait,
+  peak memory and ETA per RAVE phase, one line per validation and progress.json in the run folder;
 - the repo root must not be on sys.path: our configs/ folder would shadow RAVE's gin includes
   ("configs/v1.gin") and our scripts/ folder its `scripts` package.
 
