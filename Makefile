@@ -65,12 +65,15 @@ export-all: export-noise export-voice export-chaos  ## every trained and hand-wr
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 
 # ---- audition: the nn~-faithful host --------------------------------------------------------
-.PHONY: validate bench bench-train
+.PHONY: validate bench bench-train bench-gpu
 validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
 	$(PY) -m audition validate exports
 
 bench:  ## RTF, latency, memory of every export (trained and hand-written), table + reports/bench.json
 	$(PY) -m audition bench exports --json reports/bench.json
+
+bench-gpu:  ## per recipe on this GPU: s/step and data wait per phase, peak memory, batch table proposal -> reports/gpu.json
+	$(PY) -m rave_pipeline.bench_gpu $(if $(DEVICE),--device $(DEVICE)) $(if $(CARD_GB),--card-gb $(CARD_GB))
 
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
 	$(PY) -m rave_pipeline.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))

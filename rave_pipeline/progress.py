@@ -140,5 +140,9 @@ class StepMeter(pl.Callback):
         print(self.line(self.report(trainer, pl_module), trainer), flush=True)
 
     def on_train_end(self, trainer, pl_module):
+        stats = self.phases[self.phase]
+        if self.start is not None and self.end is not None and stats.steps > SKIP:  # the last step: no next start
+            stats.cycle.append(self.end - self.start)
+            stats.wait.append(0.0)
         record = self.report(trainer, pl_module, final=True)
         print(self.line(record, trainer), file=sys.stdout, flush=True)

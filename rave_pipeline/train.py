@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 
-from rave_pipeline import dataset, runs
+from rave_pipeline import dataset, runs, stage
 from rave_pipeline.recipes import Recipe
 from safeio import UserError, atomic_write_text, warn
 
@@ -54,9 +54,9 @@ def choose_batch(recipe: Recipe, batch: int | None, gpu_gb: float | None) -> int
     return b
 
 
-def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, workers: int) -> list[str]:
+def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, workers: int, db=None) -> list[str]:
     cmd = [sys.executable, "-m", "rave_pipeline.rave_cli", "train",
-           "--name", recipe.name, "--db_path", str(recipe.db_dir), "--out_path", str(recipe.runs_dir),
+           "--name", recipe.name, "--db_path", str(db or recipe.db_dir), "--out_path", str(recipe.runs_dir),
            "--config", recipe.config, "--n_signal", str(recipe.n_signal), "--batch", str(batch),
            "--max_steps", str(recipe.max_steps), "--val_every", str(recipe.val_every),
            "--save_every", str(recipe.save_every), "--workers", str(workers),
@@ -135,13 +135,16 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
                 return step
             resume_from = runs.run_dir_of(ckpt)
             print(f"resuming {resume_from} from {ckpt.name} at step {step} (FRESH=1 starts a new run)")
+        db = stage.stage(recipe)
         where = f"GPU {gpu_arg} ({gpu_gb:.0f} GB)" if gpu_gb else "CPU"
         print(f"training {recipe.name}: RAVE {recipe.config}, batch {batch}, n_signal {recipe.n_signal}, "
-              f"max_steps {recipe.max_steps}, on {where}")
+              f"max_steps {recipe.max_steps}, on {where}, reading {db}")
         record_settings(recipe, batch, gpu_arg)
-        cmd = rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers)
+        cmd = rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers, db)
         env = {**os.environ, **env_extra}
         code, tail, sig = run_forwarding_signals(cmd, env)
+        if sig is None:   # stopped by a signal, the next start on this node reuses the copy
+            stage.unstage(recipe, db)
         newest = runs.newest_checkpoint(recipe.runs_dir)
         step = runs.global_step(newest) if newest else 0
         if sig is not None:

@@ -171,3 +171,28 @@ def test_sox_stand_in_matches_sox_on_files(tmp_path):
     ref, _ = sf.read(tmp_path / "out.wav", dtype="float32")
     assert sr == 44100 and y.shape == (2, 22050)
     np.testing.assert_array_equal(y.numpy(), ref.T)
+
+
+def test_database_staged_to_scratch_verified_reused_and_removed(tmp_path, monkeypatch, capsys):
+    from rave_pipeline import recipes, stage
+
+    recipe = recipes.load("noise", root=tmp_path)
+    recipe.db_dir.mkdir(parents=True)
+    (recipe.db_dir / "data.mdb").write_bytes(b"x" * 1000)
+    (recipe.db_dir / "metadata.yaml").write_text("lazy: false\n")
+    (recipe.db_dir / "fingerprint.json").write_text('{"fingerprint": "abc123", "chunks": 1}')
+
+    monkeypatch.delenv("SLURM_TMPDIR", raising=False)
+    monkeypatch.delenv("STAGE_DIR", raising=False)
+    assert stage.stage(recipe) == recipe.db_dir                   # no scratch: train from the database itself
+    monkeypatch.setenv("SLURM_TMPDIR", str(tmp_path / "node"))
+    copy = stage.stage(recipe)
+    assert copy.parent.parent == tmp_path / "node" / "rave-pipeline" and (copy / "data.mdb").read_bytes() == b"x" * 1000
+    assert stage.stage(recipe) == copy and "reusing the copy" in capsys.readouterr().out   # a requeue on this node
+    (copy / "data.mdb").write_bytes(b"x" * 10)                    # a copy cut short is not trusted
+    assert stage.stage(recipe) == copy and (copy / "data.mdb").stat().st_size == 1000
+    assert not list(copy.parent.glob("db.tmp-*"))
+    stage.unstage(recipe, copy)
+    assert not copy.parent.exists()
+    monkeypatch.setenv("STAGE_DIR", "none")                       # explicit opt-out wins over SLURM_TMPDIR
+    assert stage.stage(recipe) == recipe.db_dir

@@ -2,7 +2,9 @@
 
 Slow (about a minute each): real `rave preprocess`, `rave train`, `rave export --streaming`.
 """
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -63,6 +65,10 @@ def kill_then_resume(root, recipe, opts, how):
     assert "loading state from file" in out  # RAVE's own resume path
     final = runs.global_step(runs.newest_checkpoint(runs_dir))
     assert final > step_at_kill
+    # the StepMeter's line at the end (and at each validation), and its record in the run folder
+    assert re.search(rf"step {final}/{final} · phase 1 · [0-9.]+ s/step \(data wait \d+ %\) · ETA", out), out[-2000:]
+    progress = json.loads(max(runs_dir.rglob("progress.json"), key=lambda p: p.stat().st_mtime).read_text())
+    assert progress["step"] == final and progress["final"] and progress["phases"]["1"]["steps"] == final - step_at_kill
     assert len({p.parent.parent.parent for p in runs_dir.rglob("*.ckpt")}) == 1, "one run, never a second"
     return final
 

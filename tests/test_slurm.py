@@ -27,7 +27,9 @@ def test_train_export_and_requeue_on_real_slurm(tmp_path):
     # the scripts ask for 8 CPUs and 32 GB; this node has 2 CPUs and 1 GB (a GPU it has: fake devices)
     sbatch_args = f"--mem=600M --cpus-per-task=1 --output={tmp_path}/%x-%j.out"
     common = [f"ROOT={tmp_path}", "DEVICE=cpu", "N_SIGNAL=65536", "VAL_EVERY=4", f"SBATCH_ARGS={sbatch_args}"]
+    scratch = tmp_path / "node-local"   # what SLURM_TMPDIR / STAGE_DIR name on a cluster
     with sc.cluster(tmp_path / "slurm") as env:
+        env = {**env, "STAGE_DIR": str(scratch)}
         out = make(env, "cluster-train-noise", "MAX_STEPS=8", *common)
         train, export = re.search(r"training job (\d+) \(noise\), export job (\d+)", out).groups()
         assert sc.wait_done(train, env, 600) == "COMPLETED", (tmp_path / f"rave-train-{train}.out").read_text()[-3000:]
@@ -35,6 +37,10 @@ def test_train_export_and_requeue_on_real_slurm(tmp_path):
         ts = tmp_path / "exports/noise_v2_small_streaming.ts"
         assert ts.exists() and ts.with_suffix(".json").exists()
         assert runs.global_step(runs.newest_checkpoint(tmp_path / "runs/noise")) == 8
+        log = (tmp_path / f"rave-train-{train}.out").read_text()
+        assert re.search(rf"database: staged [0-9.]+ GB to {scratch}/rave-pipeline/noise-\w+/db", log), log[-3000:]
+        assert re.search(rf"training noise: .*, reading {scratch}/rave-pipeline/noise-\w+/db", log), "trains from the copy"
+        assert "removed the staged copy" in log and not list(scratch.glob("rave-pipeline/*")), "cleaned at the end"
 
         # A second, longer run under its own tag; requeue it while it trains.
         out = make(env, "cluster-train-noise", "MAX_STEPS=40", "TAG=requeue", *common)
@@ -49,5 +55,9 @@ def test_train_export_and_requeue_on_real_slurm(tmp_path):
         assert stopped, "the trainer checkpointed on the way out:\n" + log[-3000:]
         resumed = re.search(r"resuming .* at step (\d+)", log)
         assert resumed and int(resumed.group(1)) == int(stopped.group(1)) > 0, "resumed exactly where it stopped"
+        first, second = log.split("(start 2)")
+        assert "database: staged" in first and "database: reusing the copy staged in" in second, log[-3000:]
+        assert re.search(r"step 40/40 · phase 1 · [0-9.]+ s/step", second), "the job log says s/step and ETA"
+        assert not list(scratch.glob("rave-pipeline/*")), "the staged copy goes when the job is done"
         assert runs.global_step(runs.newest_checkpoint(run_dir)) == 40
         assert len({p.parents[2] for p in run_dir.rglob("*.ckpt")}) == 1, "a requeued job never starts a second run"

@@ -1,0 +1,65 @@
+"""make bench-gpu: the GPU benchmark's code path, run on CPU with tiny settings, and its arithmetic."""
+import json
+
+import pytest
+
+from conftest import run_cli
+from rave_pipeline import bench_gpu, recipes
+
+
+def test_memory_fit_is_least_squares_through_the_points():
+    points = [(b, 0.84 + 0.973 * b) for b in (4, 16, 64, 120)]
+    fixed, per = bench_gpu.fit_memory(points)
+    assert fixed == pytest.approx(0.84) and per == pytest.approx(0.973)
+    # one batch size only: all of it per example, so the proposal can only be too small
+    assert bench_gpu.fit_memory([(10, 5.0)]) == (0.0, 0.5)
+
+
+def test_proposed_batch_keeps_headroom_and_the_floor():
+    # 16 GB card: 16 * 0.9 - 0.6 context - 1.0 fixed = 12.8 GB for examples of 1.5 GB -> 8
+    assert bench_gpu.propose((1.0, 1.5), [16], floor=4) == {16: 8}
+    # 8 GB: 5.6 GB / 1.5 = 3, under the recipe's floor -> "too small" (0)
+    assert bench_gpu.propose((1.0, 1.5), [8], floor=4) == {8: 0}
+
+
+def test_second_run_never_exceeds_what_the_first_says_fits():
+    noise = recipes.load("noise")
+    row = noise.batch_for_gpu(150.0)           # a 150e9-byte card (an H200) uses the 141 GB row
+    first = bench_gpu.Plan(noise, row, "wrapper", "141 GB row")
+    # no larger row: the batch scaled to the card, floor(row * 150 / 141) ...
+    nxt = bench_gpu.next_plan(first, [{"phases": {"2": {"peak_reserved_gb": 100.0}}}], 150.0)
+    assert nxt.batch == row * 150 // 141 and "scaled" in nxt.why
+    # ... unless the first run's peak, scaled per example, says less fits: row * (150 * 0.9 - 0.6) / peak
+    peak = 134.4 * row / (row + 2.5)
+    nxt = bench_gpu.next_plan(first, [{"phases": {"2": {"peak_reserved_gb": peak}}}], 150.0)
+    assert nxt.batch == row + 2 and "capped" in nxt.why
+    oom = bench_gpu.next_plan(first, [{"error": "out of memory"}], 150.0)
+    assert oom.batch == row // 2 and "out of memory" in oom.why
+    assert bench_gpu.next_plan(first, [{"error": "exit 1: boom"}], 150.0) is None
+
+
+def test_exception_line_is_found_under_gin_context_lines():
+    out = "Traceback\n  File x\nTypeError: bad shape\n  In call to configurable 'RAVE' (<class>)\n"
+    assert bench_gpu.last_error(out) == "TypeError: bad shape"
+
+
+@pytest.mark.slow
+def test_bench_gpu_runs_rave_on_cpu_with_tiny_settings(tmp_path):
+    out = tmp_path / "gpu.json"
+    proc = run_cli("-m", "rave_pipeline.bench_gpu", "--recipes", "noise", "--steps", "2", "--warmup", "1",
+                   "--out", str(out), env={"BENCH_GPU_LOGS": str(tmp_path)}, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    wrapper, plain = report["runs"]
+    assert (wrapper["kind"], plain["kind"]) == ("wrapper", "plain")
+    assert wrapper["n_signal"] == 40960 and wrapper["batch"] == 4   # v2_small's smallest n_signal, the CPU batch
+    assert "error" not in wrapper and "error" not in plain
+    for phase in ("1", "2"):   # PHASE_1_DURATION = 1 + 2: three steps in each RAVE phase, the first untimed
+        p = wrapper["phases"][phase]
+        assert p["steps"] == 3 and p["timed_steps"] == 2
+        assert p["s_per_step_median"] > 0 and 0 <= p["data_wait_fraction"] < 1
+    assert wrapper["phase"] == 2 and wrapper["step"] == 6, "the run must reach the adversarial phase"
+    assert 0 < wrapper["speed_vs_plain_from_hooks"] < 1
+    assert plain["profiler_step_s"] > 0 and "ratio_vs_plain" in wrapper
+    assert "train set:" in (tmp_path / "noise-b4-plain.log").read_text(), "plain rave train read the database"
+    assert "| noise | v2_small | 4 | wrapper |" in out.with_suffix(".md").read_text()
