@@ -2,7 +2,7 @@
 # `make help` lists the targets. Every variable below can be overridden: make train-voice BATCH=4 GPU=0
 SHELL := /bin/bash
 PY    := .venv/bin/python
-# CPU runs with 2 OpenMP threads on a busy 2-core machine are 10-40x slower (NOTES.md).
+# CPU runs with 2 OpenMP threads on a busy 2-core machine are 10-40x slower.
 export OMP_NUM_THREADS ?= 1
 
 .PHONY: help setup test test-fast demo demo-data export-chaos bench-chaos ranges

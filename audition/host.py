@@ -1,4 +1,4 @@
-"""Run a method block by block exactly as nn~ does (measured against a real nn~ in Pd, NOTES.md).
+"""Run a method block by block exactly as nn~ does (measured against a real nn~ in Pd).
 
 Per buffer of N samples: inputs stacked to [batch, in_ch, N], decimated by in_ratio keeping the last
 sample of each group, the method called once, its output repeat_interleave'd by out_ratio to

@@ -3,7 +3,7 @@
     python scripts/make_pd_patch.py [--trained exports/noise_v2_small_streaming.ts]
                                     [--chaos exports/chaos_effect_ops14_w2_seed0.ts] [--buffer 2048]
 
-nn~ wants absolute model paths (../shared/NOTES.md), so the patch is generated for this checkout.
+nn~ is safest with absolute model paths, so the patch is generated for this checkout.
 """
 import argparse
 import sys

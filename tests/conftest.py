@@ -2,7 +2,7 @@ import os
 import sys
 from pathlib import Path
 
-# CPU runs with 2 OpenMP threads on a busy 2-core machine are 10-40x slower (NOTES.md).
+# CPU runs with 2 OpenMP threads on a busy 2-core machine are 10-40x slower.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import pytest  # noqa: E402

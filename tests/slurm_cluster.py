@@ -1,6 +1,7 @@
 """A real single-node Slurm (Debian's slurmctld + slurmd, no systemd, no munge) for tests.
 
-Settings that make it start in seconds here are in ../shared/NOTES.md. Daemons are stopped by PID
+The settings below make it start in seconds without systemd or munge (auth/none, linuxproc,
+no accounting, fast scheduler and credential expiry). Daemons are stopped by PID
 (kill -9 as a fallback: slurmd ignores SIGTERM once slurmctld is gone); every wait has a timeout.
 """
 import contextlib

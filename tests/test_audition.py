@@ -76,7 +76,7 @@ def save(module, path):
 
 
 def test_latency_model():
-    assert latency(2048) == 4032 and latency(512) == 960 and latency(4096) == 8128  # NOTES: 2N - 64
+    assert latency(2048) == 4032 and latency(512) == 960 and latency(4096) == 8128  # nn~'s threaded mode at Pd's 64-sample block: 2N - 64
     assert latency(2048, threaded=False) == 2048
 
 
