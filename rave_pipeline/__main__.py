@@ -7,6 +7,20 @@ from pathlib import Path
 from safeio import cli_main
 
 
+def count(minimum: int, variable: str):
+    """argparse type: a whole number >= minimum, said in one sentence naming the make variable."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"{variable}={text} is not a whole number of {minimum} or more")
+        return value
+    parse.__name__ = f"whole number >= {minimum}"
+    return parse
+
+
 def recipe_from(args):
     from rave_pipeline import recipes
 
@@ -25,15 +39,15 @@ def main(argv=None):
     ap.add_argument("--raw", default=None, help="raw recordings folder (relative to --root, or absolute)")
     ap.add_argument("--exports", default=None, help="exports folder (relative to --root, or absolute; default exports)")
     ap.add_argument("--tag", default=None, help="train/export a variant with its own run (e.g. batch8 in a sweep)")
-    ap.add_argument("--n-signal", type=int, default=None)
-    ap.add_argument("--max-steps", type=int, default=None)
-    ap.add_argument("--val-every", type=int, default=None)
-    ap.add_argument("--save-every", type=int, default=None)
+    ap.add_argument("--n-signal", type=count(1, "N_SIGNAL"), default=None)
+    ap.add_argument("--max-steps", type=count(1, "MAX_STEPS"), default=None)
+    ap.add_argument("--val-every", type=count(1, "VAL_EVERY"), default=None)
+    ap.add_argument("--save-every", type=count(1, "SAVE_EVERY"), default=None)
     ap.add_argument("--augment", default=None, help="comma-separated RAVE augmentations (mute,compress,gain), or none")
-    ap.add_argument("--batch", type=int, default=None, help="default: the recipe's table for this GPU")
+    ap.add_argument("--batch", type=count(1, "BATCH"), default=None, help="default: the recipe's table for this GPU")
     ap.add_argument("--device", default=os.environ.get("DEVICE"), help="auto (default), cuda or cpu")
-    ap.add_argument("--gpu", type=int, default=None, help="GPU index (default 0)")
-    ap.add_argument("--workers", type=int, default=None)
+    ap.add_argument("--gpu", type=count(0, "GPU"), default=None, help="GPU index (default 0)")
+    ap.add_argument("--workers", type=count(0, "WORKERS"), default=None)
     ap.add_argument("--override", action="append", default=[], help="extra gin binding, repeatable")
     ap.add_argument("--fresh", action="store_true", help="archive the existing run and start a new one")
     ap.add_argument("--force", action="store_true", help="preprocess even if the database is up to date")

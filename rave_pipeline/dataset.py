@@ -6,6 +6,8 @@ checked, repaired where possible, and written under a plain ASCII name; unreadab
 and listed. The database is built in a temporary folder and renamed into place, so a killed run never
 leaves a half database, and it is rebuilt only when the raw files or the recipe's audio settings change.
 """
+import concurrent.futures
+import dataclasses
 import hashlib
 import json
 import os
@@ -16,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rave_pipeline.recipes import Recipe
+from rave_pipeline.recipes import CONFIG_FACTS, Recipe
 from safeio import UserError, atomic_write_text, decode_audio, require_tool, warn, write_wav
 
 FINGERPRINT = "fingerprint.json"
@@ -33,46 +35,139 @@ def raw_files(raw_dir: Path) -> list[Path]:
 
 def fingerprint(recipe: Recipe, files: list[Path]) -> str:
     """Changes when a raw file is added, removed or modified, or the recipe's audio settings change."""
-    h = hashlib.sha256(json.dumps([recipe.sampling_rate, recipe.channels, recipe.n_signal]).encode())
+    h = hashlib.sha256(json.dumps([recipe.sampling_rate, recipe.channels, recipe.n_signal, recipe.join_short]).encode())
     for f in files:
         st = f.stat()
         h.update(f"{f.relative_to(recipe.raw_dir)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
-def clean(recipe: Recipe, files: list[Path]) -> list[dict]:
-    """Decode, check and convert every raw file into clean_dir; returns one record per kept file."""
+FADE_S = 0.005   # fade at each seam of joined audio, so RAVE never learns a click
+
+
+def decode_checked(f: Path, recipe: Recipe):
+    """-> (float32 [channels, n] with NaN/inf silenced and peaks above full scale normalised, notes)
+    or (None, reason it was skipped)."""
+    try:
+        audio = decode_audio(f, recipe.sampling_rate, recipe.channels)
+    except UserError:
+        return None, "not audio or corrupt"
+    if audio.shape[1] == 0:
+        return None, "no samples"
+    notes = {}
+    bad = ~np.isfinite(audio)
+    if bad.any():
+        notes["nan"] = int(bad.sum())
+        audio = np.where(bad, 0.0, audio).astype(np.float32)
+    peak = float(np.abs(audio).max())
+    if peak > 1.0:  # float files and resampled peaks exceed full scale; int16 would wrap them
+        notes["peak"] = peak
+        audio *= 0.99 / peak
+    return audio, notes
+
+
+def faded(audio: np.ndarray, sr: int) -> np.ndarray:
+    n = min(int(FADE_S * sr), audio.shape[1] // 2)
+    if n:
+        ramp = np.sin(np.linspace(0, np.pi / 2, n, dtype=np.float32)) ** 2
+        audio = audio.copy()
+        audio[:, :n] *= ramp
+        audio[:, -n:] *= ramp[::-1]
+    return audio
+
+
+def clean(recipe: Recipe, files: list[Path]) -> dict:
+    """Decode, check and convert every raw file into clean_dir, in parallel (ffmpeg does the work).
+
+    Each file's whole chunks (2 x n_signal samples, what rave preprocess cuts) go to their own WAV.
+    With join_short, what is left (a short file, or the tail of a long one) is faded and joined, in
+    file order, into joined-*.wav, so only the last partial chunk of all of it is lost. Returns the
+    accounting: sources, seconds found, skipped files, warnings."""
     out = recipe.clean_dir
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    kept, skipped = [], []
-    for i, f in enumerate(files):
-        try:
-            audio = decode_audio(f, recipe.sampling_rate, recipe.channels)
-        except UserError:
-            skipped.append(f"{f.name} (not audio or corrupt)")
-            continue
-        if audio.shape[1] == 0:
-            skipped.append(f"{f.name} (no samples)")
-            continue
-        bad = ~np.isfinite(audio)
-        if bad.any():
-            warn(f"{f}: {int(bad.sum())} NaN/inf samples replaced by silence")
-            audio = np.where(bad, 0.0, audio).astype(np.float32)
-        peak = float(np.abs(audio).max())
-        if peak > 1.0:  # float files can exceed full scale; rave preprocess would wrap them in int16
-            warn(f"{f}: peak {peak:.2f} above full scale, normalised to 0.99")
-            audio *= 0.99 / peak
-        name = f"{i:05d}.wav"
-        write_wav(out / name, audio, recipe.sampling_rate)
-        kept.append({"source": str(f), "clean": name, "seconds": audio.shape[1] / recipe.sampling_rate})
+    sr, chunk = recipe.sampling_rate, 2 * recipe.n_signal
+    kept, skipped, nan_files, loud_files = [], [], [], []
+    pending, pending_from = [], []   # audio waiting to be joined, and where it came from
+    found = 0
+
+    def write_joined(final: bool) -> None:
+        audio = np.concatenate(pending, axis=1)
+        whole = audio.shape[1] // chunk * chunk
+        if whole:
+            name = f"joined-{sum(1 for k in kept if 'sources' in k):05d}.wav"
+            write_wav(out / name, audio[:, :whole], sr)
+            kept.append({"clean": name, "sources": list(dict.fromkeys(pending_from)), "seconds": whole / sr})
+        pending[:] = [audio[:, whole:]] if audio.shape[1] > whole and not final else []
+        pending_from[:] = pending_from[-1:] if pending else []
+
+    workers = os.cpu_count() or 2
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(files), 4 * workers):   # a window at a time: memory stays bounded
+            window = files[start:start + 4 * workers]
+            for i, (f, (audio, notes)) in enumerate(zip(window, pool.map(lambda f: decode_checked(f, recipe), window)), start):
+                if audio is None:
+                    skipped.append({"file": str(f), "why": notes})
+                    continue
+                if "nan" in notes:
+                    nan_files.append(f"{f} ({notes['nan']} samples)")
+                if "peak" in notes:
+                    loud_files.append(notes["peak"])
+                found += audio.shape[1]
+                head = audio.shape[1] // chunk * chunk if recipe.join_short else audio.shape[1]
+                if head:
+                    write_wav(out / f"{i:05d}.wav", audio[:, :head], sr)
+                    kept.append({"source": str(f), "clean": f"{i:05d}.wav", "seconds": head / sr})
+                if head < audio.shape[1]:
+                    pending.append(faded(audio[:, head:], sr))
+                    pending_from.append(str(f))
+                    if sum(p.shape[1] for p in pending) >= 64 * chunk:
+                        write_joined(final=False)
+    left = sum(p.shape[1] for p in pending)
+    if pending:
+        write_joined(final=True)
+    if nan_files:
+        warn(f"{len(nan_files)} file(s) had NaN/inf samples, replaced by silence: {', '.join(nan_files[:5])}"
+             + (" ..." if len(nan_files) > 5 else ""))
+    if loud_files:
+        warn(f"{len(loud_files)} file(s) peaked above full scale (up to {max(loud_files):.2f}x: float "
+             "files, lossy codecs, resampling), normalised to 0.99")
     if skipped:
-        warn(f"skipped {len(skipped)} file(s) in {recipe.raw_dir}: {', '.join(skipped)}")
-    if not kept:
+        hint = ""
+        if any(Path(s["file"]).suffix.lower() in (".raw", ".pcm") for s in skipped):
+            hint = (" (headerless .raw/.pcm: convert with ffmpeg -f s16le -ar 44100 -ac 1 -i FILE.raw FILE.wav, "
+                    "giving its real format, rate and channels)")
+        warn(f"skipped {len(skipped)} file(s) in {recipe.raw_dir}: "
+             + ", ".join(f"{Path(s['file']).name} ({s['why']})" for s in skipped[:10])
+             + (" ..." if len(skipped) > 10 else "") + hint)
+    if not kept and not found:
         raise UserError(f"no usable audio in {recipe.raw_dir}: every file was unreadable or empty; add recordings ffmpeg can read")
     atomic_write_text(out / "sources.json", json.dumps(kept, indent=1, ensure_ascii=False))
-    return kept
+    return {"kept": kept, "found_s": found / sr, "skipped": skipped, "left_s": left / sr if recipe.join_short else None}
+
+
+def account(recipe: Recipe, report: dict, entries: int) -> dict:
+    """Every second found: in the database, or dropped and why."""
+    chunk_s = 2 * recipe.n_signal / recipe.sampling_rate
+    found, used = report["found_s"], entries * chunk_s
+    dropped = []
+    if recipe.join_short:
+        if report["left_s"]:
+            dropped.append({"seconds": report["left_s"], "why": f"the last part of the joined audio, shorter than one {chunk_s:.1f} s chunk"})
+    else:
+        for k in report["kept"]:
+            tail = k["seconds"] - chunks_of(recipe, k["seconds"]) * chunk_s
+            if tail > 0:
+                dropped.append({"file": k["source"], "seconds": tail,
+                                "why": "shorter than a chunk" if tail == k["seconds"] else "tail after the last whole chunk"})
+    lost = found - used
+    summary = (f"accounting: {found:.1f} s found, {used:.1f} s in the database ({100 * used / found if found else 0:.1f} %), "
+               f"{lost:.1f} s dropped" + (f" ({dropped[0]['why']})" if len(dropped) == 1 else
+                                          f" ({len(dropped)} files or tails shorter than a chunk; join_short is off)" if dropped else "")
+               + (f"; {len(report['skipped'])} file(s) skipped as unreadable" if report["skipped"] else ""))
+    return {"found_s": found, "in_database_s": used, "dropped_s": lost, "dropped": dropped,
+            "skipped": report["skipped"], "chunk_s": chunk_s, "join_short": recipe.join_short, "summary": summary}
 
 
 def chunks_of(recipe: Recipe, seconds: float) -> int:
@@ -101,13 +196,14 @@ def preprocess(recipe: Recipe, force: bool = False) -> Path:
         return recipe.db_dir
 
     print(f"checking {len(files)} file(s) in {recipe.raw_dir}")
-    kept = clean(recipe, files)
+    report = clean(recipe, files)
+    kept = report["kept"]
     seconds = sum(k["seconds"] for k in kept)
     n_chunks = sum(chunks_of(recipe, k["seconds"]) for k in kept)
     if n_chunks == 0:
-        raise UserError(f"{recipe.raw_dir}: every file is shorter than one training chunk "
-                        f"({2 * recipe.n_signal / recipe.sampling_rate:.1f} s at n_signal {recipe.n_signal}); "
-                        "join short files into longer ones or lower N_SIGNAL")
+        raise UserError(f"{recipe.raw_dir}: {report['found_s']:.1f} s of audio, less than one training chunk "
+                        f"({2 * recipe.n_signal / recipe.sampling_rate:.1f} s at n_signal {recipe.n_signal}): "
+                        "add recordings (short files are joined when join_short is on)")
 
     tmp = recipe.db_dir.with_name(f"db.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -122,6 +218,8 @@ def preprocess(recipe: Recipe, force: bool = False) -> Path:
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
             raise UserError(f"rave preprocess failed on {recipe.clean_dir}:\n{tail}")
         entries = db_entries(tmp)
+        accounting = account(recipe, report, entries)
+        atomic_write_text(tmp / "accounting.json", json.dumps(accounting, indent=1, ensure_ascii=False))
         atomic_write_text(tmp / FINGERPRINT, json.dumps({
             "fingerprint": fp, "files": len(kept), "seconds": seconds, "chunks": entries,
             "n_signal": recipe.n_signal, "sampling_rate": recipe.sampling_rate, "channels": recipe.channels}, indent=1))
@@ -132,7 +230,8 @@ def preprocess(recipe: Recipe, force: bool = False) -> Path:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"database: {entries} chunks of {2 * recipe.n_signal} samples ({seconds / 60:.1f} min) in {recipe.db_dir}")
+    print(f"database: {entries} chunks of {2 * recipe.n_signal} samples in {recipe.db_dir}")
+    print(accounting["summary"] + f" (details: {recipe.db_dir / 'accounting.json'})")
     return recipe.db_dir
 
 
@@ -147,9 +246,28 @@ def check_size(recipe: Recipe, batch: int) -> int:
                         f"run make preprocess-{recipe.name} N_SIGNAL={recipe.n_signal}")
     need = recipe.min_chunks(batch)
     if info["chunks"] < need:
-        secs = need * 2 * recipe.n_signal / recipe.sampling_rate
-        raise UserError(
-            f"dataset {recipe.db_dir} is too small: {info['chunks']} chunks ({info['seconds']:.0f} s), but RAVE {recipe.config} "
-            f"at n_signal {recipe.n_signal} and batch {batch} needs at least {need} chunks, i.e. {secs:.0f} s of audio "
-            f"in files longer than {2 * recipe.n_signal / recipe.sampling_rate:.1f} s: add recordings to {recipe.raw_dir}")
+        raise UserError(size_advice(recipe, batch, info["chunks"], info["seconds"]))
     return info["chunks"]
+
+
+def size_advice(recipe: Recipe, batch: int, chunks: int, seconds: float) -> str:
+    """Why a database is too small, and the real ways out for this dataset: how much more audio at
+    this N_SIGNAL, and which N_SIGNAL (if any) fits the audio at hand (a longer example means fewer
+    chunks but more latent frames per validation chunk)."""
+    chunk_s = 2 * recipe.n_signal / recipe.sampling_rate
+    need = recipe.min_chunks(batch)
+    more = (need - chunks) * chunk_s
+    text = (f"dataset {recipe.db_dir} is too small for RAVE {recipe.config} at n_signal {recipe.n_signal} and batch "
+            f"{batch}: it holds {chunks} chunks of {chunk_s:.1f} s ({seconds:.0f} s of audio), and RAVE needs {need} "
+            f"(a training batch plus a 2 % validation split big enough for its 128-component PCA). "
+            f"Add at least {more:.0f} s of recordings to {recipe.raw_dir}")
+    total = seconds * recipe.sampling_rate
+    floor = CONFIG_FACTS.get(recipe.config, {}).get("min_n_signal", recipe.compression)
+    fits = [n for n in range(floor, 1 << 21, recipe.compression)
+            if int(total // (2 * n)) >= dataclasses.replace(recipe, n_signal=n).min_chunks(batch)]
+    if fits:
+        n = min(fits, key=lambda n: abs(n - recipe.n_signal))
+        text += f", or use N_SIGNAL={n}, which fits the audio at hand (preprocess again; lower BATCH if memory runs out)"
+    else:
+        text += f"; no N_SIGNAL fits {seconds:.0f} s of audio with RAVE {recipe.config}"
+    return text

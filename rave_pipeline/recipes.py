@@ -31,6 +31,7 @@ class Recipe:
     workers: int
     cpu_batch: int
     batch_by_gpu_gb: dict[int, int]
+    join_short: bool = True    # join what is shorter than a chunk (short files, tails) instead of dropping it
     exports: str = "exports"   # relative to root, or absolute
     tag: str = ""              # a variant of the recipe (e.g. a batch-size sweep): own run and export
     root: Path = REPO
@@ -83,11 +84,33 @@ class Recipe:
             n += 1
 
     def check(self) -> None:
+        for field in ("n_signal", "max_steps", "val_every", "save_every", "cpu_batch", "sampling_rate", "channels"):
+            value = getattr(self, field)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise UserError(f"recipe {self.name}: {field} = {value!r} must be a whole number of 1 or more")
+        if not isinstance(self.workers, int) or self.workers < 0:
+            raise UserError(f"recipe {self.name}: workers = {self.workers!r} must be 0 (load in the trainer) or more")
+        known = augmentations()
+        for name in self.augment:
+            if known and name not in known:
+                raise UserError(f"augmentation {name!r} is not one of acids-rave's: {', '.join(sorted(known))} "
+                                "(AUGMENT=a,b or AUGMENT=none)")
         floor = CONFIG_FACTS.get(self.config, {}).get("min_n_signal", 0)
         if self.n_signal < floor:
             raise UserError(f"n_signal {self.n_signal} is too small for RAVE {self.config}: use N_SIGNAL={floor} or more")
         if self.channels < 1 or self.sampling_rate < 8000:
             raise UserError(f"recipe {self.name}: channels must be >= 1 and sampling_rate >= 8000")
+
+
+def augmentations() -> set[str]:
+    """Names of acids-rave's augmentation configs (rave/configs/augmentations/*.gin), without importing rave."""
+    import importlib.util
+
+    spec = importlib.util.find_spec("rave")
+    if spec is None or not spec.submodule_search_locations:
+        return set()
+    folder = Path(list(spec.submodule_search_locations)[0]) / "configs" / "augmentations"
+    return {p.stem for p in folder.glob("*.gin")}
 
 
 def load(name_or_path: str, root: Path | None = None, **overrides) -> Recipe:

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from rave_pipeline import dataset, runs, stage
-from rave_pipeline.recipes import Recipe
+from rave_pipeline.recipes import REPO, Recipe
 from safeio import UserError, atomic_write_text, warn
 
 # Lines of RAVE/Lightning output that have a known fix.
@@ -15,7 +15,7 @@ KNOWN_FAILURES = {
     "Padding size should be less than": "n_signal is too small for this config: raise N_SIGNAL",
     "CUDA out of memory": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
     "OutOfMemoryError": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
-    "n_components=128 must be between": "the validation set is too small for RAVE's PCA: add recordings or lower N_SIGNAL",
+    "n_components=128 must be between": "the validation set is too small for RAVE's PCA: add recordings (the size check before training says how many seconds)",
     "contains NaN": "training diverged to NaN; with the mute augmentation a batch of only muted examples does this "
                     "(p = 0.1^BATCH per step): use BATCH=4 or more, or AUGMENT=none, and FRESH=1",
 }
@@ -110,8 +110,26 @@ def record_settings(recipe: Recipe, batch: int, gpu: str) -> None:
                       json.dumps({**fields, "batch": batch, "gpu": gpu, "db": str(recipe.db_dir)}, indent=1))
 
 
+def check_gin(recipe: Recipe, overrides) -> int:
+    """Parse the recipe's config and OVERRIDE bindings as rave train will; -> PHASE_1_DURATION."""
+    configs = [recipe.config] + ([str(recipe.gin_path)] if recipe.gin_path else [])
+    cmd = [sys.executable, "-m", "rave_pipeline.gin_check", *configs, "--", *(overrides or [])]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError):
+        raise UserError(f"could not read RAVE's {recipe.config} config (is acids-rave installed? run make setup)")
+    if "error" in result:
+        raise UserError(result["error"])
+    return result["phase_1_duration"]
+
+
 def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overrides=None, workers=None) -> int:
     """Train (or resume) the recipe's run. Returns the global step of the newest checkpoint."""
+    phase_1 = check_gin(recipe, overrides)
+    if recipe.max_steps <= phase_1:
+        warn(f"MAX_STEPS={recipe.max_steps} ends before RAVE's adversarial phase (PHASE_1_DURATION={phase_1}): "
+             "the model will stay blurry; raise MAX_STEPS or set OVERRIDE='PHASE_1_DURATION=...'")
     gpu_arg, env_extra, gpu_gb = resolve_device(device, gpu)
     batch = choose_batch(recipe, batch, gpu_gb)
     dataset.check_size(recipe, batch)

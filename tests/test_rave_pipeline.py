@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio_fixtures import float_wav_with_nan, noise_set, sox_noise, truncated_wav, zero_length_wav
+from audio_fixtures import float_wav_with_nan, noise_set, sample_library, sox_noise, truncated_wav, zero_length_wav
 from conftest import run_cli
 from rave_pipeline import recipes
 from safeio import UserError
@@ -80,11 +80,11 @@ def test_preprocess_converts_repairs_and_skips(tmp_path):
     r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
     assert r.returncode == 0, r.stderr
     assert "Traceback" not in r.stderr
-    assert "nan.wav: 100 NaN/inf samples replaced" in r.stderr
+    assert "1 file(s) had NaN/inf samples, replaced by silence:" in r.stderr and "nan.wav (100 samples)" in r.stderr
     assert "notes.txt (not audio or corrupt)" in r.stderr and "broken.flac" in r.stderr
     assert "empty.wav" in r.stderr
     sources = json.loads((tmp_path / "datasets/noise/clean/sources.json").read_text())
-    kept = {os.path.basename(s["source"]) for s in sources}
+    kept = {os.path.basename(f) for s in sources for f in s.get("sources", [s.get("source")])}
     assert {"stereo 96k.wav", "8bit.wav", "nan.wav", "truncated.wav", "take 0 ü.wav"} <= kept
     for s in sources:
         x, sr = sf.read(tmp_path / "datasets/noise/clean" / s["clean"])
@@ -119,7 +119,9 @@ def test_dataset_too_small_is_caught_before_training(tmp_path):
     assert pipe("preprocess", "voice", "--root", tmp_path).returncode == 0
     r = pipe("train", "voice", "--root", tmp_path, "--device", "cpu")
     assert r.returncode == 2 and "Traceback" not in r.stderr
-    assert "too small" in r.stderr and "needs at least 51 chunks, i.e. 303 s of audio" in r.stderr
+    # 30 s in two files: 2 whole chunks each + the joined tails = 5 chunks of 5.9 s; RAVE v2 needs 51
+    assert "it holds 5 chunks of 5.9 s (30 s of audio), and RAVE needs 51" in r.stderr
+    assert "Add at least 273 s of recordings" in r.stderr and "no N_SIGNAL fits 30 s of audio" in r.stderr
 
 
 def test_train_without_database(tmp_path):
@@ -196,3 +198,32 @@ def test_database_staged_to_scratch_verified_reused_and_removed(tmp_path, monkey
     assert not copy.parent.exists()
     monkeypatch.setenv("STAGE_DIR", "none")                       # explicit opt-out wins over SLURM_TMPDIR
     assert stage.stage(recipe) == recipe.db_dir
+
+
+def test_a_library_of_short_files_reaches_the_database(tmp_path):
+    raw = tmp_path / "datasets/noise/raw"
+    total = sample_library(raw, 60)   # 0.5-4 s each: every file shorter than one 2.97 s... 5.9 s chunk
+    r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    acc = json.loads((tmp_path / "datasets/noise/db/accounting.json").read_text())
+    assert acc["found_s"] == pytest.approx(total, abs=0.05)
+    assert acc["in_database_s"] >= 0.95 * total, acc["summary"]
+    assert acc["dropped_s"] < acc["chunk_s"], "only the last partial chunk of the joined audio is lost"
+    assert "accounting:" in r.stdout and f"{acc['in_database_s']:.1f} s in the database" in r.stdout
+    joined = sorted((tmp_path / "datasets/noise/clean").glob("joined-*.wav"))
+    x, _ = sf.read(joined[0])
+    assert np.abs(x[:20]).max() < 0.01, "each piece fades in (and out): no click at a seam"
+    from rave_pipeline.dataset import faded
+    y = faded(np.ones((1, 44100), np.float32), 44100)
+    assert y[0, 0] == 0 and y[0, -1] == 0 and y[0, 220:-220].min() == 1, "5 ms ramps, the rest untouched"
+
+    # the same library without joining: most of it is dropped, and the accounting says so
+    off = tmp_path / "off.toml"
+    off.write_text((recipes.CONFIGS / "noise.toml").read_text().replace("join_short = true", "join_short = false")
+                   .replace('gin = "noise.gin"', f'gin = "{recipes.CONFIGS}/noise.gin"'))
+    r = pipe("preprocess", str(off), "--root", tmp_path, "--n-signal", 65536)
+    assert r.returncode == 0, r.stderr
+    acc = json.loads((tmp_path / "datasets/off/db/accounting.json").read_text())
+    assert acc["in_database_s"] < 0.5 * total and "join_short is off" in r.stdout
+    assert len(acc["dropped"]) == 60 and all(d["why"] in ("shorter than a chunk", "tail after the last whole chunk")
+                                             for d in acc["dropped"])
