@@ -25,12 +25,27 @@ FINGERPRINT = "fingerprint.json"
 
 
 def raw_files(raw_dir: Path) -> list[Path]:
+    """Every file under raw_dir, in a stable order; symlinked folders are followed, loops skipped."""
     if not raw_dir.is_dir():
         raise UserError(f"{raw_dir} does not exist: put recordings there (or run make demo-data)")
-    files = sorted(p for p in raw_dir.rglob("*") if p.is_file() and not p.name.startswith("."))
+    files, seen = [], set()
+    for folder, dirs, names in os.walk(raw_dir, followlinks=True):
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in seen:   # a link back up the tree
+            warn(f"{shown(Path(folder))} leads back into a folder already read (a symlink loop): skipped")
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        files += [Path(folder) / n for n in sorted(names) if not n.startswith(".") and (Path(folder) / n).is_file()]
     if not files:
         raise UserError(f"{raw_dir} is empty: put recordings there (wav, flac, ogg, mp3, aif...) or run make demo-data")
     return files
+
+
+def shown(path: Path) -> str:
+    """A path as text that prints and stores as UTF-8, whatever bytes its name has (latin-1...)."""
+    return os.fsencode(path).decode("utf-8", "replace")
 
 
 def fingerprint(recipe: Recipe, files: list[Path]) -> str:
@@ -38,7 +53,7 @@ def fingerprint(recipe: Recipe, files: list[Path]) -> str:
     h = hashlib.sha256(json.dumps([recipe.sampling_rate, recipe.channels, recipe.n_signal, recipe.join_short]).encode())
     for f in files:
         st = f.stat()
-        h.update(f"{f.relative_to(recipe.raw_dir)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(os.fsencode(f.relative_to(recipe.raw_dir)) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
@@ -48,6 +63,8 @@ FADE_S = 0.005   # fade at each seam of joined audio, so RAVE never learns a cli
 def decode_checked(f: Path, recipe: Recipe):
     """-> (float32 [channels, n] with NaN/inf silenced and peaks above full scale normalised, notes)
     or (None, reason it was skipped)."""
+    if not os.access(f, os.R_OK):
+        return None, "unreadable: no read permission"
     try:
         audio = decode_audio(f, recipe.sampling_rate, recipe.channels)
     except UserError:
@@ -108,20 +125,20 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
             window = files[start:start + 4 * workers]
             for i, (f, (audio, notes)) in enumerate(zip(window, pool.map(lambda f: decode_checked(f, recipe), window)), start):
                 if audio is None:
-                    skipped.append({"file": str(f), "why": notes})
+                    skipped.append({"file": shown(f), "why": notes})
                     continue
                 if "nan" in notes:
-                    nan_files.append(f"{f} ({notes['nan']} samples)")
+                    nan_files.append(f"{shown(f)} ({notes['nan']} samples)")
                 if "peak" in notes:
                     loud_files.append(notes["peak"])
                 found += audio.shape[1]
                 head = audio.shape[1] // chunk * chunk if recipe.join_short else audio.shape[1]
                 if head:
                     write_wav(out / f"{i:05d}.wav", audio[:, :head], sr)
-                    kept.append({"source": str(f), "clean": f"{i:05d}.wav", "seconds": head / sr})
+                    kept.append({"source": shown(f), "clean": f"{i:05d}.wav", "seconds": head / sr})
                 if head < audio.shape[1]:
                     pending.append(faded(audio[:, head:], sr))
-                    pending_from.append(str(f))
+                    pending_from.append(shown(f))
                     if sum(p.shape[1] for p in pending) >= 64 * chunk:
                         write_joined(final=False)
     left = sum(p.shape[1] for p in pending)
@@ -186,7 +203,17 @@ def db_entries(db: Path) -> int:
 
 
 def preprocess(recipe: Recipe, force: bool = False) -> Path:
-    """Build recipe.db_dir unless it is up to date with the raw files; returns its path."""
+    """Build recipe.db_dir unless it is up to date with the raw files; returns its path. One
+    preprocess per dataset at a time; leftovers of a killed one are removed first."""
+    from rave_pipeline import runs
+
+    with runs.exclusive(recipe.db_dir.parent, "preprocessed"):
+        for stale in recipe.db_dir.parent.glob("db.*-*"):   # db.tmp-<pid> / db.old-<pid> of a dead process
+            shutil.rmtree(stale, ignore_errors=True)
+        return build(recipe, force)
+
+
+def build(recipe: Recipe, force: bool) -> Path:
     require_tool("ffmpeg")
     files = raw_files(recipe.raw_dir)
     fp = fingerprint(recipe, files)
@@ -213,7 +240,12 @@ def preprocess(recipe: Recipe, force: bool = False) -> Path:
            "--channels", str(recipe.channels), "--max_db_size", "64"]
     print(f"rave preprocess: {seconds / 60:.1f} min of audio -> {recipe.db_dir}")
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        limit = 600 + seconds   # rave preprocess runs far faster than real time; a hung ffmpeg does not
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+        except subprocess.TimeoutExpired:
+            raise UserError(f"rave preprocess made no end within {limit / 60:.0f} min on {recipe.clean_dir} "
+                            f"(a hung ffmpeg?); run make preprocess-{recipe.name} again")
         if proc.returncode != 0 or not (tmp / "data.mdb").exists():
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
             raise UserError(f"rave preprocess failed on {recipe.clean_dir}:\n{tail}")

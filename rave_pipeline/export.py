@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 from rave_pipeline import runs
 from rave_pipeline.recipes import Recipe
@@ -18,13 +19,20 @@ def export(recipe: Recipe) -> str:
     final = recipe.export_path
     # RAVE picks the newest checkpoint of the run by itself; ours is the same one (mtime order).
     staging = final.parent / f".staging-{recipe.name}-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    for stale in final.parent.glob(f".staging-{recipe.name}-*"):   # left by a killed export
+        pid = stale.name.rsplit("-", 1)[-1]
+        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
+            shutil.rmtree(stale, ignore_errors=True)
     name = final.name.removesuffix("_streaming.ts")
     cmd = [sys.executable, "-m", "rave_pipeline.rave_cli", "export", "--run", str(run_dir), "--streaming",
            "--output", str(staging), "--name", name]
     print(f"exporting {ckpt} (step {step}) -> {final}")
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
+                                  env={**os.environ, "CUDA_VISIBLE_DEVICES": ""})
+        except subprocess.TimeoutExpired:
+            raise UserError(f"rave export did not finish within 30 min for {recipe.runs_dir}; run make export-{recipe.name} again")
         produced = staging / final.name
         if proc.returncode != 0 or not produced.exists():
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])

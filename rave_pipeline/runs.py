@@ -47,20 +47,22 @@ def global_step(ckpt: Path) -> int:
 
 
 @contextlib.contextmanager
-def exclusive(runs_dir: Path):
-    """Hold runs/<recipe>/.lock: a second trainer of the same recipe (say a requeued job that
-    overlaps the old one) stops with a clear message instead of starting a second run."""
-    runs_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(runs_dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+def exclusive(folder: Path, doing: str = "trained"):
+    """Hold <folder>/.lock: a second trainer of the same run (say a requeued job that overlaps the old
+    one), or a second preprocess of the same dataset, stops with a clear message. Yields the lock's
+    file descriptor: a child given it (pass_fds) holds the lock for as long as it lives, even if
+    this process is killed."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            raise UserError(f"{runs_dir} is being trained by another process (pid {holder}); wait for it or stop it first")
+            raise UserError(f"{folder} is being {doing} by another process (pid {holder}); wait for it or stop it first")
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
-        yield
+        yield fd
     finally:
         os.close(fd)
 
@@ -71,5 +73,8 @@ def archive(runs_dir: Path) -> Path | None:
         return None
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     dest = runs_dir.with_name(f"{runs_dir.name}.archived-{stamp}")
-    os.replace(runs_dir, dest)
+    dest.mkdir()
+    for item in runs_dir.iterdir():   # everything but the lock, which the caller holds
+        if item.name != ".lock":
+            os.replace(item, dest / item.name)
     return dest

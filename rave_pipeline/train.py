@@ -1,10 +1,11 @@
 """`rave train` for a recipe: picks device and batch, checks the dataset, resumes, survives signals."""
-import collections
 import json
 import os
 import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 from rave_pipeline import dataset, runs, stage
 from rave_pipeline.recipes import REPO, Recipe
@@ -74,9 +75,28 @@ def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, w
     return cmd
 
 
-def run_forwarding_signals(cmd, env) -> tuple[int, str, int | None]:
-    """Run RAVE; forward SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it as SIGTERM. -> (exit code, output tail, signal)."""
-    child = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+def die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the wrapper dies, even by SIGKILL (Linux prctl), so
+    RAVE checkpoints and stops instead of training on as an orphan."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+# Lines of RAVE's output shown on the console; everything goes to the run's train.log.
+CONSOLE = ("· phase ", "received SIG", "saved ", "loading state from file", "Error", "error:")
+
+
+def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str, int | None]:
+    """Run RAVE with its output appended to `log`, showing only progress lines and errors; forward
+    SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it as SIGTERM. -> (exit code, log tail, signal). The child
+    inherits the run's lock, so no second trainer starts while it lives."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        start = out.tell()
+        child = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 pass_fds=(lock_fd,) if lock_fd is not None else (),
+                                 preexec_fn=die_with_parent if sys.platform == "linux" else None)
     received = []
 
     def forward(signum, _frame):
@@ -85,21 +105,30 @@ def run_forwarding_signals(cmd, env) -> tuple[int, str, int | None]:
             child.send_signal(signal.SIGTERM)
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)}
-    tail = collections.deque(maxlen=64)
+    pos, partial = start, b""
     try:
-        while chunk := os.read(child.stdout.fileno(), 65536):
-            sys.stdout.buffer.write(chunk)
-            sys.stdout.flush()
-            tail.append(chunk)
-        try:
-            code = child.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            code = child.wait()
+        while True:
+            done = child.poll() is not None
+            with open(log, "rb") as f:
+                f.seek(pos)
+                chunk = f.read()
+            pos += len(chunk)
+            *lines, partial = (partial + chunk).split(b"\n")
+            for line in lines:
+                text = line.decode(errors="replace").rstrip()
+                if any(key in text for key in CONSOLE):
+                    print(text, flush=True)
+            if done:
+                break
+            time.sleep(0.5)
+        code = child.wait()
     finally:
         for s, h in old.items():
             signal.signal(s, h)
-    return code, b"".join(tail).decode(errors="replace"), (received[0] if received else None)
+    with open(log, "rb") as f:
+        f.seek(max(start, pos - 65536))
+        tail = f.read().decode(errors="replace")
+    return code, tail, (received[0] if received else None)
 
 
 def record_settings(recipe: Recipe, batch: int, gpu: str) -> None:
@@ -138,7 +167,7 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
              "makes RAVE's loss infinite (NaN weights); use BATCH=4 or more")
     if workers is None:
         workers = recipe.workers if gpu_gb else 0  # CPU: load in the main process, no extra memory
-    with runs.exclusive(recipe.runs_dir):
+    with runs.exclusive(recipe.runs_dir) as lock_fd:
         if fresh:
             moved = runs.archive(recipe.runs_dir)
             if moved:
@@ -160,7 +189,9 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
         record_settings(recipe, batch, gpu_arg)
         cmd = rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers, db)
         env = {**os.environ, **env_extra}
-        code, tail, sig = run_forwarding_signals(cmd, env)
+        log = recipe.runs_dir / "train.log"
+        print(f"RAVE's full output: {log}")
+        code, tail, sig = run_forwarding_signals(cmd, env, log, lock_fd)
         if sig is None:   # stopped by a signal, the next start on this node reuses the copy
             stage.unstage(recipe, db)
         newest = runs.newest_checkpoint(recipe.runs_dir)
@@ -170,9 +201,15 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
             print(f"training stopped by signal {signal.Signals(sig).name}; {saved}; "
                   f"run make train-{recipe.name} again to resume", file=sys.stderr)
             sys.exit(128 + sig)
+        if code < 0:
+            name = signal.Signals(-code).name
+            why = " (the kernel's out-of-memory killer sends it: lower BATCH, see dmesg)" if -code == signal.SIGKILL else ""
+            raise UserError(f"rave train was killed ({name}, signal {-code}){why}; newest checkpoint: "
+                            f"{newest or 'none yet'} (step {step}); run make train-{recipe.name} to resume")
         if code != 0:
             hint = next((fix for key, fix in KNOWN_FAILURES.items() if key in tail), None)
             last = [l for l in tail.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
-            raise UserError(f"rave train failed for {recipe.name} ({hint or last[0].strip()[:200]}); full log above")
+            print("\n".join(tail.strip().splitlines()[-15:]), file=sys.stderr)
+            raise UserError(f"rave train failed for {recipe.name} ({hint or last[0].strip()[:200]}); full log: {log}")
         print(f"{recipe.name}: newest checkpoint {newest} at step {step}")
         return step

@@ -22,7 +22,11 @@ def decode_audio(path, sr: int, channels: int = 1, fmt: str | None = None) -> np
     if fmt:
         cmd += ["-f", fmt]
     cmd += ["-i", str(path), "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(sr), "-"]
-    proc = subprocess.run(cmd, capture_output=True)
+    limit = 120 + path.stat().st_size / 1e6 * 10   # seconds; ffmpeg decodes far faster than 0.1 MB/s
+    try:
+        proc = subprocess.run(cmd, capture_output=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise UserError(f"{path}: ffmpeg did not finish decoding it within {limit:.0f} s; check the file or convert it to WAV")
     if proc.returncode != 0:
         reason = proc.stderr.decode(errors="replace").strip().splitlines()
         reason = reason[-1] if reason else f"ffmpeg exit {proc.returncode}"

@@ -227,3 +227,37 @@ def test_a_library_of_short_files_reaches_the_database(tmp_path):
     assert acc["in_database_s"] < 0.5 * total and "join_short is off" in r.stdout
     assert len(acc["dropped"]) == 60 and all(d["why"] in ("shorter than a chunk", "tail after the last whole chunk")
                                              for d in acc["dropped"])
+
+
+def test_symlinked_folders_loops_and_non_utf8_names(tmp_path):
+    raw = tmp_path / "datasets/noise/raw"
+    elsewhere = tmp_path / "library"
+    noise_set(elsewhere, 8)
+    raw.mkdir(parents=True)
+    (raw / "linked").symlink_to(elsewhere)            # a symlinked subfolder is followed ...
+    (elsewhere / "loop").symlink_to(elsewhere)         # ... and a loop is read once
+    latin1 = os.fsdecode(b"caf\xe9 take.wav")         # a latin-1 file name, not valid UTF-8
+    sox_noise(raw / latin1, 4)
+    r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
+    assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
+    assert "symlink loop" in r.stderr
+    sources = json.loads((tmp_path / "datasets/noise/clean/sources.json").read_text())
+    names = {os.path.basename(f) for s in sources for f in s.get("sources", [s.get("source")])}
+    assert {"take 0 ü.wav", "take 1 ü.wav", "caf\ufffd take.wav"} <= names
+
+
+@pytest.mark.parametrize("args,says", [
+    (["--batch", "0"], "BATCH=0 is not a whole number of 1 or more"),
+    (["--batch", "-1"], "BATCH=-1 is not a whole number of 1 or more"),
+    (["--max-steps", "0"], "MAX_STEPS=0 is not a whole number of 1 or more"),
+    (["--val-every", "0"], "VAL_EVERY=0 is not a whole number of 1 or more"),
+    (["--n-signal", "lots"], "N_SIGNAL=lots is not a whole number of 1 or more"),
+    (["--workers", "-2"], "WORKERS=-2 is not a whole number of 0 or more"),
+    (["--augment", "foo"], "augmentation 'foo' is not one of acids-rave's: compress, gain, mute"),
+    (["--override", "PHASE_1_DUATION=5"], "sets PHASE_1_DUATION, which nothing in v2_small, noise reads"),
+    (["--override", "RAVE.foo=1"], "OVERRIDE 'RAVE.foo=1' does not fit v2_small, noise: Configurable 'RAVE' doesn't"),
+])
+def test_bad_settings_are_one_sentence_before_any_work(tmp_path, args, says):
+    r = pipe("train", "noise", *args, "--root", tmp_path, "--device", "cpu")
+    assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
+    assert not (tmp_path / "runs").exists(), "nothing was started"

@@ -53,9 +53,16 @@ def kill_then_resume(root, recipe, opts, how):
         code, out = finish(proc, timeout=120)
         assert code == 128 + signal.SIGTERM and "run make train-" in out and "to resume" in out
         assert "received SIGTERM: saved" in out, "the trainer checkpoints on the way out"
-    else:                 # SIGKILL of the whole process group: nothing gets to clean up
-        os.killpg(proc.pid, signal.SIGKILL)
+    else:                 # kill -9 of the wrapper alone: its RAVE child must not train on as an orphan
+        children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+        assert len(children) == 1
+        os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
+        t0 = time.time()
+        while os.path.exists(f"/proc/{children[0]}") and time.time() - t0 < 120:
+            time.sleep(0.5)
+        assert not os.path.exists(f"/proc/{children[0]}"), "the trainer died with its parent (after checkpointing)"
+        assert any(p.name.startswith("stopped-step=") for p in runs_dir.rglob("*.ckpt")), "it saved on the way out"
     step_at_kill = runs.global_step(runs.newest_checkpoint(runs_dir))
     assert step_at_kill > 0
 
