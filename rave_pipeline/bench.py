@@ -8,7 +8,6 @@ by binding PHASE_1_DURATION = 0.
 import dataclasses
 import json
 import os
-import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,26 +15,21 @@ from pathlib import Path
 import torch
 
 from rave_pipeline import recipes
+from rave_pipeline.bench_gpu import profiler_mean
 from rave_pipeline.train import choose_batch, rave_command, resolve_device
-
-PROFILER_ROW = re.compile(r"\|\s*run_training_batch\s*\|\s*([0-9.eE+-]+)\s*\|\s*(\d+)")
-
 
 def seconds_per_step(recipe, steps: int, device, phase: int):
     gpu_arg, env_extra, gpu_gb = resolve_device(device, None)
     batch = choose_batch(recipe, None, gpu_gb)
-    with tempfile.TemporaryDirectory() as tmp:
-        link = Path(tmp) / "datasets" / recipe.name / "db"
-        link.parent.mkdir(parents=True)
-        link.symlink_to(recipe.db_dir)
+    with tempfile.TemporaryDirectory() as tmp:   # a throw-away runs folder, the recipe's own database
         r = dataclasses.replace(recipe, root=Path(tmp), max_steps=steps, val_every=10 ** 9, save_every=10 ** 9)
         overrides = ["PHASE_1_DURATION = 0"] if phase == 2 else []
-        cmd = rave_command(r, batch, gpu_arg, None, overrides, workers=recipe.workers if gpu_gb else 0)
+        cmd = rave_command(r, batch, gpu_arg, None, overrides, recipe.workers if gpu_gb else 0, recipe.db_dir)
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env_extra})
-    match = PROFILER_ROW.search(proc.stdout + proc.stderr)
-    if proc.returncode or not match:
+    mean = profiler_mean(proc.stdout + proc.stderr, "run_training_batch")
+    if proc.returncode or mean is None:
         return None, batch
-    return float(match.group(1)), batch
+    return mean, batch
 
 
 def main(device=None, steps=None, exports_dir="exports", root=None):

@@ -29,12 +29,17 @@ import numpy as np
 from rave_pipeline import recipes
 from rave_pipeline.recipes import CONFIG_FACTS
 from rave_pipeline.train import rave_command, resolve_device
-from safeio import UserError, atomic_write_text, cli_main
+from safeio import atomic_write_text, cli_main
 
 HEADROOM = 0.10          # share of a card's memory left free when proposing a batch
 CONTEXT_GB = 0.6         # CUDA context + cuDNN workspace, outside torch's allocator
 PLAIN_RAVE = "import sys; from scripts.main_cli import main; sys.argv[0] = 'rave'; sys.exit(main())"
-PROFILER_ROW = r"\|\s*{}\s*\|\s*([0-9.eE+-]+)\s*\|\s*(\d+)"
+
+
+def profiler_mean(output: str, action: str) -> float | None:
+    """Mean seconds of one action (a regex) in the table Lightning's simple profiler prints at the end."""
+    m = re.search(rf"\|\s*{action}\s*\|\s*([0-9.eE+-]+)\s*\|\s*\d+", output)
+    return float(m.group(1)) if m else None
 
 
 def synthetic_database(path: Path, chunks: int, chunk_samples: int, sr: int, channels: int = 1, seed: int = 0) -> Path:
@@ -88,12 +93,9 @@ def run_one(plan: Plan, db: Path, device: str | None, steps: int, warmup: int, t
     """One short training run; returns its StepMeter record + profiler rows, or an error."""
     gpu_arg, env_extra, _ = resolve_device(device, None)
     phase_1 = warmup + steps
-    with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:
-        link = Path(tmp) / "datasets" / plan.recipe.name / "db"
-        link.parent.mkdir(parents=True)
-        link.symlink_to(db)
+    with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:   # a throw-away runs folder
         r = dataclasses.replace(plan.recipe, root=Path(tmp), max_steps=2 * phase_1, val_every=10 ** 9, save_every=10 ** 9)
-        cmd = rave_command(r, plan.batch, gpu_arg, None, [f"PHASE_1_DURATION = {phase_1}"], workers)
+        cmd = rave_command(r, plan.batch, gpu_arg, None, [f"PHASE_1_DURATION = {phase_1}"], workers, db)
         cmd = [c for c in cmd if c != "--noprogress"] + ["--noprogress"]
         if plan.kind == "plain":   # what `rave train` runs: acids-rave's entry point, from a neutral folder
             cmd = [sys.executable, "-c", PLAIN_RAVE, *cmd[3:]]
@@ -117,9 +119,9 @@ def run_one(plan: Plan, db: Path, device: str | None, steps: int, warmup: int, t
         if hooks:
             result["wrapper_callbacks_s_per_step"] = sum(map(float, hooks))
         for key, row in (("profiler_step_s", "run_training_batch"), ("profiler_data_s", r"\[_?TrainingEpochLoop\]\.train_dataloader_next")):
-            m = re.search(PROFILER_ROW.format(row), out)
-            if m:
-                result[key] = float(m.group(1))
+            mean = profiler_mean(out, row)
+            if mean is not None:
+                result[key] = mean
         progress = sorted(Path(tmp).rglob("progress.json"))
         if progress:
             result |= json.loads(progress[-1].read_text())

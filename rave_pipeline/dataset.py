@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rave_pipeline import runs
 from rave_pipeline.recipes import CONFIG_FACTS, Recipe
 from safeio import UserError, atomic_write_text, decode_audio, require_tool, warn, write_wav
 
@@ -205,8 +206,6 @@ def db_entries(db: Path) -> int:
 def preprocess(recipe: Recipe, force: bool = False) -> Path:
     """Build recipe.db_dir unless it is up to date with the raw files; returns its path. One
     preprocess per dataset at a time; leftovers of a killed one are removed first."""
-    from rave_pipeline import runs
-
     with runs.exclusive(recipe.db_dir.parent, "preprocessed"):
         for stale in recipe.db_dir.parent.glob("db.*-*"):   # db.tmp-<pid> / db.old-<pid> of a dead process
             shutil.rmtree(stale, ignore_errors=True)

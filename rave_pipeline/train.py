@@ -192,7 +192,7 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
         log = recipe.runs_dir / "train.log"
         print(f"RAVE's full output: {log}")
         code, tail, sig = run_forwarding_signals(cmd, env, log, lock_fd)
-        if sig is None:   # stopped by a signal, the next start on this node reuses the copy
+        if sig is None:   # over for good; after a signal the copy stays for the restart on this node
             stage.unstage(recipe, db)
         newest = runs.newest_checkpoint(recipe.runs_dir)
         step = runs.global_step(newest) if newest else 0
