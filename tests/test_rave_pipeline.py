@@ -261,3 +261,14 @@ def test_bad_settings_are_one_sentence_before_any_work(tmp_path, args, says):
     r = pipe("train", "noise", *args, "--root", tmp_path, "--device", "cpu")
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
     assert not (tmp_path / "runs").exists(), "nothing was started"
+
+
+def test_size_advice_names_the_n_signal_that_fits_the_audio_at_hand():
+    from rave_pipeline.dataset import size_advice
+
+    voice = recipes.load("voice")   # v2, n_signal 131072: 38 s of speech is 6 chunks, RAVE needs 51
+    text = size_advice(voice, 2, 6, 38.0)
+    assert "RAVE needs 51" in text and "Add at least 267 s" in text   # (51 - 6) x 5.94 s
+    # at 262144: 38 s = 3 chunks of 11.9 s; 98/2 split -> 2 train + 1 validation chunk of 128 latent frames
+    assert "or use N_SIGNAL=262144, which fits the audio at hand" in text
+    assert voice.n_signal == 131072 and recipes.load("voice", n_signal=262144).min_chunks(2) == 3
