@@ -65,7 +65,7 @@ export-all: export-noise export-voice export-chaos  ## every trained and hand-wr
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 
 # ---- audition: the nn~-faithful host --------------------------------------------------------
-.PHONY: validate bench bench-train bench-gpu
+.PHONY: validate bench bench-train bench-gpu bench-preprocess
 validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
 	$(PY) -m audition validate exports
 
@@ -74,6 +74,9 @@ bench:  ## RTF, latency, memory of every export (trained and hand-written), tabl
 
 bench-gpu:  ## per recipe on this GPU: s/step and data wait per phase, peak memory, batch table proposal -> reports/gpu.json
 	$(PY) -m rave_pipeline.bench_gpu $(if $(DEVICE),--device $(DEVICE)) $(if $(CARD_GB),--card-gb $(CARD_GB))
+
+bench-preprocess:  ## make preprocess vs plain rave preprocess on a generated folder: both wall times and their ratio
+	$(PY) -m rave_pipeline.bench_preprocess
 
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
 	$(PY) -m rave_pipeline.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))

@@ -1,4 +1,4 @@
-"""Raw recordings -> checked, converted WAVs (clean/) -> `rave preprocess` database (db/).
+"""Raw recordings -> checked, converted WAVs (clean/, a working folder) -> `rave preprocess` database (db/).
 
 rave preprocess crashes on a non-audio file, trips on some paths (acids-rave #209), and passes NaN
 samples through. So every raw file is first decoded by ffmpeg at the recipe's rate and channel count,
@@ -8,6 +8,7 @@ leaves a half database, and it is rebuilt only when the raw files or the recipe'
 """
 import concurrent.futures
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -20,7 +21,8 @@ import numpy as np
 
 from rave_pipeline import runs
 from rave_pipeline.recipes import CONFIG_FACTS, Recipe
-from safeio import UserError, atomic_write_text, decode_audio, require_tool, warn, write_wav
+from safeio import UserError, atomic_write_text, require_tool, warn
+from safeio.audio import stream_audio
 
 FINGERPRINT = "fingerprint.json"
 
@@ -61,27 +63,51 @@ def fingerprint(recipe: Recipe, files: list[Path]) -> str:
 FADE_S = 0.005   # fade at each seam of joined audio, so RAVE never learns a click
 
 
-def decode_checked(f: Path, recipe: Recipe):
-    """-> (float32 [channels, n] with NaN/inf silenced and peaks above full scale normalised, notes)
-    or (None, reason it was skipped)."""
+def convert(f: Path, recipe: Recipe, dest: Path):
+    """Stream one raw file through ffmpeg, a chunk (2 x n_signal samples, what rave preprocess cuts)
+    at a time: whole chunks go to `dest`, a float WAV (so peaks above full scale survive until the
+    file is normalised); with join_short the last partial chunk is returned for joining instead.
+    NaN/inf become silence. -> (tail or None, samples found, notes) or (None, 0, reason skipped)."""
+    import soundfile as sf
+
     if not os.access(f, os.R_OK):
-        return None, "unreadable: no read permission"
+        return None, 0, "unreadable: no read permission"
+    chunk, sr = 2 * recipe.n_signal, recipe.sampling_rate
+    notes, found, peak, out, tail = {}, 0, 0.0, None, None
     try:
-        audio = decode_audio(f, recipe.sampling_rate, recipe.channels)
+        for block in stream_audio(f, sr, recipe.channels, block=chunk):
+            bad = ~np.isfinite(block)
+            if bad.any():
+                notes["nan"] = notes.get("nan", 0) + int(bad.sum())
+                block = np.where(bad, 0.0, block).astype(np.float32)
+            peak = max(peak, float(np.abs(block).max()))
+            found += block.shape[1]
+            if block.shape[1] < chunk and recipe.join_short:   # only the last block is short
+                tail = block
+                break
+            if out is None:
+                out = sf.SoundFile(str(dest), "w", sr, recipe.channels, subtype="FLOAT", format="WAV")
+            out.write(block.T)
     except UserError:
-        return None, "not audio or corrupt"
-    if audio.shape[1] == 0:
-        return None, "no samples"
-    notes = {}
-    bad = ~np.isfinite(audio)
-    if bad.any():
-        notes["nan"] = int(bad.sum())
-        audio = np.where(bad, 0.0, audio).astype(np.float32)
-    peak = float(np.abs(audio).max())
-    if peak > 1.0:  # float files and resampled peaks exceed full scale; int16 would wrap them
+        return None, 0, "not audio or corrupt"
+    finally:
+        if out is not None:
+            out.close()
+    if found == 0:
+        return None, 0, "no samples"
+    if peak > 1.0:   # float files and resampled peaks exceed full scale; rave's int16 would clip them
         notes["peak"] = peak
-        audio *= 0.99 / peak
-    return audio, notes
+        gain = 0.99 / peak
+        if out is not None:
+            with sf.SoundFile(str(dest), "r+") as w:
+                for pos in range(0, w.frames, chunk):
+                    w.seek(pos)
+                    block = w.read(chunk, dtype="float32", always_2d=True)
+                    w.seek(pos)
+                    w.write(block * gain)
+        if tail is not None:
+            tail = tail * gain
+    return tail, found, notes
 
 
 def faded(audio: np.ndarray, sr: int) -> np.ndarray:
@@ -95,12 +121,14 @@ def faded(audio: np.ndarray, sr: int) -> np.ndarray:
 
 
 def clean(recipe: Recipe, files: list[Path]) -> dict:
-    """Decode, check and convert every raw file into clean_dir, in parallel (ffmpeg does the work).
+    """Convert every raw file into clean_dir (a working folder, removed once the database is built),
+    several files at a time (ffmpeg does the work), never more than a chunk of one file in memory.
 
-    Each file's whole chunks (2 x n_signal samples, what rave preprocess cuts) go to their own WAV.
-    With join_short, what is left (a short file, or the tail of a long one) is faded and joined, in
-    file order, into joined-*.wav, so only the last partial chunk of all of it is lost. Returns the
-    accounting: sources, seconds found, skipped files, warnings."""
+    Each file's whole chunks go to their own WAV. With join_short, what is left (a short file, or the
+    tail of a long one) is faded and joined, in file order, into joined-*.wav, so only the last partial
+    chunk of all of it is lost. Returns the accounting: sources, seconds found, skipped files."""
+    import soundfile as sf
+
     out = recipe.clean_dir
     if out.exists():
         shutil.rmtree(out)
@@ -115,7 +143,7 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
         whole = audio.shape[1] // chunk * chunk
         if whole:
             name = f"joined-{sum(1 for k in kept if 'sources' in k):05d}.wav"
-            write_wav(out / name, audio[:, :whole], sr)
+            sf.write(str(out / name), audio[:, :whole].T, sr, subtype="FLOAT", format="WAV")
             kept.append({"clean": name, "sources": list(dict.fromkeys(pending_from)), "seconds": whole / sr})
         pending[:] = [audio[:, whole:]] if audio.shape[1] > whole and not final else []
         pending_from[:] = pending_from[-1:] if pending else []
@@ -124,26 +152,27 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         for start in range(0, len(files), 4 * workers):   # a window at a time: memory stays bounded
             window = files[start:start + 4 * workers]
-            for i, (f, (audio, notes)) in enumerate(zip(window, pool.map(lambda f: decode_checked(f, recipe), window)), start):
-                if audio is None:
+            results = pool.map(lambda i: convert(files[i], recipe, out / f"{i:05d}.wav"), range(start, start + len(window)))
+            for i, (f, (tail, n, notes)) in enumerate(zip(window, results), start):
+                if n == 0:
                     skipped.append({"file": shown(f), "why": notes})
                     continue
                 if "nan" in notes:
                     nan_files.append(f"{shown(f)} ({notes['nan']} samples)")
                 if "peak" in notes:
                     loud_files.append(notes["peak"])
-                found += audio.shape[1]
-                head = audio.shape[1] // chunk * chunk if recipe.join_short else audio.shape[1]
+                found += n
+                head = n - (tail.shape[1] if tail is not None else 0)
                 if head:
-                    write_wav(out / f"{i:05d}.wav", audio[:, :head], sr)
                     kept.append({"source": shown(f), "clean": f"{i:05d}.wav", "seconds": head / sr})
-                if head < audio.shape[1]:
-                    pending.append(faded(audio[:, head:], sr))
+                if tail is not None:
+                    pending.append(faded(tail, sr))
                     pending_from.append(shown(f))
                     if sum(p.shape[1] for p in pending) >= 64 * chunk:
                         write_joined(final=False)
-    left = sum(p.shape[1] for p in pending)
+    left = 0
     if pending:
+        left = sum(p.shape[1] for p in pending) % chunk
         write_joined(final=True)
     if nan_files:
         warn(f"{len(nan_files)} file(s) had NaN/inf samples, replaced by silence: {', '.join(nan_files[:5])}"
@@ -161,7 +190,6 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
              + (" ..." if len(skipped) > 10 else "") + hint)
     if not kept and not found:
         raise UserError(f"no usable audio in {recipe.raw_dir}: every file was unreadable or empty; add recordings ffmpeg can read")
-    atomic_write_text(out / "sources.json", json.dumps(kept, indent=1, ensure_ascii=False))
     return {"kept": kept, "found_s": found / sr, "skipped": skipped, "left_s": left / sr if recipe.join_short else None}
 
 
@@ -209,7 +237,50 @@ def preprocess(recipe: Recipe, force: bool = False) -> Path:
     with runs.exclusive(recipe.db_dir.parent, "preprocessed"):
         for stale in recipe.db_dir.parent.glob("db.*-*"):   # db.tmp-<pid> / db.old-<pid> of a dead process
             shutil.rmtree(stale, ignore_errors=True)
-        return build(recipe, force)
+        try:
+            return build(recipe, force)
+        except (OSError, RuntimeError) as e:   # soundfile reports a full disk as a bare "System error"
+            folder = recipe.db_dir.parent
+            if not disk_full(e, folder):
+                raise
+            shutil.rmtree(recipe.clean_dir, ignore_errors=True)
+            raise UserError(f"the disk holding {folder} is full: preprocessing these recordings needs about "
+                            f"{megabytes(needed_bytes(recipe))} there and it has {megabytes(free_bytes(folder))} "
+                            f"with the partial files removed; free space (or use ROOT= on a bigger disk) and run "
+                            f"make preprocess-{recipe.name} again")
+        finally:
+            shutil.rmtree(recipe.clean_dir, ignore_errors=True)   # a working folder: never read afterwards
+
+
+def free_bytes(folder: Path) -> int:
+    return shutil.disk_usage(folder).free
+
+
+def megabytes(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / 1e6:.0f} MB"
+
+
+def disk_full(e: Exception, folder: Path) -> bool:
+    return getattr(e, "errno", None) == errno.ENOSPC or free_bytes(folder) < 1e6
+
+
+def database_bytes(recipe: Recipe, seconds: float) -> float:
+    return 1.1 * seconds * recipe.sampling_rate * recipe.channels * 2   # int16 + LMDB's overhead
+
+
+def needed_bytes(recipe: Recipe) -> float:
+    """Space a preprocess needs at its peak: the float working copy (4 bytes a sample) plus the
+    database, from the raw files' durations (ffprobe; asked only when the disk is full)."""
+    def duration(f: Path) -> float:
+        proc = subprocess.run([require_tool("ffprobe"), "-v", "error", "-show_entries", "format=duration",
+                               "-of", "csv=p=0", str(f)], capture_output=True, text=True, timeout=60)
+        try:
+            return float(proc.stdout.strip())
+        except ValueError:
+            return 0.0
+    with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
+        seconds = sum(pool.map(duration, raw_files(recipe.raw_dir)))
+    return seconds * recipe.sampling_rate * recipe.channels * 4 + database_bytes(recipe, seconds)
 
 
 def build(recipe: Recipe, force: bool) -> Path:
@@ -230,6 +301,11 @@ def build(recipe: Recipe, force: bool) -> Path:
         raise UserError(f"{recipe.raw_dir}: {report['found_s']:.1f} s of audio, less than one training chunk "
                         f"({2 * recipe.n_signal / recipe.sampling_rate:.1f} s at n_signal {recipe.n_signal}): "
                         "add recordings (short files are joined when join_short is on)")
+    need, free = database_bytes(recipe, seconds), free_bytes(recipe.db_dir.parent)
+    if free < need:
+        raise UserError(f"the disk holding {recipe.db_dir.parent} has {megabytes(free)} free and the database of "
+                        f"{seconds / 60:.0f} min of audio needs {megabytes(need)}: free space (or use ROOT= on a bigger "
+                        f"disk) and run make preprocess-{recipe.name} again")
 
     tmp = recipe.db_dir.with_name(f"db.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -246,10 +322,13 @@ def build(recipe: Recipe, force: bool) -> Path:
             raise UserError(f"rave preprocess made no end within {limit / 60:.0f} min on {recipe.clean_dir} "
                             f"(a hung ffmpeg?); run make preprocess-{recipe.name} again")
         if proc.returncode != 0 or not (tmp / "data.mdb").exists():
+            if "No space left on device" in proc.stdout + proc.stderr:
+                raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
             raise UserError(f"rave preprocess failed on {recipe.clean_dir}:\n{tail}")
         entries = db_entries(tmp)
         accounting = account(recipe, report, entries)
+        atomic_write_text(tmp / "sources.json", json.dumps(kept, indent=1, ensure_ascii=False))
         atomic_write_text(tmp / "accounting.json", json.dumps(accounting, indent=1, ensure_ascii=False))
         atomic_write_text(tmp / FINGERPRINT, json.dumps({
             "fingerprint": fp, "files": len(kept), "seconds": seconds, "chunks": entries,

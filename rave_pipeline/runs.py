@@ -21,13 +21,14 @@ def checkpoints(runs_dir: Path) -> list[Path]:
 
 
 def newest_checkpoint(runs_dir: Path) -> Path | None:
-    """Newest checkpoint that is complete. A file cut short by a kill mid-save is renamed *.corrupt
-    (kept, never deleted) so that neither we nor RAVE resume from it."""
+    """Newest checkpoint that is complete. One cut short (killed mid-save, or the disk filled up) can
+    never be loaded, so it is deleted, saying so: kept, it would hold the space a full disk needs."""
     for ckpt in reversed(checkpoints(runs_dir)):
         if zipfile.is_zipfile(ckpt):  # torch.save writes a zip; a truncated one has no central directory
             return ckpt
-        warn(f"{ckpt} is incomplete (killed while saving?); renamed to .corrupt, using an older checkpoint")
-        ckpt.rename(ckpt.with_name(ckpt.name + ".corrupt"))
+        warn(f"{ckpt} is incomplete (killed or disk full while saving; {ckpt.stat().st_size / 1e6:.0f} MB): "
+             "deleted, resuming from an older checkpoint")
+        ckpt.unlink()
     return None
 
 

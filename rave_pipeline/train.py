@@ -1,6 +1,7 @@
 """`rave train` for a recipe: picks device and batch, checks the dataset, resumes, survives signals."""
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,6 +18,8 @@ KNOWN_FAILURES = {
     "CUDA out of memory": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
     "OutOfMemoryError": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
     "n_components=128 must be between": "the validation set is too small for RAVE's PCA: add recordings (the size check before training says how many seconds)",
+    "No space left on device": "the disk holding runs/ is full: free space there (or train under ROOT= on a bigger disk) "
+                               "and run the same command again to resume",
     "contains NaN": "training diverged to NaN; with the mute augmentation a batch of only muted examples does this "
                     "(p = 0.1^BATCH per step): use BATCH=4 or more, or AUGMENT=none, and FRESH=1",
 }
@@ -181,6 +184,11 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
                 print(f"{recipe.name}: already trained to step {step} (MAX_STEPS={recipe.max_steps}); raise MAX_STEPS to continue")
                 return step
             resume_from = runs.run_dir_of(ckpt)
+            need, free = 3 * ckpt.stat().st_size, shutil.disk_usage(recipe.runs_dir).free
+            if free < need:   # RAVE keeps the last and the best checkpoint, and writes a new one beside them
+                raise UserError(f"the disk holding {recipe.runs_dir} has {free / 1e6:.0f} MB free; training writes "
+                                f"checkpoints of {ckpt.stat().st_size / 1e6:.0f} MB and needs {need / 1e6:.0f} MB: "
+                                f"free space there and run make train-{recipe.name} again to resume")
             print(f"resuming {resume_from} from {ckpt.name} at step {step} (FRESH=1 starts a new run)")
         db = stage.stage(recipe)
         where = f"GPU {gpu_arg} ({gpu_gb:.0f} GB)" if gpu_gb else "CPU"

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from rave_pipeline.bench_preprocess import sample_library  # noqa: F401  (one generator for tests and the benchmark)
+
 
 def sox_noise(path: Path, seconds: float, sr: int = 44100, kind: str = "pinknoise", channels: int = 1, bits: int = 16) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,17 +44,3 @@ def zero_length_wav(path: Path) -> Path:
         w.setsampwidth(2)
         w.setframerate(44100)
     return path
-
-
-def sample_library(raw: Path, files: int, low: float = 0.5, high: float = 4.0, seed: int = 0) -> float:
-    """A sound-effect library: many short files of 0.5-4 s (ogg, flac, wav). Returns the total seconds."""
-    rng = np.random.default_rng(seed)
-    raw.mkdir(parents=True, exist_ok=True)
-    total = 0.0
-    for i in range(files):
-        seconds = float(rng.uniform(low, high))
-        x = (rng.standard_normal(int(seconds * 44100)) * rng.uniform(0.05, 0.3)).astype(np.float32)
-        ext, fmt = [("wav", "WAV"), ("flac", "FLAC"), ("ogg", "OGG")][i % 3]
-        sf.write(str(raw / f"fx {i:03d}.{ext}"), x, 44100, format=fmt)
-        total += len(x) / 44100
-    return total

@@ -1,6 +1,7 @@
 """RAVE pipeline wrappers: recipes, input checking, preprocessing, and clear errors (fast tests)."""
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,6 +67,21 @@ def test_min_chunks_matches_raves_split_and_pca(config, n_signal, batch, expecte
     assert val(n) * n_signal // r.compression >= 128 and val(n - 1) * n_signal // r.compression < 128 or n - val(n) == batch
 
 
+def db_chunks(db: Path) -> list[np.ndarray]:
+    """Every chunk of a rave preprocess database as int16 [channels, n], read as RAVE's loader does."""
+    import lmdb
+    from udls.generated import AudioExample
+
+    env = lmdb.open(str(db), readonly=True, lock=False)
+    with env.begin() as txn:
+        out = []
+        for _, value in txn.cursor():
+            buf = AudioExample.FromString(value).buffers["waveform"]
+            out.append(np.frombuffer(buf.data, np.int16).reshape(buf.shape[0], -1))  # its shape[1] counts bytes
+    env.close()
+    return out
+
+
 def test_preprocess_converts_repairs_and_skips(tmp_path):
     raw = tmp_path / "datasets" / "noise" / "raw"
     noise_set(raw, 12)
@@ -75,6 +91,8 @@ def test_preprocess_converts_repairs_and_skips(tmp_path):
     truncated_wav(raw / "truncated.wav")
     zero_length_wav(raw / "empty.wav")
     (raw / "notes.txt").write_text("not audio")
+    hot = 1.5 * np.sin(2 * np.pi * 220 * np.arange(6 * 44100) / 44100)   # a float file peaking above full scale
+    sf.write(str(raw / "hot float.wav"), hot.astype(np.float32), 44100, subtype="FLOAT")
     (raw / "broken.flac").write_bytes(b"fLaC garbage" * 10)
 
     r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
@@ -83,12 +101,15 @@ def test_preprocess_converts_repairs_and_skips(tmp_path):
     assert "1 file(s) had NaN/inf samples, replaced by silence:" in r.stderr and "nan.wav (100 samples)" in r.stderr
     assert "notes.txt (not audio or corrupt)" in r.stderr and "broken.flac" in r.stderr
     assert "empty.wav" in r.stderr
-    sources = json.loads((tmp_path / "datasets/noise/clean/sources.json").read_text())
+    assert "1 file(s) peaked above full scale (up to 1.50x" in r.stderr
+    sources = json.loads((tmp_path / "datasets/noise/db/sources.json").read_text())
     kept = {os.path.basename(f) for s in sources for f in s.get("sources", [s.get("source")])}
     assert {"stereo 96k.wav", "8bit.wav", "nan.wav", "truncated.wav", "take 0 ü.wav"} <= kept
-    for s in sources:
-        x, sr = sf.read(tmp_path / "datasets/noise/clean" / s["clean"])
-        assert sr == 44100 and x.ndim == 1 and np.isfinite(x).all()
+    assert not (tmp_path / "datasets/noise/clean").exists(), "the working folder is removed"
+    chunks = db_chunks(tmp_path / "datasets/noise/db")
+    assert {c.shape for c in chunks} == {(1, 2 * 65536)}
+    # NaN cast to int16 by rave preprocess gives -32768, a peak above full scale wraps: neither got in
+    assert max(int(np.abs(c.astype(np.int32)).max()) for c in chunks) <= 0.99 * 32767 + 1
     info = json.loads((tmp_path / "datasets/noise/db/fingerprint.json").read_text())
     assert info["chunks"] >= 5
 
@@ -202,22 +223,24 @@ def test_database_staged_to_scratch_verified_reused_and_removed(tmp_path, monkey
 
 def test_a_library_of_short_files_reaches_the_database(tmp_path):
     raw = tmp_path / "datasets/noise/raw"
-    total = sample_library(raw, 60)   # 0.5-4 s each: every file shorter than one 2.97 s... 5.9 s chunk
+    total = sample_library(raw, 80, high=2.9)   # 0.5-2.9 s each: every file shorter than one 2.97 s chunk
     r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     acc = json.loads((tmp_path / "datasets/noise/db/accounting.json").read_text())
     assert acc["found_s"] == pytest.approx(total, abs=0.05)
     assert acc["in_database_s"] >= 0.95 * total, acc["summary"]
     assert acc["dropped_s"] < acc["chunk_s"], "only the last partial chunk of the joined audio is lost"
+    assert [d["seconds"] for d in acc["dropped"]] == [pytest.approx(acc["dropped_s"], abs=1e-3)]
     assert "accounting:" in r.stdout and f"{acc['in_database_s']:.1f} s in the database" in r.stdout
-    joined = sorted((tmp_path / "datasets/noise/clean").glob("joined-*.wav"))
-    x, _ = sf.read(joined[0])
-    assert np.abs(x[:20]).max() < 0.01, "each piece fades in (and out): no click at a seam"
+    first = db_chunks(tmp_path / "datasets/noise/db")[0][0] / 32767   # the joined audio's start
+    assert np.abs(first[:20]).max() < 0.01 < np.abs(first[2000:3000]).max(), "each piece fades in (and out): no click at a seam"
     from rave_pipeline.dataset import faded
     y = faded(np.ones((1, 44100), np.float32), 44100)
     assert y[0, 0] == 0 and y[0, -1] == 0 and y[0, 220:-220].min() == 1, "5 ms ramps, the rest untouched"
 
-    # the same library without joining: most of it is dropped, and the accounting says so
+    # the same library without joining (plus two longer takes): most of it is dropped, and the accounting says so
+    sox_noise(raw / "long a.wav", 8)
+    sox_noise(raw / "long b.wav", 8)
     off = tmp_path / "off.toml"
     off.write_text((recipes.CONFIGS / "noise.toml").read_text().replace("join_short = true", "join_short = false")
                    .replace('gin = "noise.gin"', f'gin = "{recipes.CONFIGS}/noise.gin"'))
@@ -225,7 +248,7 @@ def test_a_library_of_short_files_reaches_the_database(tmp_path):
     assert r.returncode == 0, r.stderr
     acc = json.loads((tmp_path / "datasets/off/db/accounting.json").read_text())
     assert acc["in_database_s"] < 0.5 * total and "join_short is off" in r.stdout
-    assert len(acc["dropped"]) == 60 and all(d["why"] in ("shorter than a chunk", "tail after the last whole chunk")
+    assert len(acc["dropped"]) == 82 and all(d["why"] in ("shorter than a chunk", "tail after the last whole chunk")
                                              for d in acc["dropped"])
 
 
@@ -241,7 +264,7 @@ def test_symlinked_folders_loops_and_non_utf8_names(tmp_path):
     r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     assert "symlink loop" in r.stderr
-    sources = json.loads((tmp_path / "datasets/noise/clean/sources.json").read_text())
+    sources = json.loads((tmp_path / "datasets/noise/db/sources.json").read_text())
     names = {os.path.basename(f) for s in sources for f in s.get("sources", [s.get("source")])}
     assert {"take 0 ü.wav", "take 1 ü.wav", "caf\ufffd take.wav"} <= names
 
@@ -272,3 +295,81 @@ def test_size_advice_names_the_n_signal_that_fits_the_audio_at_hand():
     # at 262144: 38 s = 3 chunks of 11.9 s; 98/2 split -> 2 train + 1 validation chunk of 128 latent frames
     assert "or use N_SIGNAL=262144, which fits the audio at hand" in text
     assert voice.n_signal == 131072 and recipes.load("voice", n_signal=262144).min_chunks(2) == 3
+
+
+def test_a_long_recording_is_converted_a_chunk_at_a_time(tmp_path):
+    """A multi-hour file must never sit in memory whole: convert streams it through ffmpeg."""
+    import tracemalloc
+
+    from rave_pipeline import dataset
+    raw = tmp_path / "raw"
+    long = sox_noise(raw / "field.flac", 600, sr=48000)     # 10 min: 106 MB as float32 at 44.1 kHz
+    recipe = recipes.load("noise", root=tmp_path, raw="raw")
+    tracemalloc.start()
+    tail, found, notes = dataset.convert(long, recipe, tmp_path / "out.wav")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    chunk_bytes = 2 * recipe.n_signal * 4
+    assert found == 600 * 44100 and tail.shape == (1, found % (2 * recipe.n_signal))
+    assert sf.info(str(tmp_path / "out.wav")).frames == found - tail.shape[1]
+    assert peak < 8 * chunk_bytes, f"peak {peak / 1e6:.1f} MB for a {found * 4 / 1e6:.0f} MB recording"
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A real filesystem of a few MB (tmpfs), to fill up."""
+    import subprocess
+
+    mounted = []
+
+    def make(mb: int) -> Path:
+        where = tmp_path / f"disk{len(mounted)}"
+        where.mkdir()
+        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mb}m", "tmpfs", str(where)], capture_output=True).returncode:
+            pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN)")
+        mounted.append(where)
+        return where
+    yield make
+    for where in mounted:
+        subprocess.run(["umount", str(where)])
+
+
+@pytest.mark.parametrize("mb,stage", [(16, "converting"), (40, "database")])
+def test_a_full_disk_is_one_sentence_and_leaves_nothing_half_written(tmp_path, small_disk, mb, stage):
+    raw = noise_set(tmp_path / "raw", 180, files=3)   # 3 min: 32 MB as float32 working copies, 17 MB as a database
+    root = small_disk(mb)
+    r = pipe("preprocess", "noise", "--root", root, "--raw", raw)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert f"the disk holding {root}/datasets/noise" in r.stderr and "run make preprocess-noise again" in r.stderr
+    if stage == "converting":   # it filled up: how much is needed, from the recordings' durations
+        assert "is full: preprocessing these recordings needs about 49 MB there and it has 17 MB" in r.stderr
+    else:                       # the check before rave preprocess: the database would not fit
+        assert "MB free and the database of 3 min of audio needs 17 MB" in r.stderr
+    left = sorted(p.name for p in (root / "datasets/noise").iterdir())
+    assert left == [".lock"], f"nothing half-written is kept: {left}"
+
+
+def test_a_checkpoint_cut_short_is_deleted_not_kept_holding_the_disk(tmp_path, capsys):
+    import time
+
+    import torch
+
+    from rave_pipeline import runs
+    folder = tmp_path / "runs/noise/noise_abc/version_0/checkpoints"
+    folder.mkdir(parents=True)
+    torch.save({"global_step": 5, "w": torch.zeros(1000)}, folder / "epoch=1.ckpt")
+    time.sleep(0.01)
+    whole = (folder / "epoch=1.ckpt").read_bytes()
+    (folder / "last.ckpt").write_bytes(whole[: len(whole) // 2])   # newer, cut short by a full disk
+    assert runs.newest_checkpoint(tmp_path / "runs/noise") == folder / "epoch=1.ckpt"
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch=1.ckpt"]
+    assert "last.ckpt is incomplete (killed or disk full while saving" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_bench_preprocess_prints_both_times_and_the_ratio():
+    r = run_cli("-m", "rave_pipeline.bench_preprocess", "--short", "30", "--long", "1", "--long-minutes", "1")
+    assert r.returncode == 0, r.stderr
+    plain, ours = (float(line.split()[-3]) for line in r.stdout.splitlines() if line.startswith(("plain rave", "make preprocess")))
+    ratio = float(r.stdout.split("ratio plain/ours: ")[1].split()[0])
+    assert ratio == pytest.approx(plain / ours, abs=0.01)

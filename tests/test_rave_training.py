@@ -4,6 +4,7 @@ Slow (about a minute each): real `rave preprocess`, `rave train`, `rave export -
 """
 import json
 import os
+import random
 import re
 import signal
 import subprocess
@@ -53,6 +54,14 @@ def kill_then_resume(root, recipe, opts, how):
         code, out = finish(proc, timeout=120)
         assert code == 128 + signal.SIGTERM and "run make train-" in out and "to resume" in out
         assert "received SIGTERM: saved" in out, "the trainer checkpoints on the way out"
+    elif how == "child":  # kill -9 of RAVE itself at a random moment (mid-step, mid-save...)
+        children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+        delay = random.uniform(0, 3)
+        time.sleep(delay)
+        os.kill(int(children[0]), signal.SIGKILL)
+        code, out = finish(proc, timeout=120)
+        assert code == 2 and "Traceback" not in out, f"killed {delay:.2f} s after the first checkpoint:\n{out[-2000:]}"
+        assert "rave train was killed (SIGKILL, signal 9)" in out and f"run make train-{recipe} to resume" in out
     else:                 # kill -9 of the wrapper alone: its RAVE child must not train on as an orphan
         children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
         assert len(children) == 1
@@ -120,3 +129,11 @@ def test_voice_recipe_v2_at_its_smallest_n_signal(tmp_path):
     final, _ = kill_then_resume(tmp_path, "voice", opts, "SIGKILL")
     assert final == 6
     export_and_play(tmp_path, "voice", opts, "v2")
+
+
+def test_rave_killed_at_a_random_moment_resumes(tmp_path):
+    noise_set(tmp_path / "datasets/noise/raw", 40)
+    opts = ["--n-signal", "65536", "--max-steps", "12", "--val-every", "3", "--device", "cpu"]
+    code, out = finish(start("preprocess", "noise", "--n-signal", "65536", root=tmp_path))
+    assert code == 0, out
+    kill_then_resume(tmp_path, "noise", opts, "child")
