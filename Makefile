@@ -8,7 +8,7 @@ export OMP_NUM_THREADS ?= 1
 .PHONY: help setup test test-fast demo demo-data export-chaos bench-chaos ranges
 
 help:  ## list the targets
-	@grep -hE '^[$$()a-zA-Z_%:= -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^\$$\(RECIPES:%=([a-z]+)-%\): [a-z]+-%/\1-RECIPE/' | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@grep -hE '^[$$()a-zA-Z_%:= -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^\$$\(RECIPES:%=([a-z-]+)-%\): [a-z-]+-%/\1-RECIPE/' | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 setup:  ## install apt packages, .venv/ with the pinned stack, and this project (idempotent)
 	@bash scripts/setup.sh
@@ -22,10 +22,11 @@ test-fast:  ## run the tests not marked slow
 demo-data:  ## build the demo datasets from Debian's recordings into datasets/*/raw
 	$(PY) scripts/make_demo_data.py
 
-demo: demo-data export-chaos  ## the whole pipeline on the demo data, CPU only (tiny step counts)
-	$(MAKE) --no-print-directory train-noise export-noise $(DEMO_VARS) RAW=$(CURDIR)/datasets/noise/raw N_SIGNAL=65536 MAX_STEPS=20 VAL_EVERY=10
-	$(MAKE) --no-print-directory train-voice export-voice $(DEMO_VARS) RAW=$(CURDIR)/datasets/voice/raw MAX_STEPS=10 VAL_EVERY=5
-	@echo "exports (load them in nn~ / nn.ar):" && ls -1 $(CURDIR)/exports/*.ts
+demo:  ## the whole pipeline on the demo data, CPU only (tiny step counts); its output fits one screen
+	@$(MAKE) -s --no-print-directory demo-data export-chaos
+	@$(MAKE) -s --no-print-directory train-noise export-noise $(DEMO_VARS) RAW=$(CURDIR)/datasets/noise/raw N_SIGNAL=65536 MAX_STEPS=20 VAL_EVERY=10
+	@$(MAKE) -s --no-print-directory train-voice export-voice $(DEMO_VARS) RAW=$(CURDIR)/datasets/voice/raw MAX_STEPS=10 VAL_EVERY=5
+	@echo "load these in nn~ / nn.ar: $$(cd exports && ls *.ts | tr '\n' ' ')"
 
 export-chaos:  ## the essay's instruments + streaming, morphing and hybrid ones -> exports/
 	$(PY) -m chaos_models export-essay --out-dir exports
@@ -46,7 +47,7 @@ TRAIN_OPTS  = $(DATA_OPTS) $(if $(BATCH),--batch $(BATCH)) $(if $(GPU),--gpu $(G
               $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(VAL_EVERY),--val-every $(VAL_EVERY)) \
               $(if $(SAVE_EVERY),--save-every $(SAVE_EVERY)) $(if $(WORKERS),--workers $(WORKERS)) \
               $(if $(call yes,$(FRESH)),--fresh) $(foreach o,$(OVERRIDE),--override '$(o)')
-RECIPES    := noise voice
+RECIPES    := $(basename $(notdir $(wildcard configs/*.toml)))
 
 .PHONY: $(foreach r,$(RECIPES),preprocess-$(r) train-$(r) export-$(r)) export-all
 
@@ -89,8 +90,8 @@ compare:  ## render every export through one input set -> reports/compare/index.
 # ---- GPU clusters (Slurm): one GPU per job; see scripts/slurm/*.sbatch and the README -------------
 SBATCH      ?= sbatch
 SBATCH_ARGS ?=
-.PHONY: cluster-train-noise cluster-train-voice cluster-export-all
-cluster-train-noise cluster-train-voice: cluster-train-%:  ## submit training + an export that runs after it (afterok); prints job ids
+.PHONY: $(RECIPES:%=cluster-train-%) cluster-export-all
+$(RECIPES:%=cluster-train-%): cluster-train-%:  ## submit training + an export that runs after it (afterok); prints job ids
 	@mkdir -p logs/slurm
 	@train=$$(TRAIN_ARGS='$(strip $(TRAIN_OPTS))' RECIPE=$* $(SBATCH) --parsable $(SBATCH_ARGS) scripts/slurm/train.sbatch | cut -d';' -f1) && \
 	 export=$$(EXPORT_ARGS='$(strip $(DATA_OPTS))' RECIPE=$* $(SBATCH) --parsable $(SBATCH_ARGS) --dependency=afterok:$$train scripts/slurm/export.sbatch | cut -d';' -f1) && \

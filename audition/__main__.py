@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, SR
 from safeio import UserError, atomic_write_text, cli_main, write_wav
 
 
@@ -133,8 +134,8 @@ def main(argv=None):
     p.add_argument("--method", default="forward")
     p.add_argument("--in", dest="inputs", action="append", default=[], help="one per inlet, in order")
     p.add_argument("--seconds", type=float, default=4.0)
-    p.add_argument("--sr", type=int, default=44100)
-    p.add_argument("--buffer", type=int, default=2048, help="nn~ buffer size (power of two)")
+    p.add_argument("--sr", type=int, default=SR)
+    p.add_argument("--buffer", type=int, default=DEFAULT_BUFFER, help="nn~ buffer size (power of two)")
     p.add_argument("--no-thread", action="store_true", help="latency N instead of nn~'s threaded 2N-64")
     p.add_argument("--align", action="store_true", help="remove the host latency (for analysis)")
     p.add_argument("--grid", default=None, help="INLET=LOW:HIGH:STEPS: one render per constant value of that inlet")
@@ -144,7 +145,7 @@ def main(argv=None):
     p.add_argument("models", nargs="+")
     p = sub.add_parser("bench", help="real-time factor, latency, memory per method and buffer")
     p.add_argument("models", nargs="+")
-    p.add_argument("--buffers", type=int, nargs="+", default=[64, 256, 2048])
+    p.add_argument("--buffers", type=int, nargs="+", default=list(BENCH_BUFFERS))
     p.add_argument("--json", default=None, help="also write the rows as JSON")
     args = ap.parse_args(argv)
     import torch

@@ -16,11 +16,9 @@ import time
 import numpy as np
 import torch
 
-from audition.host import Host, latency
+from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, SR, Host, latency
 from audition.model_file import open_export
 
-BUFFERS = (64, 256, 2048)
-SR = 44100
 
 
 def timed(fn, repeats: int = 5, min_time: float = 0.2) -> float:
@@ -49,7 +47,7 @@ def model_delay(path, method: str, buffer: int) -> int | None:
     m = export.method(method)
     if m.in_ratio > 1 or m.out_ratio > 1:
         return None  # latent-rate methods: no sample-level impulse response
-    t = 4 * max(buffer, 2048)
+    t = 4 * max(buffer, DEFAULT_BUFFER)
     base = np.zeros((1, m.in_channels, t), np.float32)
     base[:, 1:] = 1.0  # controls at a neutral, non-zero value
     hit = base.copy()
@@ -63,7 +61,7 @@ def model_delay(path, method: str, buffer: int) -> int | None:
     return int(moved[0] - pos) if len(moved) else None
 
 
-def bench_export(path, buffers=BUFFERS) -> list[dict]:
+def bench_export(path, buffers=BENCH_BUFFERS) -> list[dict]:
     torch.set_num_threads(1)
     export = open_export(path)
     sr = export.sampling_rate or SR
@@ -93,7 +91,7 @@ def bench_export(path, buffers=BUFFERS) -> list[dict]:
     return rows
 
 
-def bench_in_fresh_process(path, buffers=BUFFERS) -> list[dict]:
+def bench_in_fresh_process(path, buffers=BENCH_BUFFERS) -> list[dict]:
     """Each export in its own process, so peak memory is its own."""
     code = "import json, sys; from audition.bench import bench_export; print(json.dumps(bench_export(sys.argv[1], %r)))" % (tuple(buffers),)
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,

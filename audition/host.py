@@ -11,7 +11,10 @@ import torch
 from audition.model_file import Export
 from safeio import UserError, warn
 
+SR = 44100  # the hosts' usual rate: every render, probe and benchmark of this project runs at it
 HOST_BLOCK = 64  # Pd's block size; Max and SuperCollider commonly use 64 too
+DEFAULT_BUFFER = 2048  # the buffer nn.ar's examples use (nn~'s own default is 4096)
+BENCH_BUFFERS = (64, 256, 2048)  # small, typical and large host buffers in every real-time table
 
 
 def latency(buffer: int, threaded: bool = True, block: int = HOST_BLOCK) -> int:
@@ -27,7 +30,7 @@ def check_buffer(export: Export, method: str, buffer: int) -> None:
 
 
 class Host:
-    def __init__(self, export: Export, method: str, buffer: int = 2048, threaded: bool = True):
+    def __init__(self, export: Export, method: str, buffer: int = DEFAULT_BUFFER, threaded: bool = True):
         check_buffer(export, method, buffer)
         self.export, self.spec, self.buffer, self.threaded = export, export.method(method), buffer, threaded
         self.fn = getattr(export.module, method)

@@ -1,6 +1,7 @@
 """Open a TorchScript export and find its methods the way nn~ does."""
 import dataclasses
 import json
+import re
 import zipfile
 from pathlib import Path
 
@@ -94,3 +95,18 @@ def open_export(path) -> Export:
         raise UserError(f"{path}: no method nn~ can use (needs get_methods() or <method>_params buffers); "
                         "register methods with nn_tilde.Module.register_method")
     return Export(path, module, methods, discovery)
+
+
+RANGE = re.compile(r"(-?\d+(?:\.\d+)?) to (-?\d+(?:\.\d+)?)\s*$")
+
+
+def label_range(label: str) -> tuple[float, float] | None:
+    """The useful range an inlet label ends with ("..., 1 to 18"), or None."""
+    m = RANGE.search(label)
+    return (float(m[1]), float(m[2])) if m else None
+
+
+def nominal(low: float, high: float) -> float:
+    """Where a control sits when nothing else is asked: a quarter into its range (clearly playing,
+    far from the wild end)."""
+    return low + 0.25 * (high - low)

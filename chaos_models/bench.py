@@ -6,12 +6,10 @@ RTF = seconds of audio per second of compute: 100 means a block is computed 100x
 import torch
 
 from audition.bench import timed
+from audition.host import BENCH_BUFFERS, SR
 from chaos_models import essay
 from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
-from chaos_models.models import INLETS, ChaosEffect, ModelSynth
-
-SR = 44100
-BUFFERS = (64, 256, 2048)
+from chaos_models.models import ESSAY, ChaosEffect, ModelSynth
 
 
 def seconds_per_call(fn, x) -> float:
@@ -20,20 +18,20 @@ def seconds_per_call(fn, x) -> float:
 
 
 def typical_input(inlets, n: int, batch: int = 1) -> torch.Tensor:
-    """Audio in [-1, 1] and mid-range controls, like the essay's patches."""
+    """Audio in [-1, 1] and every control at its nominal value."""
     g = torch.Generator().manual_seed(0)
     x = torch.empty(batch, len(inlets), n)
-    for i, name in enumerate(inlets):
-        _, lo, hi = INLETS[name]
-        x[:, i] = torch.rand(batch, n, generator=g) * 2 - 1 if name == "x" else (lo + hi) / 2
+    for i, inlet in enumerate(inlets):
+        x[:, i] = torch.rand(batch, n, generator=g) * 2 - 1 if inlet.name == "x" else inlet.nominal
     return x
 
 
-def rows(buffers=BUFFERS):
+def rows(buffers=BENCH_BUFFERS):
     """(instrument, method, buffer, RTF, RTF of the essay's class on the same circuit)."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
-    ref_chaos, ref_synth = torch.jit.script(essay.ChaosEffect(14, 2)), torch.jit.script(essay.ModelSynth())
+    ref_chaos = torch.jit.script(essay.ChaosEffect(**ESSAY["chaos_effect"]))
+    ref_synth = torch.jit.script(essay.ModelSynth(**ESSAY["model_synth"]))
     instruments = [(ChaosEffect(seed=0), ref_chaos), (ModelSynth(seed=0), ref_synth),
                    (StreamingChaosEffect(seed=0), ref_chaos), (MorphChaosEffect(seed_a=0, seed_b=1), ref_chaos)]
     for ours, ref in instruments:

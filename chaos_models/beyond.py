@@ -14,18 +14,19 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from chaos_models.models import INLETS, ChaosEffect, Instrument, guard_input, guard_output
+from chaos_models.models import CONTROL, ESSAY, MOD1, MOD2, X, ChaosEffect, Inlet, Instrument, guard_input, guard_output
 from safeio import UserError
 
 STREAM_DELAY = 4  # samples: two kernel-5 convs, each looking 2 samples ahead
 
-INLETS.setdefault("morph", ("weight morph from seed A to seed B", 0.0, 1.0))
+MORPH = Inlet("morph", "weight morph from seed A to seed B", 0.0, 1.0)
 
 
 class StreamingChaosEffect(ChaosEffect):
     """ChaosEffect whose chaos method carries conv state across buffers (kernel must be 1)."""
 
-    def __init__(self, operators: int = 14, w_mult: float = 2, kernel: int = 1, seed: int | None = None):
+    def __init__(self, operators: int = ESSAY["chaos_effect"]["operators"], w_mult: float = ESSAY["chaos_effect"]["w_mult"],
+                 kernel: int = 1, seed: int | None = None):
         if kernel != 1:
             raise UserError(f"streaming_chaos_effect streams conv_chaos only: conv_in/conv/conv_out need --kernel 1, not {kernel}")
         super().__init__(operators, w_mult, kernel, seed)
@@ -78,10 +79,10 @@ def mix(a: Tensor, b: Tensor, m: Tensor) -> Tensor:
 class MorphChaosEffect(Instrument):
     """Two seeded ChaosEffects sharing one set of circuits; `morph` moves between their weights."""
 
-    METHODS = {"forward": ("x", "mod1", "mod2", "morph"), "topo": ("x", "mod1", "morph"),
-               "chaos": ("x", "control", "morph")}
+    METHODS = {"forward": (X, MOD1, MOD2, MORPH), "topo": (X, MOD1, MORPH), "chaos": (X, CONTROL, MORPH)}
 
-    def __init__(self, operators: int = 14, w_mult: float = 2, seed_a: int = 0, seed_b: int = 1):
+    def __init__(self, operators: int = ESSAY["chaos_effect"]["operators"], w_mult: float = ESSAY["chaos_effect"]["w_mult"],
+                 seed_a: int = 0, seed_b: int = 1):
         super().__init__()
         self.seed, self.seed_b, self.kernel = seed_a, seed_b, 1
         self.operators, self.w_mult = operators, w_mult

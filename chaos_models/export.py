@@ -4,15 +4,15 @@ from pathlib import Path
 import torch
 
 from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
-from chaos_models.models import ChaosEffect, Instrument, ModelSynth
+from chaos_models.models import ESSAY, ChaosEffect, Instrument, ModelSynth
 from safeio import UserError, atomic_path, write_manifest
 
 # The essay's instruments: ChaosEffect(operators=14, w_mult=2), the "try different values"
 # ChaosEffect(operators=5, w_mult=4), and the first sketch ModelSynth() with its defaults.
 ESSAY_INSTRUMENTS = [
-    ("chaos_effect", {"operators": 14, "w_mult": 2}),
+    ("chaos_effect", ESSAY["chaos_effect"]),
     ("chaos_effect", {"operators": 5, "w_mult": 4}),
-    ("model_synth", {"operators": 7, "w_mult": 1}),
+    ("model_synth", ESSAY["model_synth"]),
 ]
 
 
@@ -26,9 +26,12 @@ def build(model: str, **hparams) -> Instrument:
     return MODELS[model](**hparams).eval()
 
 
-def default_name(model: str, operators: int, w_mult: float, kernel: int = 1, seed: int | None = 0) -> str:
+def default_name(model: str, operators: int, w_mult: float, kernel: int = 1, seed: int | None = 0,
+                 seed_b: int | None = None) -> str:
+    """exports/ names, the same from every command: <model>_ops<N>_w<W>[_k<K>]_seed<S>[to<S_B>].ts"""
     k = f"_k{kernel}" if kernel != 1 else ""
-    return f"{model}_ops{operators}_w{w_mult:g}{k}_seed{seed}.ts"
+    b = f"to{seed_b}" if seed_b is not None else ""
+    return f"{model}_ops{operators}_w{w_mult:g}{k}_seed{seed}{b}.ts"
 
 
 def method_table(scripted) -> dict:
@@ -68,22 +71,21 @@ def export_essay(out_dir: str | Path, seed: int = 0) -> list[Path]:
     return paths
 
 
-def export_beyond(out_dir: str | Path, seed: int = 0, targets=(), finetune_steps: int = 300) -> list[Path]:
-    """The beyond-the-essay instruments: streaming (block-size invariant), morphing, and, when target
-    recordings are given, the hybrid fine-tuned toward them."""
-    out_dir = Path(out_dir)
-    paths = [export(build("streaming_chaos_effect", seed=seed),
-                    out_dir / default_name("streaming_chaos_effect", 14, 2, seed=seed)),
-             export(build("morph_chaos_effect", seed_a=seed, seed_b=seed + 1),
-                    out_dir / f"morph_chaos_effect_ops14_w2_seed{seed}to{seed + 1}.ts")]
+def export_beyond(out_dir: str | Path, seed: int = 0, targets=(), finetune_steps: int | None = None) -> list[Path]:
+    """The beyond-the-essay instruments at the essay's setting: streaming (block-size invariant),
+    morphing, and, when target recordings are given, the hybrid fine-tuned toward them."""
+    out_dir, essay = Path(out_dir), ESSAY["chaos_effect"]
+    name = lambda model, **kw: out_dir / default_name(model, essay["operators"], essay["w_mult"], seed=seed, **kw)
+    paths = [export(build("streaming_chaos_effect", seed=seed, **essay), name("streaming_chaos_effect")),
+             export(build("morph_chaos_effect", seed_a=seed, seed_b=seed + 1, **essay),
+                    name("morph_chaos_effect", seed_b=seed + 1))]
     if targets:
-        from chaos_models.hybrid import finetune
+        from chaos_models.hybrid import FINETUNE_STEPS, finetune
 
         print(f"fine-tuning the hybrid toward {len(targets)} recording(s) ...")
-        model, report = finetune(targets, seed=seed, steps=finetune_steps)
-        paths.append(export(model, out_dir / default_name("hybrid_chaos_effect", 14, 2, seed=seed),
-                            {"kind": "hybrid", "parent": default_name("chaos_effect", 14, 2, seed=seed),
-                             "finetune": report}))
+        model, report = finetune(targets, seed=seed, steps=finetune_steps or FINETUNE_STEPS)
+        paths.append(export(model, name("hybrid_chaos_effect"),
+                            {"kind": "hybrid", "parent": name("chaos_effect").name, "finetune": report}))
         print(f"  spectral loss {report['loss_before']:.3f} -> {report['loss_after']:.3f} in {report['seconds']} s")
     for p in paths:
         print(f"exported {p}")

@@ -11,27 +11,44 @@ Differences from the essay's text (chaos_models/essay.py), none audible at batch
 - nn~ metadata: `<method>_params` buffers, get_methods(), and inlet labels with their useful ranges.
 """
 import contextlib
+import dataclasses
 
 import nn_tilde
 import torch
 from torch import Tensor
 
+from audition.model_file import nominal
+
 # What +-inf from the host becomes: far beyond any audio (+-1) or control (the essay's mouse ranges top
 # out at 118) value, small enough that no intermediate overflows float32 at the documented w_mult range.
 INPUT_LIMIT = 1.0e4
 
-# Inlets: name -> (meaning, low, high) of its useful range (the essay's patches), declared once here.
-INLETS = {
-    "x": ("audio input", -1.0, 1.0),
-    "mod1": ("sine fold depth", 1.0, 18.0),
-    "mod2": ("tanh gate depth, unipolar", 0.0, 8.0),
-    "control": ("intra-buffer phase perturbation", 1.0, 38.0),
-}
+# The essay's instruments: ChaosEffect(operators=14, w_mult=2) and ModelSynth(operators=7, w_mult=1).
+ESSAY = {"chaos_effect": {"operators": 14, "w_mult": 2}, "model_synth": {"operators": 7, "w_mult": 1}}
 
 
-def label(name: str) -> str:
-    meaning, lo, hi = INLETS[name]
-    return f"(signal) {name}: {meaning}, {lo:g} to {hi:g}"
+@dataclasses.dataclass(frozen=True)
+class Inlet:
+    """One input of an instrument and its useful range (from the essay's patches). The host label
+    ends with the range, which is how bench, ranges and compare find it again in an export."""
+    name: str
+    meaning: str
+    low: float
+    high: float
+
+    @property
+    def nominal(self) -> float:
+        return nominal(self.low, self.high)
+
+    @property
+    def label(self) -> str:
+        return f"(signal) {self.name}: {self.meaning}, {self.low:g} to {self.high:g}"
+
+
+X = Inlet("x", "audio input", -1.0, 1.0)
+MOD1 = Inlet("mod1", "sine fold depth", 1.0, 18.0)
+MOD2 = Inlet("mod2", "tanh gate depth, unipolar", 0.0, 8.0)
+CONTROL = Inlet("control", "intra-buffer phase perturbation", 1.0, 38.0)
 
 
 def guard_input(buffer: Tensor, limit: float = INPUT_LIMIT) -> Tensor:
@@ -61,14 +78,15 @@ def conv(c_in: int, c_out: int, kernel: int) -> torch.nn.Conv1d:
 
 
 class Instrument(nn_tilde.Module):
-    """Base: registers each method in METHODS with nn~ (params buffers, labels, get_methods)."""
+    """Base: registers each method in METHODS (method -> its Inlets) with nn~ (params buffers,
+    labels, get_methods)."""
 
     METHODS: dict = {}
 
     def register_methods(self) -> None:
         for method, inlets in self.METHODS.items():
             self.register_method(method, in_channels=len(inlets), in_ratio=1, out_channels=1, out_ratio=1,
-                                 input_labels=[label(i) for i in inlets],
+                                 input_labels=[i.label for i in inlets],
                                  output_labels=[f"(signal) {method} output"], test_method=True)
 
     def hyper_parameters(self) -> dict:
@@ -78,9 +96,10 @@ class Instrument(nn_tilde.Module):
 class ModelSynth(Instrument):
     """The essay's first instrument: three Conv1d layers, a sine fold and a tanh gate."""
 
-    METHODS = {"forward": ("x", "mod1", "mod2")}
+    METHODS = {"forward": (X, MOD1, MOD2)}
 
-    def __init__(self, operators: int = 7, w_mult: float = 1, kernel: int = 1, seed: int | None = None):
+    def __init__(self, operators: int = ESSAY["model_synth"]["operators"], w_mult: float = ESSAY["model_synth"]["w_mult"],
+                 kernel: int = 1, seed: int | None = None):
         super().__init__()
         self.seed, self.kernel = seed, kernel
         self.operators, self.w_mult = operators, w_mult
@@ -113,9 +132,10 @@ class ChaosEffect(Instrument):
     Defaults are the essay's instrument, ChaosEffect(operators=14, w_mult=2).
     """
 
-    METHODS = {"forward": ("x", "mod1", "mod2"), "topo": ("x", "mod1"), "chaos": ("x", "control")}
+    METHODS = {"forward": (X, MOD1, MOD2), "topo": (X, MOD1), "chaos": (X, CONTROL)}
 
-    def __init__(self, operators: int = 14, w_mult: float = 2, kernel: int = 1, seed: int | None = None):
+    def __init__(self, operators: int = ESSAY["chaos_effect"]["operators"], w_mult: float = ESSAY["chaos_effect"]["w_mult"],
+                 kernel: int = 1, seed: int | None = None):
         super().__init__()
         self.seed, self.kernel = seed, kernel
         self.operators = operators

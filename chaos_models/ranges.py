@@ -1,7 +1,7 @@
 """Which operators / w_mult stay musically usable? Measured, not guessed (prints a table).
 
 For each (operators, w_mult), three seeds, the essay's methods on a 110 Hz saw at -6 dBFS with
-mid-range controls (mod1 4, mod2 2, control 10), one second at 44.1 kHz, buffer 2048:
+every control at its nominal value (a quarter into its range), one second at 44.1 kHz, buffer 2048:
 - level: output RMS in dBFS;
 - noise: spectral flatness of the output (1 = white noise, the "blown up" end);
 - transparency: |correlation| between output and input (1 = the network only scales the saw).
@@ -14,11 +14,12 @@ import numpy as np
 import torch
 
 from audition import sources
+from audition.host import DEFAULT_BUFFER, SR
 from chaos_models.models import ChaosEffect
 from compare.metrics import db, rms, spectral_stats
 
-SR, N = 44100, 44100
-CONTROLS = {"forward": (4.0, 2.0), "topo": (4.0,), "chaos": (10.0,)}
+N = SR
+CONTROLS = {method: tuple(i.nominal for i in inlets[1:]) for method, inlets in ChaosEffect.METHODS.items()}
 OPERATORS = (2, 4, 7, 14, 28)
 W_MULTS = (0.25, 0.5, 1, 2, 4, 8, 16, 32)
 LEVEL, FLATNESS, TRANSPARENCY = (-60.0, 0.0), 0.35, 0.9
@@ -31,7 +32,7 @@ def measure(ops: int, w: float, seed: int) -> dict:
     for method, ctl in CONTROLS.items():
         x = torch.from_numpy(np.stack([saw, *[np.full(N, c, np.float32) for c in ctl]]))[None]
         with torch.inference_mode():
-            y = torch.cat([getattr(model, method)(x[..., k:k + 2048]) for k in range(0, N, 2048)], -1)[0, 0].numpy()
+            y = torch.cat([getattr(model, method)(x[..., k:k + DEFAULT_BUFFER]) for k in range(0, N, DEFAULT_BUFFER)], -1)[0, 0].numpy()
         y = y - y.mean()  # DC is removed by every patch in the essay (HPF 20 Hz)
         corr = abs(float(np.corrcoef(y, saw)[0, 1])) if rms(y) > 0 else 0.0
         out[method] = (db(rms(y)), spectral_stats(y, SR)["flatness"], corr)

@@ -1,29 +1,23 @@
 """Render one timeline of inputs through a method (as nn~ would, latency removed) and measure it."""
-import re
-
 import numpy as np
 import torch
 
 from audition import sources
-from audition.host import Host
-from audition.model_file import open_export
+from audition.host import DEFAULT_BUFFER, Host
+from audition.model_file import label_range, nominal as nominal_of, open_export
 from compare import metrics, probes
 
-RANGE = re.compile(r"(-?\d+(?:\.\d+)?) to (-?\d+(?:\.\d+)?)\s*$")
-BUFFER = 2048
+BUFFER = DEFAULT_BUFFER
 SILENT_DB = -60.0  # an output with AC level above this from silent input is self-oscillating
 SWEEP_POINTS = 16
-
-
-def inlet_range(label: str) -> tuple[float, float] | None:
-    m = RANGE.search(label)
-    return (float(m[1]), float(m[2])) if m else None
+HF_SPLIT_HZ = 8000  # "high-frequency artifacts": the share of energy above this, output vs input
+MODE_PERSISTENCE = 0.6  # a resonant mode is a spectral peak found in at least this share of the outputs
 
 
 def nominal(label: str) -> float:
-    """Controls sit a quarter into their documented range (mod1 5.25, mod2 2, control 10.25)."""
-    r = inlet_range(label)
-    return r[0] + 0.25 * (r[1] - r[0]) if r else 1.0
+    """A control at its nominal value (mod1 5.25, mod2 2, control 10.25); 1 where no range is labelled."""
+    r = label_range(label)
+    return nominal_of(*r) if r else 1.0
 
 
 class Timeline:
@@ -94,7 +88,7 @@ def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.S
     sweep_inlet = 1 if m.in_channels > 1 else None
     sweep_values = []
     if sweep_inlet is not None:
-        lo, hi = inlet_range(m.input_labels[1]) or (0.0, 1.0)
+        lo, hi = label_range(m.input_labels[1]) or (0.0, 1.0)
         sweep_values = [float(v) for v in np.linspace(lo, hi, SWEEP_POINTS)]
     sine = (0.25 * np.sin(2 * np.pi * 220 * np.arange(sr // 2) / sr)).astype(np.float32)
     for v in sweep_values or [None]:
@@ -125,7 +119,7 @@ def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.S
 
     def hf_share(sig):
         fr, p = metrics.power_spectrum(sig, sr)
-        return p[fr > 8000].sum() / max(p.sum(), metrics.EPS)
+        return p[fr > HF_SPLIT_HZ].sum() / max(p.sum(), metrics.EPS)
 
     hf_gain = [metrics.db(np.sqrt(hf_share(outs[k]) / max(hf_share(v), metrics.EPS))) for k, v in inputs.items()]
     result = {
@@ -136,7 +130,7 @@ def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.S
         "self_oscillation": {"inlet": m.input_labels[1] if sweep_inlet else None, "values": sweep_values,
                              "silent_input_db": silent_db, "sine_input_db": sine_db, "threshold": threshold},
         "resonant_modes_hz": metrics.persistent_peaks([metrics.power_spectrum(o, sr) for o in outs.values()
-                                                       if metrics.rms(o) > 1e-4]),
+                                                       if metrics.rms(o) > 1e-4], share=MODE_PERSISTENCE),
         "hf_gain_db": float(np.mean(hf_gain)),
         "impulse_peak_ms": float(np.argmax(np.abs(ir)) - 64) * 1000 / sr,
         "buffer_edge_artifact_db": edge_artifact_db(path, method, sr),

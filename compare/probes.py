@@ -4,9 +4,9 @@ from pathlib import Path
 import numpy as np
 
 from audition import sources
+from audition.host import SR
 from safeio import decode_audio, warn
 
-SR = 44100
 LEVELS_DB = (-40, -20, -6, 0)
 TONE_S, TONE_WINDOW = 0.3, 8192
 GAP_S = 0.25
@@ -30,10 +30,10 @@ def recordings(paths: list[Path], seconds: float = 4.0, sr: int = SR) -> dict[st
 
 
 def default_recordings(root: Path) -> list[Path]:
-    """Two files of each demo dataset (first and last), so noise, English and Mandarin are all there."""
+    """Two files of each dataset's raw/ (first and last): noise, English and Mandarin for the demo."""
     picks = []
-    for name in ("noise", "voice"):
-        files = sorted((root / "datasets" / name / "raw").glob("*.wav"))
+    for folder in sorted((root / "datasets").glob("*/raw")):
+        files = sorted(folder.glob("*.wav"))
         picks += files[:1] + files[-1:] if len(files) > 1 else files
     return picks
 

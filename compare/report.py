@@ -8,7 +8,7 @@ import numpy as np
 
 from audition.model_file import open_export
 from audition.validate import validate
-from compare import analyse, probes
+from compare import analyse, claims, probes
 from safeio import UserError, atomic_write_text, warn
 
 HOMOGENISATION_TEXT = (
@@ -71,89 +71,6 @@ def figure(path: Path, title: str, result: dict, arrays: dict) -> None:
     plt.close(fig)
 
 
-def claims(results: dict) -> list[dict]:
-    """The essay's measurable claims, each with the number that supports or refutes it."""
-    out = []
-
-    def add(claim, evidence, verdict):
-        out.append({"claim": claim, "evidence": evidence, "verdict": verdict})
-
-    trained_noise = {k: r for k, r in results.items() if r["family"] == "trained" and "noise" in k and k.endswith(":forward")}
-    hand = {k: r for k, r in results.items() if r["family"] == "hand-written"}
-    chaos_h = [r["homogenisation_index"] for r in hand.values()]
-    if trained_noise:
-        k, r = next(iter(trained_noise.items()))
-        h = r["homogenisation_index"]
-        ref = f"; hand-written methods: {min(chaos_h):.2f}-{max(chaos_h):.2f}" if chaos_h else ""
-        verdict = "supported" if h < 0.5 and (not chaos_h or h < min(chaos_h)) else ("refuted" if h >= 0.8 else "partly")
-        add("The noise-trained RAVE model flattens very different inputs into one texture.",
-            f"homogenisation index of {k} = {h:.2f} (trained {r['global_step']} steps){ref}", verdict)
-    else:
-        add("The noise-trained RAVE model flattens very different inputs into one texture.",
-            "no trained noise export in the set", "not measured")
-
-    chaos_methods = {k: r for k, r in hand.items() if ":" in k and r["class"].endswith("ChaosEffect")}
-    for k, r in chaos_methods.items():
-        fr = r["frequency_response"]
-        quiet = float(np.median([row["thd"] for row in fr["-40"]]))
-        loud = float(np.median([row["thd"] for row in fr["0"]]))
-        verdict = "supported" if quiet < 0.03 and loud > 3 * quiet else ("refuted" if quiet > 0.1 else "partly")
-        add(f"ChaosEffect is near-linear at small amplitudes ({k}).",
-            f"median THD {100 * quiet:.2f} % at -40 dBFS vs {100 * loud:.1f} % at 0 dBFS", verdict)
-    for k, r in chaos_methods.items():
-        modes = r["resonant_modes_hz"]
-        add(f"The conv layers give resonant modes: frequencies emphasised whatever the input ({k}).",
-            f"{len(modes)} spectral peak(s) persisting across >= 60 % of inputs: "
-            + (", ".join(f"{m:.0f} Hz" for m in modes[:8]) or "none"), "supported" if modes else "refuted")
-    for k, r in chaos_methods.items():
-        if not k.endswith(":chaos"):
-            continue
-        osc = r["self_oscillation"]
-        top = osc["silent_input_db"][-1]
-        verdict = "supported" if osc["threshold"] is not None else "refuted"
-        add(f"chaos self-oscillates past a control threshold, even from silence (through the biases) ({k}).",
-            f"silent input: AC level rises above {analyse.SILENT_DB:.0f} dBFS at control = "
-            f"{osc['threshold'] if osc['threshold'] is not None else 'never'}; {top:.1f} dBFS at control {osc['values'][-1]:.0f}",
-            verdict)
-    for k in [k for k in chaos_methods if k.endswith(":topo")]:
-        fwd = chaos_methods.get(k.replace(":topo", ":forward"))
-        if fwd:
-            diff = chaos_methods[k]["mean_rms_db"] - fwd["mean_rms_db"]
-            add(f"topo runs hotter than forward ({k.split(':')[0]}).",
-                f"mean output RMS: topo {chaos_methods[k]['mean_rms_db']:.1f} dBFS, forward {fwd['mean_rms_db']:.1f} dBFS "
-                f"({diff:+.1f} dB)", "supported" if diff > 0 else "refuted")
-    fams = {}
-    for r in results.values():
-        fams.setdefault(r["family"], []).append(r["hf_gain_db"])
-    if "trained" in fams and "hand-written" in fams:
-        t, h = float(np.mean(fams["trained"])), float(np.mean(fams["hand-written"]))
-        verdict = "supported" if t > 0 and h > 0 else "not supported on these data"
-        add("Both families share a 'neural sound': harsh high-frequency artifacts not in the input.",
-            f"energy share above 8 kHz, output vs input: trained {t:+.1f} dB, hand-written {h:+.1f} dB (mean over inputs)",
-            verdict)
-    for k, r in results.items():
-        if r["family"] != "hybrid" or not k.endswith(":topo"):
-            continue
-        ft = r["finetune"]
-        parent = results.get(f"{Path(r['parent']).stem}:topo")
-        keeps = ""
-        if parent:
-            keeps = (f"; homogenisation {parent['homogenisation_index']:.2f} -> {r['homogenisation_index']:.2f}, "
-                     f"THD at -6 dBFS {100 * np.median([x['thd'] for x in parent['frequency_response']['-6']]):.0f} % -> "
-                     f"{100 * np.median([x['thd'] for x in r['frequency_response']['-6']]):.0f} %")
-        add(f"A hand-written architecture fine-tuned on data moves toward the data but keeps its character ({k}).",
-            f"spectral loss to the target {ft['loss_before']:.2f} -> {ft['loss_after']:.2f} after {ft['steps']} steps{keeps}",
-            "moves toward the data" if ft["loss_after"] < ft["loss_before"] else "does not move toward the data")
-    edges = {k: r["buffer_edge_artifact_db"] for k, r in results.items()
-             if k.endswith(":chaos") and r["buffer_edge_artifact_db"] is not None}
-    if edges:
-        add("chaos depends on the host buffer size (zero padding at every buffer edge); the streaming variant does not.",
-            "; ".join(f"{k}: {v:.0f} dB" for k, v in edges.items()) + " (difference between buffer 64 and 8192 renders, re output)",
-            "supported" if any("streaming" in k for k in edges) and min(edges.values()) < -60 < max(edges.values())
-            else "partly")
-    return out
-
-
 def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True) -> dict:
     if not exports:
         raise UserError("no exports to compare: run make export-chaos or make demo first (exports/ is empty)")
@@ -183,14 +100,15 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
         key = f"{path.stem}:{method}"
         r, arrays = analyse.analyse(path, method, inputs)
         r.update({"family": family(export), "class": export.manifest.get("class", ""),
-                  "global_step": export.manifest.get("global_step")})
+                  "global_step": export.manifest.get("global_step"),
+                  "phase_1_duration": export.manifest.get("trained_with", {}).get("phase_1_duration")})
         if r["family"] == "hybrid":
             r.update({"finetune": export.manifest.get("finetune", {}), "parent": export.manifest.get("parent", "")})
         png = out_dir / f"{path.stem}__{method}.png"
         figure(png, key, r, arrays)
         r["figure"] = png.name
         results[key] = r
-    report = {"inputs": list(inputs), "models": results, "skipped": skipped, "claims": claims(results),
+    report = {"inputs": list(inputs), "models": results, "skipped": skipped, "claims": claims.judge(results),
               "homogenisation_index_definition": HOMOGENISATION_TEXT}
     atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))

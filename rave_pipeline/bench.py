@@ -34,7 +34,7 @@ def seconds_per_step(recipe, steps: int, device, phase: int):
 
 def main(device=None, steps=None, exports_dir="exports", root=None):
     print(f"{'recipe':<8} {'config':<9} {'phase':>5} {'batch':>5} {'s/step':>8}")
-    for name in ("noise", "voice"):
+    for name in recipes.names():
         recipe = recipes.load(name, root=root)
         if not (recipe.db_dir / "fingerprint.json").exists():
             print(f"{name:<8} (no database in {recipe.db_dir}: run make preprocess-{name}, or ROOT=demo after make demo)")

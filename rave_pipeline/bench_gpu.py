@@ -241,7 +241,7 @@ def write(report: dict, out: Path) -> None:
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m rave_pipeline.bench_gpu", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default=os.environ.get("DEVICE"), help="auto (default), cuda or cpu")
-    ap.add_argument("--recipes", nargs="+", default=["noise", "voice"])
+    ap.add_argument("--recipes", nargs="+", default=recipes.names())
     ap.add_argument("--steps", type=int, default=None, help="timed steps per phase (default 20 on GPU, 2 on CPU)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed steps per phase (default 5 on GPU, 1 on CPU)")
     ap.add_argument("--budget-s", type=float, default=450, help="stop starting runs after this many seconds")

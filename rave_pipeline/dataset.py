@@ -234,7 +234,7 @@ def db_entries(db: Path) -> int:
 def preprocess(recipe: Recipe, force: bool = False) -> Path:
     """Build recipe.db_dir unless it is up to date with the raw files; returns its path. One
     preprocess per dataset at a time; leftovers of a killed one are removed first."""
-    with runs.exclusive(recipe.db_dir.parent, "preprocessed"):
+    with runs.exclusive(recipe.db_dir.parent / ".lock", recipe.db_dir.parent, "preprocessed"):
         for stale in recipe.db_dir.parent.glob("db.*-*"):   # db.tmp-<pid> / db.old-<pid> of a dead process
             shutil.rmtree(stale, ignore_errors=True)
         try:

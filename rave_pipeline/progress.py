@@ -138,6 +138,7 @@ class StepMeter(pl.Callback):
         if trainer.sanity_checking or not trainer.global_step:
             return
         print(self.line(self.report(trainer, pl_module), trainer), flush=True)
+        self.shown_step = trainer.global_step
 
     def on_train_end(self, trainer, pl_module):
         stats = self.phases[self.phase]
@@ -145,4 +146,5 @@ class StepMeter(pl.Callback):
             stats.cycle.append(self.end - self.start)
             stats.wait.append(0.0)
         record = self.report(trainer, pl_module, final=True)
-        print(self.line(record, trainer), file=sys.stdout, flush=True)
+        if getattr(self, "shown_step", None) != trainer.global_step:   # not already said at the last validation
+            print(self.line(record, trainer), file=sys.stdout, flush=True)

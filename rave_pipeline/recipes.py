@@ -10,9 +10,10 @@ CONFIGS = REPO / "configs"
 
 # Compression (samples per latent frame) = prod(RATIOS) * N_BAND of each acids-rave config, and the
 # smallest n_signal that trains (smaller fails with "Padding size should be less than ...").
+# Measured: docs/facts.md, "acids-rave".
 CONFIG_FACTS = {"v2_small": {"compression": 512, "min_n_signal": 40960},
                 "v2": {"compression": 2048, "min_n_signal": 71680}}
-PCA_COMPONENTS = 128  # RAVE's validation fits a 128-component PCA on validation latents
+PCA_COMPONENTS = 128  # RAVE's validation fits a 128-component PCA on validation latents (docs/facts.md)
 
 
 @dataclasses.dataclass
@@ -113,12 +114,17 @@ def augmentations() -> set[str]:
     return {p.stem for p in folder.glob("*.gin")}
 
 
+def names() -> list[str]:
+    """The recipes: one configs/<name>.toml each, nothing else to edit to add one."""
+    return sorted(p.stem for p in CONFIGS.glob("*.toml"))
+
+
 def load(name_or_path: str, root: Path | None = None, **overrides) -> Recipe:
     path = Path(name_or_path)
     if path.suffix != ".toml":
         path = CONFIGS / f"{name_or_path}.toml"
     if not path.is_file():
-        known = ", ".join(sorted(p.stem for p in CONFIGS.glob("*.toml")))
+        known = ", ".join(names())
         raise UserError(f"recipe {name_or_path!r} not found ({path}): choose one of {known} or give a .toml path")
     try:
         data = tomllib.loads(path.read_text())

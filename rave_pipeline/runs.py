@@ -20,16 +20,24 @@ def checkpoints(runs_dir: Path) -> list[Path]:
     return sorted(runs_dir.rglob("*.ckpt"), key=lambda p: p.stat().st_mtime)
 
 
+def complete(ckpt: Path) -> bool:
+    """torch.save writes a zip; one cut short (killed mid-save, disk full) has no central directory."""
+    return zipfile.is_zipfile(ckpt)
+
+
 def newest_checkpoint(runs_dir: Path) -> Path | None:
-    """Newest checkpoint that is complete. One cut short (killed mid-save, or the disk filled up) can
-    never be loaded, so it is deleted, saying so: kept, it would hold the space a full disk needs."""
-    for ckpt in reversed(checkpoints(runs_dir)):
-        if zipfile.is_zipfile(ckpt):  # torch.save writes a zip; a truncated one has no central directory
-            return ckpt
-        warn(f"{ckpt} is incomplete (killed or disk full while saving; {ckpt.stat().st_size / 1e6:.0f} MB): "
-             "deleted, resuming from an older checkpoint")
-        ckpt.unlink()
-    return None
+    """Newest complete checkpoint (a query: changes nothing on disk)."""
+    return next((c for c in reversed(checkpoints(runs_dir)) if complete(c)), None)
+
+
+def discard_incomplete(runs_dir: Path) -> None:
+    """Delete checkpoints cut short, saying so: they can never load (nor should RAVE, which resumes from
+    the newest file), and kept, they would hold the space a full disk needs. Only the lock holder calls it."""
+    for ckpt in checkpoints(runs_dir):
+        if not complete(ckpt):
+            warn(f"{ckpt} is incomplete (killed or disk full while saving; {ckpt.stat().st_size / 1e6:.0f} MB): "
+                 "deleted, resuming from an older checkpoint")
+            ckpt.unlink()
 
 
 def run_dir_of(ckpt: Path) -> Path:
@@ -47,20 +55,25 @@ def global_step(ckpt: Path) -> int:
     return int(state.get("global_step", 0))
 
 
+def lock_of(runs_dir: Path) -> Path:
+    """runs/.<run>.lock, beside the run folder: archiving (FRESH=1) moves the folder, never the lock."""
+    return runs_dir.with_name(f".{runs_dir.name}.lock")
+
+
 @contextlib.contextmanager
-def exclusive(folder: Path, doing: str = "trained"):
-    """Hold <folder>/.lock: a second trainer of the same run (say a requeued job that overlaps the old
-    one), or a second preprocess of the same dataset, stops with a clear message. Yields the lock's
-    file descriptor: a child given it (pass_fds) holds the lock for as long as it lives, even if
-    this process is killed."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+def exclusive(lock: Path, what: Path, doing: str = "trained"):
+    """Hold the file lock `lock` on `what`: a second trainer of the same run (say a requeued job that
+    overlaps the old one), or a second preprocess of the same dataset, stops with a clear message.
+    Yields the lock's file descriptor: a child given it (pass_fds) holds the lock for as long as it
+    lives, even if this process is killed."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
-            raise UserError(f"{folder} is being {doing} by another process (pid {holder}); wait for it or stop it first")
+            raise UserError(f"{what} is being {doing} by another process (pid {holder}); wait for it or stop it first")
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
         yield fd
@@ -70,12 +83,8 @@ def exclusive(folder: Path, doing: str = "trained"):
 
 def archive(runs_dir: Path) -> Path | None:
     """Move a recipe's runs aside (never delete): runs/<recipe> -> runs/<recipe>.archived-<time>."""
-    if not runs_dir.exists() or not any(p for p in runs_dir.iterdir() if p.name != ".lock"):
+    if not runs_dir.exists() or not any(runs_dir.iterdir()):
         return None
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    dest = runs_dir.with_name(f"{runs_dir.name}.archived-{stamp}")
-    dest.mkdir()
-    for item in runs_dir.iterdir():   # everything but the lock, which the caller holds
-        if item.name != ".lock":
-            os.replace(item, dest / item.name)
+    dest = runs_dir.with_name(f"{runs_dir.name}.archived-{datetime.datetime.now():%Y%m%d-%H%M%S}")
+    os.replace(runs_dir, dest)
     return dest

@@ -134,12 +134,13 @@ def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str,
     return code, tail, (received[0] if received else None)
 
 
-def record_settings(recipe: Recipe, batch: int, gpu: str) -> None:
+def record_settings(recipe: Recipe, batch: int, gpu: str, phase_1: int) -> None:
     """runs/<recipe>/settings.json: what the run was trained with, for the export manifest."""
     fields = {k: getattr(recipe, k) for k in ("config", "augment", "sampling_rate", "channels", "n_signal",
                                               "max_steps", "val_every", "save_every")}
     atomic_write_text(recipe.runs_dir / "settings.json",
-                      json.dumps({**fields, "batch": batch, "gpu": gpu, "db": str(recipe.db_dir)}, indent=1))
+                      json.dumps({**fields, "batch": batch, "gpu": gpu, "db": str(recipe.db_dir),
+                                  "phase_1_duration": phase_1}, indent=1))
 
 
 def check_gin(recipe: Recipe, overrides) -> int:
@@ -170,12 +171,13 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
              "makes RAVE's loss infinite (NaN weights); use BATCH=4 or more")
     if workers is None:
         workers = recipe.workers if gpu_gb else 0  # CPU: load in the main process, no extra memory
-    with runs.exclusive(recipe.runs_dir) as lock_fd:
+    with runs.exclusive(runs.lock_of(recipe.runs_dir), recipe.runs_dir) as lock_fd:
         if fresh:
             moved = runs.archive(recipe.runs_dir)
             if moved:
                 print(f"FRESH=1: previous runs moved to {moved}")
-                recipe.runs_dir.mkdir(parents=True, exist_ok=True)
+        recipe.runs_dir.mkdir(parents=True, exist_ok=True)
+        runs.discard_incomplete(recipe.runs_dir)
         ckpt = runs.newest_checkpoint(recipe.runs_dir)
         resume_from = None
         if ckpt:
@@ -194,7 +196,7 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
         where = f"GPU {gpu_arg} ({gpu_gb:.0f} GB)" if gpu_gb else "CPU"
         print(f"training {recipe.name}: RAVE {recipe.config}, batch {batch}, n_signal {recipe.n_signal}, "
               f"max_steps {recipe.max_steps}, on {where}, reading {db}")
-        record_settings(recipe, batch, gpu_arg)
+        record_settings(recipe, batch, gpu_arg, phase_1)
         cmd = rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers, db)
         env = {**os.environ, **env_extra}
         log = recipe.runs_dir / "train.log"

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from audition.host import SR
 from safeio import UserError, cli_main, decode_audio, require_tool, write_wav
 
-SR = 44100
 PASSAGE_SECONDS = 60          # long files: rave preprocess drops each file's last partial chunk
 SONIC_PI = Path("/usr/share/sonic-pi/samples")
 ASTERISK = Path("/usr/share/asterisk/sounds/en_US_f_Allison")

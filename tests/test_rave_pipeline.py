@@ -108,7 +108,7 @@ def test_preprocess_converts_repairs_and_skips(tmp_path):
     assert not (tmp_path / "datasets/noise/clean").exists(), "the working folder is removed"
     chunks = db_chunks(tmp_path / "datasets/noise/db")
     assert {c.shape for c in chunks} == {(1, 2 * 65536)}
-    # NaN cast to int16 by rave preprocess gives -32768, a peak above full scale wraps: neither got in
+    # NaN and peaks above full scale reach the int16 database as full-scale samples: neither got in
     assert max(int(np.abs(c.astype(np.int32)).max()) for c in chunks) <= 0.99 * 32767 + 1
     info = json.loads((tmp_path / "datasets/noise/db/fingerprint.json").read_text())
     assert info["chunks"] >= 5
@@ -362,6 +362,8 @@ def test_a_checkpoint_cut_short_is_deleted_not_kept_holding_the_disk(tmp_path, c
     whole = (folder / "epoch=1.ckpt").read_bytes()
     (folder / "last.ckpt").write_bytes(whole[: len(whole) // 2])   # newer, cut short by a full disk
     assert runs.newest_checkpoint(tmp_path / "runs/noise") == folder / "epoch=1.ckpt"
+    assert len(list(folder.iterdir())) == 2, "a query changes nothing on disk"
+    runs.discard_incomplete(tmp_path / "runs/noise")
     assert sorted(p.name for p in folder.iterdir()) == ["epoch=1.ckpt"]
     assert "last.ckpt is incomplete (killed or disk full while saving" in capsys.readouterr().err
 

@@ -1,0 +1,90 @@
+"""compare.claims on synthetic analysis results: each rule gives each of its verdicts where it should."""
+import pytest
+
+from compare import claims
+
+
+def result(family="hand-written", cls="chaos_models.models.ChaosEffect", **fields):
+    r = {"family": family, "class": cls, "global_step": None, "homogenisation_index": 1.0, "mean_rms_db": -20.0,
+         "hf_gain_db": 0.0, "resonant_modes_hz": [], "buffer_edge_artifact_db": None,
+         "frequency_response": {"-40": [{"thd": 0.01}], "-6": [{"thd": 0.2}], "0": [{"thd": 0.5}]},
+         "self_oscillation": {"threshold": None, "values": [0.0, 50.0], "silent_input_db": [-120.0, -120.0]}}
+    r.update(fields)
+    return r
+
+
+def verdicts(results, claim_id):
+    return [row["verdict"] for row in claims.judge(results) if row["id"] == claim_id]
+
+
+@pytest.mark.parametrize("h,step,expected", [
+    (0.1, 2_000_000, "supported"),
+    (0.6, 2_000_000, "partly"),
+    (0.9, 2_000_000, "refuted"),
+    (0.01, 20, "inconclusive"),                 # 20 CPU steps say nothing about RAVE
+    (0.01, claims.RAVE_PHASE_1_DEFAULT, "inconclusive"),
+])
+def test_homogenisation(h, step, expected):
+    res = {"noise_v2_small_streaming:forward": result("trained", "", homogenisation_index=h, global_step=step),
+           "chaos:forward": result(homogenisation_index=0.7)}
+    assert verdicts(res, "homogenisation") == [expected]
+
+
+def test_homogenisation_reads_the_phase_1_the_model_was_trained_with():
+    res = {"noise_x:forward": result("trained", "", homogenisation_index=0.1, global_step=400_000, phase_1_duration=300_000)}
+    assert verdicts(res, "homogenisation") == ["supported"]
+    assert verdicts({}, "homogenisation") == ["not measured"]
+
+
+@pytest.mark.parametrize("quiet,loud,expected", [
+    (0.01, 0.5, "supported"),
+    (0.01, 0.02, "partly"),     # quiet enough, but no more distorted when loud
+    (0.05, 0.5, "partly"),
+    (0.2, 0.5, "refuted"),
+])
+def test_near_linear_when_quiet(quiet, loud, expected):
+    fr = {"-40": [{"thd": quiet}] * 3, "-6": [{"thd": 0.2}], "0": [{"thd": loud}] * 3}
+    assert verdicts({"c:forward": result(frequency_response=fr)}, "near_linear") == [expected]
+
+
+def test_resonant_modes_and_topo_hotter():
+    res = {"c:forward": result(resonant_modes_hz=[440.0], mean_rms_db=-20.0), "c:topo": result(mean_rms_db=-14.0)}
+    assert verdicts(res, "resonant_modes") == ["supported", "refuted"]
+    assert verdicts(res, "topo_hotter") == ["supported"]
+    res["c:topo"]["mean_rms_db"] = -26.0
+    assert verdicts(res, "topo_hotter") == ["refuted"]
+
+
+def test_self_oscillation_names_the_measured_mechanism():
+    osc = {"threshold": 30.0, "values": [0.0, 50.0], "silent_input_db": [-120.0, -20.0]}
+    [row] = [r for r in claims.judge({"c:chaos": result(self_oscillation=osc, buffer_edge_artifact_db=-10.0)})
+             if r["id"] == "self_oscillation"]
+    assert row["verdict"] == "supported" and "buffer edge" in row["evidence"] and "not the biases" in row["evidence"]
+    assert verdicts({"c:chaos": result()}, "self_oscillation") == ["refuted"]
+
+
+@pytest.mark.parametrize("t,h,expected", [(3.0, 2.0, "supported"), (3.0, -2.0, "partly"), (-1.0, -2.0, "refuted")])
+def test_neural_sound(t, h, expected):
+    res = {"rave:forward": result("trained", "", hf_gain_db=t), "c:forward": result(hf_gain_db=h)}
+    assert verdicts(res, "neural_sound") == [expected]
+
+
+@pytest.mark.parametrize("edges,expected", [
+    ({"chaos_effect:chaos": -10.0, "streaming_chaos_effect:chaos": -120.0}, "supported"),
+    ({"chaos_effect:chaos": -10.0, "streaming_chaos_effect:chaos": -20.0}, "refuted"),
+    ({"chaos_effect:chaos": -80.0, "streaming_chaos_effect:chaos": -120.0}, "refuted"),
+    ({"chaos_effect:chaos": -10.0}, "inconclusive"),   # no streaming variant to compare with
+])
+def test_buffer_dependence(edges, expected):
+    res = {k: result(buffer_edge_artifact_db=v) for k, v in edges.items()}
+    assert verdicts(res, "buffer_dependence") == [expected]
+
+
+def test_finetune():
+    ft = {"loss_before": 2.1, "loss_after": 1.2, "steps": 300}
+    res = {"chaos_effect_ops14_w2_seed0:topo": result(),
+           "hybrid:topo": result("hybrid", finetune=ft, parent="chaos_effect_ops14_w2_seed0.ts", homogenisation_index=0.5)}
+    [row] = [r for r in claims.judge(res) if r["id"] == "finetune"]
+    assert row["verdict"] == "supported" and "homogenisation 1.00 -> 0.50" in row["evidence"]
+    res["hybrid:topo"]["finetune"] = {**ft, "loss_after": 2.5}
+    assert verdicts(res, "finetune") == ["refuted"]

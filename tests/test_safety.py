@@ -1,0 +1,49 @@
+"""What protects a user's files: atomic writes, the one-trainer lock (also across FRESH=1)."""
+import json
+
+import pytest
+
+from conftest import run_cli
+from rave_pipeline import recipes, runs
+from safeio import atomic_path, atomic_write_text
+
+
+def test_atomic_write_keeps_the_old_file_when_the_writer_fails(tmp_path):
+    target = tmp_path / "model.ts"
+    atomic_write_text(target, "old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half of the new")
+            raise RuntimeError("killed mid-write")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["model.ts"]
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new" and [p.name for p in tmp_path.iterdir()] == ["model.ts"]
+
+
+def fake_database(root, recipe="noise"):
+    """A database stamp big enough for the size check (training never starts in these tests)."""
+    r = recipes.load(recipe, root=root)
+    r.db_dir.mkdir(parents=True)
+    (r.db_dir / "fingerprint.json").write_text(json.dumps({"n_signal": r.n_signal, "chunks": 10 ** 4, "seconds": 10 ** 5}))
+    return r
+
+
+@pytest.mark.parametrize("fresh", [False, True])
+def test_a_second_trainer_is_refused_while_the_first_holds_the_run(tmp_path, fresh):
+    r = fake_database(tmp_path)
+    (r.runs_dir / "noise_abc").mkdir(parents=True)
+    with runs.exclusive(runs.lock_of(r.runs_dir), r.runs_dir):
+        out = run_cli("-m", "rave_pipeline", "train", "noise", "--root", str(tmp_path), "--device", "cpu",
+                      *(["--fresh"] if fresh else []))
+    assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+    assert f"{r.runs_dir} is being trained by another process (pid " in out.stderr
+    assert (r.runs_dir / "noise_abc").is_dir() and not list(tmp_path.glob("runs/noise.archived-*")), "FRESH=1 moved nothing"
+
+
+def test_fresh_moves_the_whole_run_and_never_the_lock(tmp_path):
+    r = fake_database(tmp_path)
+    (r.runs_dir / "noise_abc").mkdir(parents=True)
+    with runs.exclusive(runs.lock_of(r.runs_dir), r.runs_dir):
+        moved = runs.archive(r.runs_dir)
+    assert (moved / "noise_abc").is_dir() and not r.runs_dir.exists()
+    assert runs.lock_of(r.runs_dir).exists() and not (moved / ".lock").exists()
