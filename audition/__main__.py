@@ -1,32 +1,20 @@
 """python -m audition {info,render,validate,bench} — an nn~-faithful host for any TorchScript export."""
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, SR
+from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, SR, use_host_threads
+from audition.model_file import export_files
 from safeio import UserError, atomic_write_text, cli_main, write_wav
-
-
-def ts_files(paths) -> list[Path]:
-    files = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files += sorted(p.glob("*.ts"))
-        else:
-            files.append(p)
-    if not files:
-        raise UserError(f"no .ts files in {', '.join(map(str, paths))}: run make export-chaos (or make demo) first")
-    return files
 
 
 def cmd_info(args):
     from audition.model_file import open_export
 
-    for path in ts_files(args.models):
+    for path in export_files(args.models):
         e = open_export(path)
         print(f"{e.path}  ({e.path.stat().st_size / 1e6:.1f} MB, saved by {e.saved_by()})")
         print(f"  methods found by {e.discovery}; sample rate {e.sampling_rate or 'not declared (host rate)'}")
@@ -95,7 +83,7 @@ def cmd_validate(args):
     from audition.validate import validate
 
     failures_all = 0
-    for path in ts_files(args.models):
+    for path in export_files(args.models):
         failures, warnings = validate(path)
         for w in warnings:
             print(f"warn: {w}")
@@ -111,7 +99,7 @@ def cmd_bench(args):
     from audition.bench import bench_in_fresh_process, table
 
     rows = []
-    for path in ts_files(args.models):
+    for path in export_files(args.models):
         print(f"benchmarking {path} ...", file=sys.stderr)
         rows += bench_in_fresh_process(path, tuple(args.buffers))
     print(table(rows))
@@ -148,10 +136,7 @@ def main(argv=None):
     p.add_argument("--buffers", type=int, nargs="+", default=list(BENCH_BUFFERS))
     p.add_argument("--json", default=None, help="also write the rows as JSON")
     args = ap.parse_args(argv)
-    import torch
-
-    # A host runs a model on its own audio thread; extra OpenMP threads only fight over cores.
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    use_host_threads()
     {"info": cmd_info, "render": cmd_render, "validate": cmd_validate, "bench": cmd_bench}[args.cmd](args)
 
 

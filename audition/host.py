@@ -17,6 +17,14 @@ DEFAULT_BUFFER = 2048  # the buffer nn.ar's examples use (nn~'s own default is 4
 BENCH_BUFFERS = (64, 256, 2048)  # small, typical and large host buffers in every real-time table
 
 
+def use_host_threads() -> None:
+    """A host runs a model on its own audio thread: torch gets OMP_NUM_THREADS threads (default 1);
+    extra OpenMP threads only fight over the cores."""
+    import os
+
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+
+
 def latency(buffer: int, threaded: bool = True, block: int = HOST_BLOCK) -> int:
     return 2 * buffer - block if threaded else buffer
 

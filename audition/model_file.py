@@ -62,6 +62,24 @@ class Export:
         return f"unknown torch (TorchScript format {fmt})"
 
 
+def method_names(module) -> tuple[list[str], str]:
+    """The methods nn~ sees: get_methods() if the model has it, otherwise every <method>_params buffer.
+    -> (names, how they were found)."""
+    if hasattr(module, "get_methods"):
+        return list(module.get_methods()), "get_methods()"
+    return [n[: -len("_params")] for n, _ in module.named_buffers() if n.endswith("_params")], "<method>_params buffers"
+
+
+def export_files(paths) -> list[Path]:
+    """The .ts files named, or found directly inside the folders named, in a stable order."""
+    files = []
+    for p in map(Path, paths):
+        files += sorted(p.glob("*.ts")) if p.is_dir() else [p]
+    if not files:
+        raise UserError(f"no .ts files in {', '.join(map(str, paths))}: run make export-chaos (or make demo) first")
+    return files
+
+
 def open_export(path) -> Export:
     """Load with torch.jit.load only (never pickle) and discover methods as nn~ does:
     get_methods() if the model has it, otherwise every attribute named <method>_params."""
@@ -77,11 +95,7 @@ def open_export(path) -> Export:
         raise UserError(f"{path}: torch.jit.load cannot open it ({first[:160]}); is it a TorchScript export?")
     module.eval()
 
-    if hasattr(module, "get_methods"):
-        names, discovery = list(module.get_methods()), "get_methods()"
-    else:
-        names = [n[: -len("_params")] for n, _ in module.named_buffers() if n.endswith("_params")]
-        discovery = "<method>_params buffers"
+    names, discovery = method_names(module)
     methods = {}
     for name in names:
         params = getattr(module, f"{name}_params", None)

@@ -98,11 +98,9 @@ def check_method(path, method: str, buffers=BUFFERS) -> tuple[list[str], list[st
 
 
 def loads_in_fresh_process(path) -> str | None:
-    code = ("import sys, torch; m = torch.jit.load(sys.argv[1]);"
-            "names = m.get_methods() if hasattr(m, 'get_methods') else "
-            "[n[:-7] for n, _ in m.named_buffers() if n.endswith('_params')];"
+    code = ("import sys, torch; from audition.model_file import method_names; m = torch.jit.load(sys.argv[1]);"
             "[getattr(m, k)(torch.zeros(1, int(getattr(m, k + '_params')[0]), 4096 // int(getattr(m, k + '_params')[1])))"
-            " for k in names]")
+            " for k in method_names(m)[0]]")
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300)
     if proc.returncode:
         return f"{path}: does not load and run in a fresh process ({proc.stderr.strip().splitlines()[-1][:200]})"

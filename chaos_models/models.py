@@ -92,6 +92,18 @@ class Instrument(nn_tilde.Module):
     def hyper_parameters(self) -> dict:
         return {"operators": self.operators, "w_mult": self.w_mult, "kernel": self.kernel, "seed": self.seed}
 
+    def fold_gate(self, buffer: Tensor) -> Tensor:
+        """The essay's ModelSynth circuit (also ChaosEffect.forward before its scaling): conv_in, conv,
+        a sine fold by mod1, a tanh gate by mod2, conv_out."""
+        x = buffer[:, 0:1]
+        mod1 = buffer[:, 1:2]
+        mod2 = buffer[:, 2:3]
+        y = self.conv_in(x)
+        y = self.conv(y)
+        y = torch.sin(y * torch.pi * mod1)
+        y = 1 - torch.tanh(torch.abs(y) * mod2)
+        return self.conv_out(y)
+
 
 class ModelSynth(Instrument):
     """The essay's first instrument: three Conv1d layers, a sine fold and a tanh gate."""
@@ -114,16 +126,7 @@ class ModelSynth(Instrument):
 
     @torch.jit.export
     def forward(self, buffer: Tensor) -> Tensor:
-        buffer = guard_input(buffer)
-        x = buffer[:, 0:1]
-        mod1 = buffer[:, 1:2]
-        mod2 = buffer[:, 2:3]
-        y = self.conv_in(x)
-        y = self.conv(y)
-        y = torch.sin(y * torch.pi * mod1)
-        y = 1 - torch.tanh(abs(y) * mod2)
-        y = self.conv_out(y)
-        return guard_output(y)
+        return guard_output(self.fold_gate(guard_input(buffer)))
 
 
 class ChaosEffect(Instrument):
@@ -153,15 +156,7 @@ class ChaosEffect(Instrument):
 
     @torch.jit.export
     def forward(self, buffer: Tensor) -> Tensor:
-        buffer = guard_input(buffer)
-        x = buffer[:, 0:1]
-        mod1 = buffer[:, 1:2]
-        mod2 = buffer[:, 2:3]
-        y = self.conv_in(x)
-        y = self.conv(y)
-        y = torch.sin(y * torch.pi * mod1)
-        y = 1 - torch.tanh(torch.abs(y) * mod2)
-        y = self.conv_out(y)
+        y = self.fold_gate(guard_input(buffer))
         y = y / (self.operators * self.w_mult)
         return guard_output(y)
 

@@ -14,12 +14,11 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from rave_pipeline import runs
+from rave_pipeline import rave_cli, runs
 from rave_pipeline.recipes import CONFIG_FACTS, Recipe
 from safeio import UserError, atomic_write_text, require_tool, warn
 from safeio.audio import stream_audio
@@ -309,10 +308,9 @@ def build(recipe: Recipe, force: bool) -> Path:
 
     tmp = recipe.db_dir.with_name(f"db.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    cmd = [sys.executable, "-m", "rave_pipeline.rave_cli", "preprocess",
-           "--input_path", str(recipe.clean_dir), "--output_path", str(tmp),
-           "--num_signal", str(recipe.n_signal), "--sampling_rate", str(recipe.sampling_rate),
-           "--channels", str(recipe.channels), "--max_db_size", "64"]
+    cmd = rave_cli.command("preprocess", "--input_path", recipe.clean_dir, "--output_path", tmp,
+                           "--num_signal", recipe.n_signal, "--sampling_rate", recipe.sampling_rate,
+                           "--channels", recipe.channels, "--max_db_size", 64)
     print(f"rave preprocess: {seconds / 60:.1f} min of audio -> {recipe.db_dir}")
     try:
         limit = 600 + seconds   # rave preprocess runs far faster than real time; a hung ffmpeg does not
@@ -324,8 +322,7 @@ def build(recipe: Recipe, force: bool) -> Path:
         if proc.returncode != 0 or not (tmp / "data.mdb").exists():
             if "No space left on device" in proc.stdout + proc.stderr:
                 raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
-            raise UserError(f"rave preprocess failed on {recipe.clean_dir}:\n{tail}")
+            raise UserError(f"rave preprocess failed on {recipe.clean_dir}:\n{rave_cli.last_lines(proc)}")
         entries = db_entries(tmp)
         accounting = account(recipe, report, entries)
         atomic_write_text(tmp / "sources.json", json.dumps(kept, indent=1, ensure_ascii=False))

@@ -3,10 +3,9 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-from rave_pipeline import runs
+from rave_pipeline import rave_cli, runs
 from rave_pipeline.recipes import Recipe
 from safeio import UserError, atomic_path, write_manifest
 
@@ -24,8 +23,7 @@ def export(recipe: Recipe) -> str:
         if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
             shutil.rmtree(stale, ignore_errors=True)
     name = final.name.removesuffix("_streaming.ts")
-    cmd = [sys.executable, "-m", "rave_pipeline.rave_cli", "export", "--run", str(run_dir), "--streaming",
-           "--output", str(staging), "--name", name]
+    cmd = rave_cli.command("export", "--run", run_dir, "--streaming", "--output", staging, "--name", name)
     print(f"exporting {ckpt} (step {step}) -> {final}")
     try:
         try:
@@ -35,8 +33,7 @@ def export(recipe: Recipe) -> str:
             raise UserError(f"rave export did not finish within 30 min for {recipe.runs_dir}; run make export-{recipe.name} again")
         produced = staging / final.name
         if proc.returncode != 0 or not produced.exists():
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-5:])
-            raise UserError(f"rave export failed for {run_dir}:\n{tail}")
+            raise UserError(f"rave export failed for {run_dir}:\n{rave_cli.last_lines(proc)}")
         with atomic_path(final) as tmp:
             os.replace(produced, tmp)
             check_loads(tmp)

@@ -15,6 +15,16 @@ from pathlib import Path
 REPO = str(Path(__file__).resolve().parents[1])
 
 
+def command(*args: str) -> list[str]:
+    """The command line that runs `rave <args>` through this wrapper, with this interpreter."""
+    return [sys.executable, "-m", "rave_pipeline.rave_cli", *map(str, args)]
+
+
+def last_lines(proc, n: int = 5) -> str:
+    """The end of a finished command's output, for an error message."""
+    return "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-n:])
+
+
 def main() -> None:
     sys.path[:] = [p for p in sys.path if p not in ("", ".", REPO)]
     from rave_pipeline import sox_compat

@@ -8,7 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-from rave_pipeline import dataset, runs, stage
+from rave_pipeline import dataset, rave_cli, runs, stage
 from rave_pipeline.recipes import REPO, Recipe
 from safeio import UserError, atomic_write_text, warn
 
@@ -59,12 +59,11 @@ def choose_batch(recipe: Recipe, batch: int | None, gpu_gb: float | None) -> int
 
 
 def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, workers: int, db=None) -> list[str]:
-    cmd = [sys.executable, "-m", "rave_pipeline.rave_cli", "train",
-           "--name", recipe.name, "--db_path", str(db or recipe.db_dir), "--out_path", str(recipe.runs_dir),
-           "--config", recipe.config, "--n_signal", str(recipe.n_signal), "--batch", str(batch),
-           "--max_steps", str(recipe.max_steps), "--val_every", str(recipe.val_every),
-           "--save_every", str(recipe.save_every), "--workers", str(workers),
-           "--channels", str(recipe.channels), "--gpu", gpu]
+    cmd = rave_cli.command("train", "--name", recipe.name, "--db_path", db or recipe.db_dir, "--out_path", recipe.runs_dir,
+                           "--config", recipe.config, "--n_signal", recipe.n_signal, "--batch", batch,
+                           "--max_steps", recipe.max_steps, "--val_every", recipe.val_every,
+                           "--save_every", recipe.save_every, "--workers", workers,
+                           "--channels", recipe.channels, "--gpu", gpu)
     if recipe.gin_path:
         cmd += ["--config", str(recipe.gin_path)]
     for aug in recipe.augment:

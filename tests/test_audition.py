@@ -11,7 +11,7 @@ from audition.host import Host, latency
 from audition.model_file import open_export
 from audition.validate import validate
 from chaos_models.export import build, export
-from conftest import run_cli
+from helpers.cli import run_cli
 
 
 class Gain(torch.nn.Module):

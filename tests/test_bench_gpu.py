@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from conftest import run_cli
+from helpers.cli import run_cli
 from rave_pipeline import bench_gpu, recipes
 
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import torch
 
-from audio_fixtures import sox_noise
+from helpers.audio import sox_noise
 from audition.host import Host
 from audition.model_file import open_export
 from audition.validate import validate
@@ -102,7 +102,7 @@ def test_hybrid_moves_toward_its_target_and_stays_a_chaos_effect(tmp_path):
 
 
 def test_streaming_with_a_wider_kernel_is_a_clear_error(tmp_path):
-    from conftest import run_cli
+    from helpers.cli import run_cli
 
     r = run_cli("-m", "chaos_models", "export", "--model", "streaming_chaos_effect", "--kernel", "3",
                 "--out", str(tmp_path / "s.ts"))

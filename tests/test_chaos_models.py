@@ -11,7 +11,7 @@ from hypothesis import given, settings, strategies as st
 from chaos_models import essay
 from chaos_models.export import build, export, export_essay
 from chaos_models.models import ChaosEffect, ModelSynth
-from conftest import run_cli
+from helpers.cli import run_cli
 
 METHODS = [(ChaosEffect, m, len(i)) for m, i in ChaosEffect.METHODS.items()] + [(ModelSynth, "forward", 3)]
 

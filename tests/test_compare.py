@@ -7,7 +7,7 @@ import torch
 
 from chaos_models.export import build, export
 from compare import metrics, probes
-from conftest import run_cli
+from helpers.cli import run_cli
 
 SR = 44100
 

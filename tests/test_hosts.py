@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from conftest import REPO, run_cli
+from helpers.cli import REPO, run_cli
 
 SC_DIR = REPO / "hosts/supercollider"
 PD_DIR = REPO / "hosts/puredata"

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from audio_fixtures import float_wav_with_nan, noise_set, sample_library, sox_noise, truncated_wav, zero_length_wav
-from conftest import run_cli
+from helpers.audio import float_wav_with_nan, noise_set, sample_library, sox_noise, truncated_wav, zero_length_wav
+from helpers.cli import run_cli
 from rave_pipeline import recipes
 from safeio import UserError
 

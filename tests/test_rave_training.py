@@ -14,8 +14,8 @@ import time
 import pytest
 import torch
 
-from audio_fixtures import noise_set
-from conftest import REPO
+from helpers.audio import noise_set
+from helpers.cli import REPO
 from rave_pipeline import runs
 
 pytestmark = pytest.mark.slow

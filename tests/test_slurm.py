@@ -7,9 +7,9 @@ import subprocess
 
 import pytest
 
-import slurm_cluster as sc
-from audio_fixtures import noise_set
-from conftest import REPO
+from helpers import slurm_cluster as sc
+from helpers.audio import noise_set
+from helpers.cli import REPO
 from rave_pipeline import runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sc.available() is not None, reason=str(sc.available()))]

@@ -3,6 +3,8 @@ import gin
 import pytest
 import torch
 
+from helpers.cli import REPO
+
 
 @pytest.mark.parametrize("config,ratio", [("v2_small", 512), ("v2", 2048)])
 def test_rave_config_builds_and_runs(config, ratio):
@@ -22,10 +24,10 @@ def test_rave_config_builds_and_runs(config, ratio):
     assert torch.isfinite(y).all()
 
 
-def test_pins_are_the_locked_ones(repo):
+def test_pins_are_the_locked_ones():
     import importlib.metadata as md
 
-    locked = dict(line.split("==") for line in (repo / "requirements.lock").read_text().splitlines()
+    locked = dict(line.split("==") for line in (REPO / "requirements.lock").read_text().splitlines()
                   if "==" in line and not line.startswith("#"))
     for pkg in ["torch", "torchaudio", "acids-rave", "nn-tilde", "pytorch-lightning", "scipy", "setuptools"]:
         assert md.version(pkg).split("+")[0] == locked[pkg], pkg
