@@ -90,17 +90,13 @@ compare:  ## render every export through one input set -> reports/compare/index.
 # ---- GPU clusters (Slurm): one GPU per job; see scripts/slurm/*.sbatch and the README -------------
 SBATCH      ?= sbatch
 SBATCH_ARGS ?=
+SUBMIT_OPTS = --sbatch '$(SBATCH)' $(if $(SBATCH_ARGS),--sbatch-args '$(SBATCH_ARGS)')
 .PHONY: $(RECIPES:%=cluster-train-%) cluster-export-all
 $(RECIPES:%=cluster-train-%): cluster-train-%:  ## submit training + an export that runs after it (afterok); prints job ids
-	@mkdir -p logs/slurm
-	@train=$$(TRAIN_ARGS='$(strip $(TRAIN_OPTS))' RECIPE=$* $(SBATCH) --parsable $(SBATCH_ARGS) scripts/slurm/train.sbatch | cut -d';' -f1) && \
-	 export=$$(EXPORT_ARGS='$(strip $(DATA_OPTS))' RECIPE=$* $(SBATCH) --parsable $(SBATCH_ARGS) --dependency=afterok:$$train scripts/slurm/export.sbatch | cut -d';' -f1) && \
-	 echo "training job $$train ($*), export job $$export (runs when training succeeds); logs in logs/slurm/"
+	@$(RAVE_PIPE) submit $* $(TRAIN_OPTS) $(SUBMIT_OPTS)
 
-cluster-export-all:  ## submit one job exporting noise, voice and the chaos instruments; prints its id
-	@mkdir -p logs/slurm
-	@job=$$(EXPORT_ARGS='$(strip $(DATA_OPTS))' RECIPE=all $(SBATCH) --parsable $(SBATCH_ARGS) $(if $(AFTER),--dependency=afterok:$(AFTER)) scripts/slurm/export.sbatch | cut -d';' -f1) && \
-	 echo "export job $$job; logs in logs/slurm/"
+cluster-export-all:  ## submit one job exporting every recipe and the chaos instruments (AFTER=job ids); prints its id
+	@$(RAVE_PIPE) submit all $(DATA_OPTS) --export-only $(SUBMIT_OPTS) $(if $(AFTER),--after $(AFTER))
 
 # ---- host patches ------------------------------------------------------------------------------
 .PHONY: pd-patch

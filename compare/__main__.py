@@ -5,14 +5,12 @@ from pathlib import Path
 
 from safeio import cli_main
 
-REPO = Path(__file__).resolve().parents[1]
-
 
 @cli_main
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m compare", description=__doc__)
     ap.add_argument("exports", nargs="*", default=["exports"], help=".ts files or folders (default exports/)")
-    ap.add_argument("--inputs", nargs="*", default=None, help="audio files (default: two of each demo dataset)")
+    ap.add_argument("--inputs", nargs="*", default=None, help="audio files (default: two of each datasets/*/raw/ here, the demo recordings in a checkout)")
     ap.add_argument("--out", default="reports/compare")
     args = ap.parse_args(argv)
     from audition.host import use_host_threads
@@ -21,7 +19,7 @@ def main(argv=None):
 
     use_host_threads()
     files = export_files(args.exports)
-    inputs = [Path(p) for p in args.inputs] if args.inputs is not None else probes.default_recordings(REPO)
+    inputs = [Path(p) for p in args.inputs] if args.inputs is not None else probes.default_recordings(Path.cwd())
     result = report.build(files, inputs, Path(args.out))
     for c in result["claims"]:
         print(f"[{c['verdict']}] {c['claim']} -- {c['evidence']}")

@@ -84,8 +84,8 @@ def main(argv=None):
         ours = time.perf_counter() - t
         ours_s = dataset.db_entries(recipe.db_dir) * 2 * recipe.n_signal / recipe.sampling_rate
     print(f"\n{'':<22} {'wall s':>8} {'audio in db':>12}")
-    print(f"{'plain rave preprocess':<22} {plain:>8.1f} {plain_s / 60:>10.1f} m")
-    print(f"{'make preprocess':<22} {ours:>8.1f} {ours_s / 60:>10.1f} m")
+    print(f"{'plain rave preprocess':<22} {plain:>8.2f} {plain_s / 60:>10.1f} m")
+    print(f"{'make preprocess':<22} {ours:>8.2f} {ours_s / 60:>10.1f} m")
     print(f"ratio plain/ours: {plain / ours:.2f} (>= 1: ours is as fast or faster)")
 
 

@@ -1,12 +1,17 @@
 """Recipes: one small TOML per dataset under configs/, every field overridable."""
 import dataclasses
+import os
 import tomllib
 from pathlib import Path
 
 from safeio import UserError
 
-REPO = Path(__file__).resolve().parents[1]
-CONFIGS = REPO / "configs"
+# A checkout holds configs/ beside the packages and keeps datasets/, runs/ and exports/ there. An
+# installed copy (pip install .) works in the current folder and reads the recipes from the folder
+# RAVE_PIPELINE_CONFIGS names (a checkout's configs/, or your own).
+HERE = Path(__file__).resolve().parents[1]
+REPO = HERE if (HERE / "configs").is_dir() else Path.cwd()
+CONFIGS = Path(os.environ.get("RAVE_PIPELINE_CONFIGS") or REPO / "configs")
 
 # Compression (samples per latent frame) = prod(RATIOS) * N_BAND of each acids-rave config, and the
 # smallest n_signal that trains (smaller fails with "Padding size should be less than ...").
@@ -125,6 +130,9 @@ def load(name_or_path: str, root: Path | None = None, **overrides) -> Recipe:
         path = CONFIGS / f"{name_or_path}.toml"
     if not path.is_file():
         known = ", ".join(names())
+        if not known:
+            raise UserError(f"no recipes in {CONFIGS}: set RAVE_PIPELINE_CONFIGS to a folder of recipe .toml files "
+                            "(a checkout's configs/)")
         raise UserError(f"recipe {name_or_path!r} not found ({path}): choose one of {known} or give a .toml path")
     try:
         data = tomllib.loads(path.read_text())

@@ -1,0 +1,144 @@
+"""python -m audition {info,render,validate,bench} — an nn~-faithful host for any TorchScript export."""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, SR, use_host_threads
+from audition.model_file import export_files
+from safeio import UserError, atomic_write_text, cli_main, write_wav
+
+
+def cmd_info(args):
+    from audition.model_file import open_export
+
+    for path in export_files(args.models):
+        e = open_export(path)
+        print(f"{e.path}  ({e.path.stat().st_size / 1e6:.1f} MB, saved by {e.saved_by()})")
+        print(f"  methods found by {e.discovery}; sample rate {e.sampling_rate or 'not declared (host rate)'}")
+        for m in e.methods.values():
+            print(f"  {m.name}: {m.in_channels} in (ratio {m.in_ratio}) -> {m.out_channels} out (ratio {m.out_ratio})")
+            for label in m.input_labels:
+                print(f"      in : {label}")
+            for label in m.output_labels[:4]:
+                print(f"      out: {label}")
+        if e.attributes():
+            print(f"  attributes: {', '.join(e.attributes())}")
+
+
+def parse_grid(spec: str, labels: list[str]) -> tuple[int, np.ndarray]:
+    try:
+        inlet, rng = spec.split("=")
+        lo, hi, steps = rng.split(":")
+        values = np.linspace(float(lo), float(hi), int(steps))
+    except ValueError:
+        raise UserError(f"--grid {spec!r}: write INLET=LOW:HIGH:STEPS, e.g. control=1:38:5 or 2=1:18:4")
+    if inlet.isdigit():
+        index = int(inlet) - 1
+    else:
+        hits = [i for i, l in enumerate(labels) if f" {inlet}:" in l or l.endswith(f" {inlet}")]
+        if not hits:
+            raise UserError(f"--grid: no inlet named {inlet!r}; inlets: {'; '.join(labels)}")
+        index = hits[0]
+    if not 0 <= index < len(labels):
+        raise UserError(f"--grid: inlet {inlet} does not exist; the method has {len(labels)} inlet(s)")
+    return index, values
+
+
+def cmd_render(args):
+    import torch
+
+    from audition import sources
+    from audition.host import Host
+    from audition.model_file import open_export
+
+    export = open_export(args.model)
+    m = export.method(args.method)
+    if len(args.inputs) != m.in_channels:
+        raise UserError(f"{export.path.name}:{m.name} has {m.in_channels} inlet(s) ({'; '.join(m.input_labels)}), "
+                        f"but {len(args.inputs)} --in source(s) were given")
+    base = np.stack([sources.make(s, args.seconds, args.sr) for s in args.inputs])
+    out = Path(args.out or f"renders/{export.path.stem}_{m.name}.wav")
+    jobs = [(out, base)]
+    if args.grid:
+        index, values = parse_grid(args.grid, m.input_labels)
+        jobs = []
+        for v in values:
+            x = base.copy()
+            x[index] = v
+            jobs.append((out.with_name(f"{out.stem}_in{index + 1}={v:g}.wav"), x))
+    for path, x in jobs:
+        torch.manual_seed(args.seed)
+        host = Host(open_export(args.model), m.name, args.buffer, threaded=not args.no_thread)
+        y = host.run(x, progress=True)[0, :, : x.shape[-1]] if args.align else host.play(x, progress=True)[0]
+        write_wav(path, y, args.sr, subtype="FLOAT")
+        peak = float(np.abs(y).max()) if y.size else 0.0
+        print(f"wrote {path} ({y.shape[-1] / args.sr:.1f} s, {y.shape[0]} ch, peak {peak:.3f}, "
+              f"latency {'compensated' if args.align else f'{host.latency} samples'})")
+
+
+def cmd_validate(args):
+    from audition.validate import validate
+
+    failures_all = 0
+    for path in export_files(args.models):
+        failures, warnings = validate(path)
+        for w in warnings:
+            print(f"warn: {w}")
+        for f in failures:
+            print(f"FAIL: {f}")
+        print(f"{'ok  ' if not failures else 'FAIL'}: {path}")
+        failures_all += len(failures)
+    if failures_all:
+        sys.exit(1)
+
+
+def cmd_bench(args):
+    from audition.bench import bench_in_fresh_process, table
+
+    rows = []
+    for path in export_files(args.models):
+        print(f"benchmarking {path} ...", file=sys.stderr)
+        rows += bench_in_fresh_process(path, tuple(args.buffers))
+    print(table(rows))
+    if args.json:
+        atomic_write_text(args.json, json.dumps(rows, indent=1) + "\n")
+        print(f"wrote {args.json}")
+
+
+@cli_main
+def main(argv=None):
+    from audition import sources
+
+    ap = argparse.ArgumentParser(prog="python -m audition", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("info", help="methods, channels, ratios, labels, attributes, sample rate, size")
+    p.add_argument("models", nargs="+", help=".ts files or folders")
+    p = sub.add_parser("render", help="render sources through a method, block by block as nn~ does",
+                       epilog=f"sources: an audio file or {sources.describe()}")
+    p.add_argument("model")
+    p.add_argument("--method", default="forward")
+    p.add_argument("--in", dest="inputs", action="append", default=[], help="one per inlet, in order")
+    p.add_argument("--seconds", type=float, default=4.0)
+    p.add_argument("--sr", type=int, default=SR)
+    p.add_argument("--buffer", type=int, default=DEFAULT_BUFFER, help="nn~ buffer size (power of two)")
+    p.add_argument("--no-thread", action="store_true", help="latency N instead of nn~'s threaded 2N-64")
+    p.add_argument("--align", action="store_true", help="remove the host latency (for analysis)")
+    p.add_argument("--grid", default=None, help="INLET=LOW:HIGH:STEPS: one render per constant value of that inlet")
+    p.add_argument("--seed", type=int, default=0, help="torch seed before each render (RAVE models are random)")
+    p.add_argument("--out", default=None, help="WAV path (default renders/<model>_<method>.wav)")
+    p = sub.add_parser("validate", help="check the nn~ contract; exit 1 with one line per failure")
+    p.add_argument("models", nargs="+")
+    p = sub.add_parser("bench", help="real-time factor, latency, memory per method and buffer")
+    p.add_argument("models", nargs="+")
+    p.add_argument("--buffers", type=int, nargs="+", default=list(BENCH_BUFFERS))
+    p.add_argument("--json", default=None, help="also write the rows as JSON")
+    args = ap.parse_args(argv)
+    use_host_threads()
+    {"info": cmd_info, "render": cmd_render, "validate": cmd_validate, "bench": cmd_bench}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

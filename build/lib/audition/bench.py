@@ -1,0 +1,111 @@
+"""Real-time factor, latency and memory of every method of an export, as a host runs it.
+
+RTF = seconds of audio per second of compute, one thread, median of repeats after warm-up, at 44.1 kHz
+unless the model says otherwise. Latency = host buffering (2N - 64 in nn~'s threaded mode) plus the
+model's own delay (first output sample that moves when an impulse arrives, same seed). Peak memory is
+the resident set of a fresh process that loads the model and runs the benchmark. Prints, never asserts.
+"""
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, SR, Host, latency
+from audition.model_file import open_export
+
+
+
+def timed(fn, repeats: int = 5, min_time: float = 0.2) -> float:
+    """Median seconds per call of fn() after warm-up."""
+    for _ in range(3):
+        fn()
+    n, t = 1, 0.0
+    while t < min_time / repeats:
+        n *= 2
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        t = time.perf_counter() - t0
+    runs = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            fn()
+        runs.append((time.perf_counter() - t0) / n)
+    return statistics.median(runs)
+
+
+def model_delay(path, method: str, buffer: int) -> int | None:
+    """Samples between an impulse on inlet 0 and the first output sample that changes (same seed)."""
+    export = open_export(path)
+    m = export.method(method)
+    if m.in_ratio > 1 or m.out_ratio > 1:
+        return None  # latent-rate methods: no sample-level impulse response
+    t = 4 * max(buffer, DEFAULT_BUFFER)
+    base = np.zeros((1, m.in_channels, t), np.float32)
+    base[:, 1:] = 1.0  # controls at a neutral, non-zero value
+    hit = base.copy()
+    pos = t // 2 + 7  # not on a buffer edge
+    hit[0, 0, pos] = 1.0
+    outs = []
+    for x in (base, hit):
+        torch.manual_seed(0)
+        outs.append(Host(open_export(path), method, buffer).run(x))
+    moved = np.flatnonzero(np.abs(outs[1] - outs[0]).max(axis=(0, 1)) > 1e-6)
+    return int(moved[0] - pos) if len(moved) else None
+
+
+def bench_export(path, buffers=BENCH_BUFFERS) -> list[dict]:
+    torch.set_num_threads(1)
+    export = open_export(path)
+    sr = export.sampling_rate or SR
+    rows = []
+    for method, m in export.methods.items():
+        for n in buffers:
+            if n < max(m.in_ratio, m.out_ratio):
+                continue
+            host = Host(open_export(path), method, n)
+            torch.manual_seed(0)
+            frame = torch.rand(1, m.in_channels, n) * 2 - 1
+            raw_in = frame[..., m.in_ratio - 1::m.in_ratio]
+            with torch.inference_mode():
+                if host.fn(raw_in).shape[-1] * m.out_ratio != n:
+                    continue  # nn~ silences this buffer size (see validate); nothing to time
+            with torch.inference_mode():
+                t_host = timed(lambda: host.process_buffer(frame))
+                t_raw = timed(lambda: host.fn(raw_in))
+            delay = model_delay(path, method, n)
+            lat = latency(n) + (delay or 0)
+            rows.append({"model": export.path.name, "method": method, "buffer": n, "rtf": (n / sr) / t_host,
+                         "ms_per_buffer": t_host * 1e3, "host_overhead_pct": 100 * (t_host - t_raw) / t_raw,
+                         "model_delay": delay, "latency_samples": lat, "latency_ms": 1e3 * lat / sr})
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    for r in rows:
+        r["peak_rss_mb"] = peak_mb
+    return rows
+
+
+def bench_in_fresh_process(path, buffers=BENCH_BUFFERS) -> list[dict]:
+    """Each export in its own process, so peak memory is its own."""
+    code = "import json, sys; from audition.bench import bench_export; print(json.dumps(bench_export(sys.argv[1], %r)))" % (tuple(buffers),)
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    if proc.returncode:
+        raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "benchmark failed")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def table(rows: list[dict]) -> str:
+    head = f"{'model':<36} {'method':<8} {'buffer':>6} {'RTF':>8} {'ms/buf':>8} {'host +%':>8} {'latency':>14} {'peak MB':>8}"
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        lat = f"{r['latency_samples']} ({r['latency_ms']:.0f} ms)"
+        lines.append(f"{r['model'][:36]:<36} {r['method']:<8} {r['buffer']:>6} {r['rtf']:>8.1f} {r['ms_per_buffer']:>8.3f} "
+                     f"{r['host_overhead_pct']:>8.1f} {lat:>14} {r['peak_rss_mb']:>8.0f}")
+    return "\n".join(lines)

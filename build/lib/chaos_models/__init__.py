@@ -1,0 +1,1 @@
+"""Hand-written neural instruments: untrained networks with frozen random weights, for nn~ / nn.ar."""

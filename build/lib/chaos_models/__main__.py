@@ -1,0 +1,65 @@
+"""python -m chaos_models {export,export-essay,export-beyond,bench} — see --help of each."""
+import argparse
+import sys
+
+from safeio import UserError, cli_main
+
+
+@cli_main
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m chaos_models", description="Hand-written neural instruments for nn~ / nn.ar.")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+
+    ex = sub.add_parser("export", help="export one instrument to TorchScript (+ manifest JSON)")
+    ex.add_argument("--model", choices=["chaos_effect", "model_synth", "streaming_chaos_effect", "morph_chaos_effect"],
+                    default="chaos_effect")
+    ex.add_argument("--operators", type=int, default=None, help="hidden channels (default: the essay's, 14 for chaos_effect, 7 for model_synth)")
+    ex.add_argument("--w-mult", type=float, default=None, help="weight scale (default: the essay's, 2 for chaos_effect, 1 for model_synth)")
+    ex.add_argument("--kernel", type=int, default=1, help="kernel size of conv_in/conv/conv_out (essay: 1)")
+    ex.add_argument("--seed", type=int, default=0, help="weights = the essay's class built right after torch.manual_seed(SEED)")
+    ex.add_argument("--seed-b", type=int, default=None, help="morph_chaos_effect: seed of weight set B (default SEED+1)")
+    ex.add_argument("--out", default=None, help="output .ts path (default: exports/<model>_ops<N>_w<W>_seed<S>.ts)")
+
+    es = sub.add_parser("export-essay", help="export the essay's instruments")
+    es.add_argument("--out-dir", default="exports")
+    es.add_argument("--seed", type=int, default=0)
+
+    eb = sub.add_parser("export-beyond", help="export the streaming, morphing and (with --targets) hybrid instruments")
+    eb.add_argument("--out-dir", default="exports")
+    eb.add_argument("--seed", type=int, default=0)
+    eb.add_argument("--targets", nargs="*", default=[], help="recordings the hybrid is fine-tuned toward")
+    eb.add_argument("--steps", type=int, default=None, help="fine-tuning steps of the hybrid (default 300)")
+
+    sub.add_parser("bench", help="real-time factors vs the essay's classes (prints only)")
+    args = ap.parse_args(argv)
+
+    from chaos_models import export
+    from chaos_models.models import ESSAY
+
+    if args.cmd == "export":
+        defaults = ESSAY["model_synth" if args.model == "model_synth" else "chaos_effect"]
+        ops = args.operators if args.operators is not None else defaults["operators"]
+        w = args.w_mult if args.w_mult is not None else defaults["w_mult"]
+        if ops < 1 or args.kernel < 1:
+            raise UserError("--operators and --kernel must be at least 1")
+        w = int(w) if float(w).is_integer() else w  # keep the essay's integer arithmetic when possible
+        seed_b = (args.seed + 1 if args.seed_b is None else args.seed_b) if args.model == "morph_chaos_effect" else None
+        out = args.out or f"exports/{export.default_name(args.model, ops, w, args.kernel, args.seed, seed_b)}"
+        if args.model == "morph_chaos_effect":
+            if args.kernel != 1:
+                raise UserError(f"morph_chaos_effect has kernel 1 only (the essay's), not --kernel {args.kernel}")
+            model = export.build(args.model, operators=ops, w_mult=w, seed_a=args.seed, seed_b=seed_b)
+        else:
+            model = export.build(args.model, operators=ops, w_mult=w, kernel=args.kernel, seed=args.seed)
+        print(f"exported {export.export(model, out)}")
+    elif args.cmd == "export-essay":
+        export.export_essay(args.out_dir, seed=args.seed)
+    elif args.cmd == "export-beyond":
+        export.export_beyond(args.out_dir, seed=args.seed, targets=args.targets, finetune_steps=args.steps)
+    elif args.cmd == "bench":
+        from chaos_models import bench
+        bench.main()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""Render one timeline of inputs through a method (as nn~ would, latency removed) and measure it."""
+import numpy as np
+import torch
+
+from audition import sources
+from audition.host import DEFAULT_BUFFER, Host
+from audition.model_file import label_range, nominal as nominal_of, open_export
+from compare import metrics, probes
+
+BUFFER = DEFAULT_BUFFER
+SILENT_DB = -60.0  # an output with AC level above this from silent input is self-oscillating
+SWEEP_POINTS = 16
+HF_SPLIT_HZ = 8000  # "high-frequency artifacts": the share of energy above this, output vs input
+MODE_PERSISTENCE = 0.6  # a resonant mode is a spectral peak found in at least this share of the outputs
+
+
+def nominal(label: str) -> float:
+    """A control at its nominal value (mod1 5.25, mod2 2, control 10.25); 1 where no range is labelled."""
+    r = label_range(label)
+    return nominal_of(*r) if r else 1.0
+
+
+class Timeline:
+    """Segments for inlet 0 (audio) with per-segment control values, separated by silent gaps."""
+
+    def __init__(self, labels: list[str], sr: int):
+        self.labels, self.sr, self.parts, self.index = labels, sr, [], {}
+        self.pos = 0
+
+    def add(self, name: str, audio: np.ndarray, controls: dict[int, float] | None = None) -> None:
+        n = len(audio)
+        seg = np.zeros((len(self.labels), n), np.float32)
+        seg[0] = audio
+        for i in range(1, len(self.labels)):
+            seg[i] = (controls or {}).get(i, nominal(self.labels[i]))
+        gap = np.zeros((len(self.labels), int(probes.GAP_S * self.sr)), np.float32)
+        gap[1:] = seg[1:, :1]
+        self.parts += [seg, gap]
+        self.index[name] = (self.pos, n)
+        self.pos += n + gap.shape[1]
+
+    def build(self) -> np.ndarray:
+        return np.concatenate(self.parts, axis=1)
+
+    def cut(self, y: np.ndarray, name: str) -> np.ndarray:
+        start, n = self.index[name]
+        return y[start:start + n]
+
+
+def edge_artifact_db(path, method: str, sr: int) -> float | None:
+    """Energy of what changes when the host buffer shrinks from 8192 to the smallest that works,
+    relative to the output (dB; very negative = block-size invariant). Same input, same seed."""
+    export = open_export(path)
+    m = export.method(method)
+    x = np.zeros((m.in_channels, sr), np.float32)
+    x[0] = sources.make("saw:110:0.5", 1.0, sr)
+    for i in range(1, m.in_channels):
+        x[i] = nominal(m.input_labels[i])
+    for n in (64, 128, 256, 512, 1024, 2048, 4096):
+        torch.manual_seed(0)
+        host = Host(open_export(path), method, n)
+        y = host.run(x)[0, 0, :sr]
+        if host.silenced_blocks == 0:
+            break
+    else:
+        return None
+    torch.manual_seed(0)
+    ref = Host(open_export(path), method, 8192).run(x)[0, 0, :sr]
+    return metrics.db(metrics.rms(y - ref) / max(metrics.rms(ref), metrics.EPS))
+
+
+def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.SR) -> tuple[dict, dict]:
+    """-> (metrics for metrics.json, arrays for the figures)."""
+    export = open_export(path)
+    m = export.method(method)
+    tl = Timeline(m.input_labels, sr)
+    for name, x in inputs.items():
+        tl.add(name, x)
+    freqs = probes.tone_frequencies(sr)
+    for level in probes.LEVELS_DB:
+        for f in freqs:
+            tl.add(f"tone {level} {f}", probes.tone(f, level, sr))
+    silence = np.zeros(sr // 2, np.float32)
+    click = silence.copy()
+    click[sr // 10] = 1.0
+    tl.add("ir silence", silence)
+    tl.add("ir click", click)
+    sweep_inlet = 1 if m.in_channels > 1 else None
+    sweep_values = []
+    if sweep_inlet is not None:
+        lo, hi = label_range(m.input_labels[1]) or (0.0, 1.0)
+        sweep_values = [float(v) for v in np.linspace(lo, hi, SWEEP_POINTS)]
+    sine = (0.25 * np.sin(2 * np.pi * 220 * np.arange(sr // 2) / sr)).astype(np.float32)
+    for v in sweep_values or [None]:
+        ctl = {sweep_inlet: v} if v is not None else None
+        tl.add(f"osc silent {v}", silence, ctl)
+        tl.add(f"osc sine {v}", sine, ctl)
+
+    x = tl.build()
+    torch.manual_seed(0)  # RAVE models draw noise: same seed, comparable renders
+    y = Host(open_export(path), method, BUFFER).run(x)[0, 0, : x.shape[1]]
+
+    outs = {name: tl.cut(y, name) for name in inputs}
+    per_input = {name: metrics.describe(o, sr) for name, o in outs.items()}
+    response = {}
+    for level in probes.LEVELS_DB:
+        rows = []
+        for f in freqs:
+            name = f"tone {level} {f}"
+            g, thd = metrics.tone_response(tl.cut(x[0], name), tl.cut(y, name), f, sr, probes.TONE_WINDOW)
+            rows.append({"freq_hz": f, "gain_db": g, "thd": thd})
+        response[str(level)] = rows
+    ir = tl.cut(y, "ir click") - tl.cut(y, "ir silence")
+    ir = ir[sr // 10 - 64:]
+    tail = slice(-int(0.4 * sr), None)  # skip the onset
+    silent_db = [metrics.db(np.std(tl.cut(y, f"osc silent {v}")[tail])) for v in (sweep_values or [None])]
+    sine_db = [metrics.db(np.std(tl.cut(y, f"osc sine {v}")[tail])) for v in (sweep_values or [None])]
+    threshold = next((v for v, d in zip(sweep_values, silent_db) if d > SILENT_DB), None)
+
+    def hf_share(sig):
+        fr, p = metrics.power_spectrum(sig, sr)
+        return p[fr > HF_SPLIT_HZ].sum() / max(p.sum(), metrics.EPS)
+
+    hf_gain = [metrics.db(np.sqrt(hf_share(outs[k]) / max(hf_share(v), metrics.EPS))) for k, v in inputs.items()]
+    result = {
+        "per_input": per_input,
+        "mean_rms_db": float(np.mean([d["rms_db"] for d in per_input.values()])),
+        "homogenisation_index": metrics.homogenisation_index(list(inputs.values()), list(outs.values()), sr),
+        "frequency_response": response,
+        "self_oscillation": {"inlet": m.input_labels[1] if sweep_inlet else None, "values": sweep_values,
+                             "silent_input_db": silent_db, "sine_input_db": sine_db, "threshold": threshold},
+        "resonant_modes_hz": metrics.persistent_peaks([metrics.power_spectrum(o, sr) for o in outs.values()
+                                                       if metrics.rms(o) > 1e-4], share=MODE_PERSISTENCE),
+        "hf_gain_db": float(np.mean(hf_gain)),
+        "impulse_peak_ms": float(np.argmax(np.abs(ir)) - 64) * 1000 / sr,
+        "buffer_edge_artifact_db": edge_artifact_db(path, method, sr),
+    }
+    arrays = {"outputs": outs, "ir": ir, "sr": sr}
+    return result, arrays

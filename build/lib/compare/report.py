@@ -1,0 +1,149 @@
+"""Build reports/compare/: index.html, metrics.json and PNG figures for every export and method."""
+import html
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from audition.model_file import open_export
+from audition.validate import validate
+from compare import analyse, claims, probes
+from safeio import UserError, atomic_write_text, warn
+
+HOMOGENISATION_TEXT = (
+    "The homogenisation index of a model is the mean pairwise distance between the time-averaged "
+    "log-mel spectra (64 bands, dB) of its outputs over the whole input set, divided by the same mean "
+    "pairwise distance between the inputs. 1 means the model keeps the diversity of what it is fed "
+    "(an identity or a plain filter); near 0 means every input comes out as one texture. Values above 1 "
+    "mean the model spreads its inputs further apart.")
+
+
+def family(export) -> str:
+    m = export.manifest
+    if m.get("kind") == "trained" or {"encode", "decode"} <= set(export.methods):
+        return "trained"
+    return "hybrid" if m.get("kind") == "hybrid" else "hand-written"
+
+
+def audio_methods(export) -> tuple[list[str], list[str]]:
+    ok, skipped = [], []
+    for name, m in export.methods.items():
+        (ok if m.in_ratio == 1 and m.out_ratio == 1 else skipped).append(name)
+    return ok, skipped
+
+
+def figure(path: Path, title: str, result: dict, arrays: dict) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sr = arrays["sr"]
+    fig, ax = plt.subplots(2, 2, figsize=(12, 7.5))
+    y = np.concatenate([o for o in arrays["outputs"].values()])
+    ax[0, 0].specgram(y + 1e-9, NFFT=1024, Fs=sr, noverlap=512, cmap="magma", vmin=-140)
+    ax[0, 0].set(title="output spectrogram (recordings, then probes)", xlabel="s", ylabel="Hz")
+    for level, rows in result["frequency_response"].items():
+        f = [r["freq_hz"] for r in rows]
+        line, = ax[0, 1].semilogx(f, [r["gain_db"] for r in rows], label=f"{level} dBFS")
+        ax[0, 1].semilogx(f, [20 * math.log10(max(r["thd"], 1e-6)) for r in rows], "--", color=line.get_color(), alpha=0.5)
+    ax[0, 1].set(title="gain (solid) and THD (dashed) vs frequency", xlabel="Hz", ylabel="dB")
+    ax[0, 1].legend(fontsize=8)
+    ir = arrays["ir"][: int(0.02 * sr) + 64]
+    ax[1, 0].plot((np.arange(len(ir)) - 64) * 1000 / sr, ir)
+    ax[1, 0].set(title="impulse response (click minus silence, same seed)", xlabel="ms")
+    osc = result["self_oscillation"]
+    if osc["values"]:
+        ax[1, 1].plot(osc["values"], osc["silent_input_db"], "o-", label="silent input")
+        ax[1, 1].plot(osc["values"], osc["sine_input_db"], "s-", label="220 Hz sine input")
+        if osc["threshold"] is not None:
+            ax[1, 1].axvline(osc["threshold"], color="red", ls=":", label=f"threshold {osc['threshold']:.1f}")
+        ax[1, 1].axhline(analyse.SILENT_DB, color="grey", lw=0.5)
+        ax[1, 1].set(title=f"self-oscillation map: {osc['inlet']}", xlabel="control value", ylabel="AC level dBFS")
+        ax[1, 1].legend(fontsize=8)
+    else:
+        ax[1, 1].text(0.5, 0.5, f"no control inlet\nsilent-input level {osc['silent_input_db'][0]:.1f} dBFS",
+                      ha="center", va="center")
+        ax[1, 1].set_axis_off()
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True) -> dict:
+    if not exports:
+        raise UserError("no exports to compare: run make export-chaos or make demo first (exports/ is empty)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = {**probes.recordings(recordings), **probes.synthetic()}
+    skipped, jobs = [], []
+    for path in exports:
+        try:
+            failures, _ = validate(path, buffers=[2048])
+        except UserError as e:
+            failures = [str(e)]
+        if failures:
+            skipped.append({"export": str(path), "why": failures[0]})
+            warn(f"{path}: skipped, fails validation ({failures[0]})")
+            continue
+        export = open_export(path)
+        ok, latent = audio_methods(export)
+        skipped += [{"export": f"{path.name}:{m}", "why": "latent-rate method (not audio to audio); forward covers it"}
+                    for m in latent]
+        jobs += [(path, export, m) for m in ok]
+    results = {}
+    steps = jobs
+    if progress:
+        from tqdm import tqdm
+        steps = tqdm(jobs, desc="compare", unit="method", disable=None)
+    for path, export, method in steps:
+        key = f"{path.stem}:{method}"
+        r, arrays = analyse.analyse(path, method, inputs)
+        r.update({"family": family(export), "class": export.manifest.get("class", ""),
+                  "global_step": export.manifest.get("global_step"),
+                  "phase_1_duration": export.manifest.get("trained_with", {}).get("phase_1_duration")})
+        if r["family"] == "hybrid":
+            r.update({"finetune": export.manifest.get("finetune", {}), "parent": export.manifest.get("parent", "")})
+        png = out_dir / f"{path.stem}__{method}.png"
+        figure(png, key, r, arrays)
+        r["figure"] = png.name
+        results[key] = r
+    report = {"inputs": list(inputs), "models": results, "skipped": skipped, "claims": claims.judge(results),
+              "homogenisation_index_definition": HOMOGENISATION_TEXT}
+    atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=1, default=float) + "\n")
+    atomic_write_text(out_dir / "index.html", to_html(report))
+    return report
+
+
+def to_html(report: dict) -> str:
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(k)}</td><td>{e(r['family'])}</td><td>{r['homogenisation_index']:.2f}</td>"
+        f"<td>{r['mean_rms_db']:.1f}</td><td>{np.mean([d['centroid_hz'] for d in r['per_input'].values()]):.0f}</td>"
+        f"<td>{np.mean([d['flatness'] for d in r['per_input'].values()]):.2f}</td>"
+        f"<td>{np.mean([d['crest_factor'] for d in r['per_input'].values()]):.1f}</td>"
+        f"<td>{r['self_oscillation']['threshold'] if r['self_oscillation']['threshold'] is not None else '-'}</td>"
+        f"<td>{', '.join(f'{m:.0f}' for m in r['resonant_modes_hz'][:5]) or '-'}</td>"
+        f"<td>{'-' if r['buffer_edge_artifact_db'] is None else round(r['buffer_edge_artifact_db'])}</td></tr>"
+        for k, r in report["models"].items())
+    claims_html = "".join(f"<tr><td>{e(c['claim'])}</td><td>{e(c['evidence'])}</td><td><b>{e(c['verdict'])}</b></td></tr>"
+                          for c in report["claims"])
+    skipped = "".join(f"<li>{e(s['export'])}: {e(s['why'])}</li>" for s in report["skipped"]) or "<li>none</li>"
+    figs = "".join(f"<h3>{e(k)}</h3><img src='{e(r['figure'])}' width='960'>" for k, r in report["models"].items())
+    per_input = "".join(
+        f"<tr><td>{e(k)}</td><td>{e(name)}</td><td>{d['rms_db']:.1f}</td><td>{d['centroid_hz']:.0f}</td>"
+        f"<td>{d['bandwidth_hz']:.0f}</td><td>{d['flatness']:.2f}</td><td>{d['crest_factor']:.1f}</td></tr>"
+        for k, r in report["models"].items() for name, d in r["per_input"].items())
+    return f"""<!doctype html><meta charset="utf-8"><title>Trained vs hand-written instruments</title>
+<style>body{{font-family:sans-serif;max-width:1000px;margin:auto}}td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px}}table{{border-collapse:collapse}}</style>
+<h1>Trained vs hand-written instruments</h1>
+<p>Every method of every export was run block by block as nn~ runs it (buffer {analyse.BUFFER}, latency removed, torch seed 0)
+on the same inputs: {e(', '.join(report['inputs']))}. Controls of multi-inlet methods sit a quarter into their documented range.</p>
+<h2>The essay's claims</h2><table><tr><th>claim</th><th>measured</th><th>verdict</th></tr>{claims_html}</table>
+<h2>Summary</h2><table><tr><th>model:method</th><th>family</th><th>homogenisation</th><th>RMS dBFS</th><th>centroid Hz</th>
+<th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th><th>buffer-edge artifact dB</th></tr>{rows}</table>
+<h2>Homogenisation index</h2><p>{e(report['homogenisation_index_definition'])}</p>
+<h2>Skipped</h2><ul>{skipped}</ul>
+<h2>Figures</h2>{figs}
+<h2>Per input</h2><table><tr><th>model:method</th><th>input</th><th>RMS dBFS</th><th>centroid</th><th>bandwidth</th><th>flatness</th><th>crest</th></tr>{per_input}</table>
+"""

@@ -1,0 +1,44 @@
+"""Run acids-rave's own CLI (`rave preprocess|train|export ...`) with these additions first:
+
+- torchaudio 2.9 has no sox_effects: install the sox-CLI stand-in (for the compress augmentation);
+- `rave train` gets a CheckpointOnExit callback (rave_pipeline/graceful.py): a signal or the end of
+  training saves a checkpoint; and a StepMeter (rave_pipeline/progress.py): s/step, data wait,
+  peak memory and ETA per RAVE phase, one line per validation and progress.json in the run folder;
+- the repo root must not be on sys.path: our configs/ folder would shadow RAVE's gin includes
+  ("configs/v1.gin") and our scripts/ folder its `scripts` package.
+
+    python -m rave_pipeline.rave_cli train --config v2_small ...
+"""
+import sys
+from pathlib import Path
+
+REPO = str(Path(__file__).resolve().parents[1])
+
+
+def command(*args: str) -> list[str]:
+    """The command line that runs `rave <args>` through this wrapper, with this interpreter."""
+    return [sys.executable, "-m", "rave_pipeline.rave_cli", *map(str, args)]
+
+
+def last_lines(proc, n: int = 5) -> str:
+    """The end of a finished command's output, for an error message."""
+    return "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-n:])
+
+
+def main() -> None:
+    sys.path[:] = [p for p in sys.path if p not in ("", ".", REPO)]
+    from rave_pipeline import sox_compat
+
+    sox_compat.install()
+    if sys.argv[1:2] == ["train"]:
+        from rave_pipeline import graceful
+
+        graceful.install()
+    from scripts.main_cli import main as rave_main  # acids-rave's CLI entry point
+
+    sys.argv = ["rave", *sys.argv[1:]]
+    rave_main()
+
+
+if __name__ == "__main__":
+    main()

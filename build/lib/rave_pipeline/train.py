@@ -1,0 +1,224 @@
+"""`rave train` for a recipe: picks device and batch, checks the dataset, resumes, survives signals."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rave_pipeline import dataset, rave_cli, runs, stage
+from rave_pipeline.recipes import REPO, Recipe
+from safeio import UserError, atomic_write_text, warn
+
+# Lines of RAVE/Lightning output that have a known fix.
+KNOWN_FAILURES = {
+    "Padding size should be less than": "n_signal is too small for this config: raise N_SIGNAL",
+    "CUDA out of memory": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
+    "OutOfMemoryError": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
+    "n_components=128 must be between": "the validation set is too small for RAVE's PCA: add recordings (the size check before training says how many seconds)",
+    "No space left on device": "the disk holding runs/ is full: free space there (or train under ROOT= on a bigger disk) "
+                               "and run the same command again to resume",
+    "contains NaN": "training diverged to NaN; with the mute augmentation a batch of only muted examples does this "
+                    "(p = 0.1^BATCH per step): use BATCH=4 or more, or AUGMENT=none, and FRESH=1",
+}
+
+
+def resolve_device(device: str | None, gpu: int | None):
+    """-> (rave --gpu value, extra env, GPU memory in GB or None)."""
+    import torch
+
+    if device not in (None, "", "auto", "cpu", "cuda"):
+        raise UserError(f"DEVICE={device} is not one of auto, cpu, cuda")
+    if device == "cpu" or (device in (None, "", "auto") and not torch.cuda.is_available()):
+        if device != "cpu":
+            warn("no CUDA GPU found: training on CPU, which is for smoke tests only (DEVICE=cpu silences this)")
+        # hide GPUs so Lightning cannot pick one up by itself
+        return "-1", {"CUDA_VISIBLE_DEVICES": ""}, None
+    if not torch.cuda.is_available():
+        raise UserError("DEVICE=cuda but torch sees no CUDA GPU: check nvidia-smi and CUDA_VISIBLE_DEVICES, or use DEVICE=cpu")
+    index = gpu or 0
+    if index >= torch.cuda.device_count():
+        raise UserError(f"GPU={index} but only {torch.cuda.device_count()} GPU(s) are visible")
+    gb = torch.cuda.get_device_properties(index).total_memory / 1e9
+    return str(index), {}, gb
+
+
+def choose_batch(recipe: Recipe, batch: int | None, gpu_gb: float | None) -> int:
+    if batch:
+        return batch
+    if gpu_gb is None:
+        return recipe.cpu_batch
+    b = recipe.batch_for_gpu(gpu_gb)
+    if b is None:
+        smallest = min(recipe.batch_by_gpu_gb)
+        raise UserError(f"this GPU has {gpu_gb:.0f} GB, below the {smallest} GB the {recipe.name} recipe is sized for: "
+                        "set BATCH= to try anyway")
+    return b
+
+
+def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, workers: int, db=None) -> list[str]:
+    cmd = rave_cli.command("train", "--name", recipe.name, "--db_path", db or recipe.db_dir, "--out_path", recipe.runs_dir,
+                           "--config", recipe.config, "--n_signal", recipe.n_signal, "--batch", batch,
+                           "--max_steps", recipe.max_steps, "--val_every", recipe.val_every,
+                           "--save_every", recipe.save_every, "--workers", workers,
+                           "--channels", recipe.channels, "--gpu", gpu)
+    if recipe.gin_path:
+        cmd += ["--config", str(recipe.gin_path)]
+    for aug in recipe.augment:
+        cmd += ["--augment", aug]
+    for binding in overrides or []:
+        cmd += ["--override", binding]
+    if resume_from:
+        cmd += ["--ckpt", str(resume_from)]
+    if not sys.stdout.isatty():
+        cmd += ["--noprogress"]  # no carriage-return progress bars in batch-job logs
+    return cmd
+
+
+def die_with_parent() -> None:
+    """In the child, before exec: SIGTERM when the wrapper dies, even by SIGKILL (Linux prctl), so
+    RAVE checkpoints and stops instead of training on as an orphan."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+# Lines of RAVE's output shown on the console; everything goes to the run's train.log.
+CONSOLE = ("· phase ", "received SIG", "saved ", "loading state from file", "Error", "error:")
+
+
+def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str, int | None]:
+    """Run RAVE with its output appended to `log`, showing only progress lines and errors; forward
+    SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it as SIGTERM. -> (exit code, log tail, signal). The child
+    inherits the run's lock, so no second trainer starts while it lives."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        start = out.tell()
+        child = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                 pass_fds=(lock_fd,) if lock_fd is not None else (),
+                                 preexec_fn=die_with_parent if sys.platform == "linux" else None)
+    received = []
+
+    def forward(signum, _frame):
+        received.append(signum)
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)}
+    pos, partial = start, b""
+    try:
+        while True:
+            done = child.poll() is not None
+            with open(log, "rb") as f:
+                f.seek(pos)
+                chunk = f.read()
+            pos += len(chunk)
+            *lines, partial = (partial + chunk).split(b"\n")
+            for line in lines:
+                text = line.decode(errors="replace").rstrip()
+                if any(key in text for key in CONSOLE):
+                    print(text, flush=True)
+            if done:
+                break
+            time.sleep(0.5)
+        code = child.wait()
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+    with open(log, "rb") as f:
+        f.seek(max(start, pos - 65536))
+        tail = f.read().decode(errors="replace")
+    return code, tail, (received[0] if received else None)
+
+
+def record_settings(recipe: Recipe, batch: int, gpu: str, phase_1: int) -> None:
+    """runs/<recipe>/settings.json: what the run was trained with, for the export manifest."""
+    fields = {k: getattr(recipe, k) for k in ("config", "augment", "sampling_rate", "channels", "n_signal",
+                                              "max_steps", "val_every", "save_every")}
+    atomic_write_text(recipe.runs_dir / "settings.json",
+                      json.dumps({**fields, "batch": batch, "gpu": gpu, "db": str(recipe.db_dir),
+                                  "phase_1_duration": phase_1}, indent=1))
+
+
+def check_gin(recipe: Recipe, overrides) -> int:
+    """Parse the recipe's config and OVERRIDE bindings as rave train will; -> PHASE_1_DURATION."""
+    configs = [recipe.config] + ([str(recipe.gin_path)] if recipe.gin_path else [])
+    cmd = [sys.executable, "-m", "rave_pipeline.gin_check", *configs, "--", *(overrides or [])]
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=REPO)
+        result = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (subprocess.TimeoutExpired, IndexError, json.JSONDecodeError):
+        raise UserError(f"could not read RAVE's {recipe.config} config (is acids-rave installed? run make setup)")
+    if "error" in result:
+        raise UserError(result["error"])
+    return result["phase_1_duration"]
+
+
+def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overrides=None, workers=None) -> int:
+    """Train (or resume) the recipe's run. Returns the global step of the newest checkpoint."""
+    phase_1 = check_gin(recipe, overrides)
+    if recipe.max_steps <= phase_1:
+        warn(f"MAX_STEPS={recipe.max_steps} ends before RAVE's adversarial phase (PHASE_1_DURATION={phase_1}): "
+             "the model will stay blurry; raise MAX_STEPS or set OVERRIDE='PHASE_1_DURATION=...'")
+    gpu_arg, env_extra, gpu_gb = resolve_device(device, gpu)
+    batch = choose_batch(recipe, batch, gpu_gb)
+    dataset.check_size(recipe, batch)
+    if "mute" in recipe.augment and batch < 4:
+        warn(f"batch {batch} with the mute augmentation: {100 * 0.1 ** batch:g} % of steps mute every example, which "
+             "makes RAVE's loss infinite (NaN weights); use BATCH=4 or more")
+    if workers is None:
+        workers = recipe.workers if gpu_gb else 0  # CPU: load in the main process, no extra memory
+    with runs.exclusive(runs.lock_of(recipe.runs_dir), recipe.runs_dir) as lock_fd:
+        if fresh:
+            moved = runs.archive(recipe.runs_dir)
+            if moved:
+                print(f"FRESH=1: previous runs moved to {moved}")
+        recipe.runs_dir.mkdir(parents=True, exist_ok=True)
+        runs.discard_incomplete(recipe.runs_dir)
+        ckpt = runs.newest_checkpoint(recipe.runs_dir)
+        resume_from = None
+        if ckpt:
+            step = runs.global_step(ckpt)
+            if step >= recipe.max_steps:
+                print(f"{recipe.name}: already trained to step {step} (MAX_STEPS={recipe.max_steps}); raise MAX_STEPS to continue")
+                return step
+            resume_from = runs.run_dir_of(ckpt)
+            need, free = 3 * ckpt.stat().st_size, shutil.disk_usage(recipe.runs_dir).free
+            if free < need:   # RAVE keeps the last and the best checkpoint, and writes a new one beside them
+                raise UserError(f"the disk holding {recipe.runs_dir} has {free / 1e6:.0f} MB free; training writes "
+                                f"checkpoints of {ckpt.stat().st_size / 1e6:.0f} MB and needs {need / 1e6:.0f} MB: "
+                                f"free space there and run make train-{recipe.name} again to resume")
+            print(f"resuming {resume_from} from {ckpt.name} at step {step} (FRESH=1 starts a new run)")
+        db = stage.stage(recipe)
+        where = f"GPU {gpu_arg} ({gpu_gb:.0f} GB)" if gpu_gb else "CPU"
+        print(f"training {recipe.name}: RAVE {recipe.config}, batch {batch}, n_signal {recipe.n_signal}, "
+              f"max_steps {recipe.max_steps}, on {where}, reading {db}")
+        record_settings(recipe, batch, gpu_arg, phase_1)
+        cmd = rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers, db)
+        env = {**os.environ, **env_extra}
+        log = recipe.runs_dir / "train.log"
+        print(f"RAVE's full output: {log}")
+        code, tail, sig = run_forwarding_signals(cmd, env, log, lock_fd)
+        if sig is None:   # over for good; after a signal the copy stays for the restart on this node
+            stage.unstage(recipe, db)
+        newest = runs.newest_checkpoint(recipe.runs_dir)
+        step = runs.global_step(newest) if newest else 0
+        if sig is not None:
+            saved = f"the newest checkpoint is {newest} (step {step})" if newest else "no checkpoint was saved yet"
+            print(f"training stopped by signal {signal.Signals(sig).name}; {saved}; "
+                  f"run make train-{recipe.name} again to resume", file=sys.stderr)
+            sys.exit(128 + sig)
+        if code < 0:
+            name = signal.Signals(-code).name
+            why = " (the kernel's out-of-memory killer sends it: lower BATCH, see dmesg)" if -code == signal.SIGKILL else ""
+            raise UserError(f"rave train was killed ({name}, signal {-code}){why}; newest checkpoint: "
+                            f"{newest or 'none yet'} (step {step}); run make train-{recipe.name} to resume")
+        if code != 0:
+            hint = next((fix for key, fix in KNOWN_FAILURES.items() if key in tail), None)
+            last = [l for l in tail.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
+            print("\n".join(tail.strip().splitlines()[-15:]), file=sys.stderr)
+            raise UserError(f"rave train failed for {recipe.name} ({hint or last[0].strip()[:200]}); full log: {log}")
+        print(f"{recipe.name}: newest checkpoint {newest} at step {step}")
+        return step

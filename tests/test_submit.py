@@ -1,0 +1,64 @@
+"""`make cluster-train-*` / `python -m rave_pipeline submit`: the exact sbatch argument lists, checked
+against a recording stand-in for sbatch (the real Slurm runs in test_slurm.py)."""
+import json
+import subprocess
+
+from helpers.cli import REPO, run_cli
+
+
+def recording_sbatch(tmp_path):
+    """An executable that appends its argv to a log and answers like `sbatch --parsable`."""
+    log, script = tmp_path / "calls.jsonl", tmp_path / "sbatch"
+    script.write_text(f"""#!/usr/bin/env python3
+import json, sys
+with open({str(log)!r}, "a") as f:
+    f.write(json.dumps(sys.argv[1:]) + "\\n")
+print(sum(1 for _ in open({str(log)!r})) + 100)
+""")
+    script.chmod(0o755)
+    return script, lambda: [json.loads(line) for line in log.read_text().splitlines()]
+
+
+def test_values_with_spaces_and_quotes_reach_the_job_as_typed(tmp_path):
+    sbatch, calls = recording_sbatch(tmp_path)
+    root = tmp_path / "my runs"
+    r = run_cli("-m", "rave_pipeline", "submit", "noise", "--root", root, "--max-steps", "5000",
+                "--override", "PHASE_1_DURATION = 3000", "--override", "RAVE.name = 'a b'", "--fresh",
+                "--sbatch", str(sbatch), "--sbatch-args", "--partition=gpu --time=48:00:00")
+    assert r.returncode == 0, r.stderr
+    assert "training job 101 (noise), export job 102 (runs when training succeeds)" in r.stdout
+    train, export = calls()
+    script_dir = str(REPO / "scripts" / "slurm")
+    assert train == ["--parsable", "--partition=gpu", "--time=48:00:00", f"{script_dir}/train.sbatch", "noise",
+                     "--root", str(root), "--max-steps", "5000",
+                     "--override", "PHASE_1_DURATION = 3000", "--override", "RAVE.name = 'a b'", "--fresh"]
+    assert export == ["--parsable", "--partition=gpu", "--time=48:00:00", "--dependency=afterok:101",
+                      f"{script_dir}/export.sbatch", "noise", "--root", str(root)]
+
+
+def test_the_batch_script_hands_its_arguments_on_unchanged(tmp_path):
+    """train.sbatch's own argument handling, run by bash with `python` replaced by an argv printer."""
+    fake = tmp_path / "repo"
+    (fake / ".venv/bin").mkdir(parents=True)
+    (fake / "configs").mkdir()
+    (fake / "configs/noise.toml").touch()
+    (fake / ".venv/bin/python").write_text('#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n')
+    (fake / ".venv/bin/python").chmod(0o755)
+    r = subprocess.run(["bash", str(REPO / "scripts/slurm/train.sbatch"), "noise", "--root", "/a b",
+                        "--override", "RAVE.name = 'x y'"], cwd=fake, env={"PATH": "/usr/bin:/bin", "SLURM_SUBMIT_DIR": str(fake)},
+                       capture_output=True, text=True, timeout=60)
+    printed = [json.loads(line) for line in r.stdout.splitlines() if line.startswith('["')]
+    assert printed == [["-m", "rave_pipeline", "preprocess", "noise", "--root", "/a b", "--override", "RAVE.name = 'x y'"],
+                       ["-m", "rave_pipeline", "train", "noise", "--root", "/a b", "--override", "RAVE.name = 'x y'"]], r.stdout + r.stderr
+
+
+def test_export_all_is_one_job_after_the_named_ones(tmp_path):
+    sbatch, calls = recording_sbatch(tmp_path)
+    r = run_cli("-m", "rave_pipeline", "submit", "all", "--export-only", "--after", "7:8", "--sbatch", str(sbatch))
+    assert r.returncode == 0 and "export job 101 (all)" in r.stdout, r.stderr
+    assert calls() == [["--parsable", "--dependency=afterok:7:8", str(REPO / "scripts/slurm/export.sbatch"), "all"]]
+
+
+def test_a_refused_submission_is_one_sentence(tmp_path):
+    r = run_cli("-m", "rave_pipeline", "submit", "noise", "--sbatch", "/bin/false")
+    assert r.returncode == 2 and "sbatch refused the job (exit 1); the command was: /bin/false --parsable" in r.stderr
