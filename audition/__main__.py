@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, SR, use_host_threads
+from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR, use_host_threads
 from audition.model_file import export_files
-from safeio import UserError, atomic_write_text, cli_main, write_wav
+from safeio import UserError, atomic_write_text, cli_main, warn, write_wav
 
 
 def cmd_info(args):
@@ -54,8 +54,10 @@ def cmd_render(args):
     from audition.host import Host
     from audition.model_file import open_export
 
+    host_name = "unthreaded" if args.no_thread else args.host
+    # the host's messages (buffer switched, method not found) once; every render then gets a fresh model
+    m = Host(open_export(args.model), args.method, args.buffer, host_name, args.load_delay, args.strict).spec
     export = open_export(args.model)
-    m = export.method(args.method)
     if len(args.inputs) != m.in_channels:
         raise UserError(f"{export.path.name}:{m.name} has {m.in_channels} inlet(s) ({'; '.join(m.input_labels)}), "
                         f"but {len(args.inputs)} --in source(s) were given")
@@ -69,14 +71,26 @@ def cmd_render(args):
             x = base.copy()
             x[index] = v
             jobs.append((out.with_name(f"{out.stem}_in{index + 1}={v:g}.wav"), x))
+    nonfinite_files = []
     for path, x in jobs:
         torch.manual_seed(args.seed)
-        host = Host(open_export(args.model), m.name, args.buffer, threaded=not args.no_thread)
+        host = Host(open_export(args.model), m.name, args.buffer, host_name, args.load_delay, args.strict, quiet=True)
         y = host.run(x, progress=True)[0, :, : x.shape[-1]] if args.align else host.play(x, progress=True)[0]
+        bad = int((~np.isfinite(y)).sum())
+        over = int((np.abs(np.nan_to_num(y)) > 1.0).sum())
         write_wav(path, y, args.sr, subtype="FLOAT")
-        peak = float(np.abs(y).max()) if y.size else 0.0
+        peak = float(np.abs(np.nan_to_num(y)).max()) if y.size else 0.0
         print(f"wrote {path} ({y.shape[-1] / args.sr:.1f} s, {y.shape[0]} ch, peak {peak:.3f}, "
               f"latency {'compensated' if args.align else f'{host.latency} samples'})")
+        if bad or over:
+            warn(f"{path}: the model produced {bad} NaN/inf sample(s) and {over} sample(s) above 0 dBFS "
+                 f"(peak {20 * np.log10(max(peak, 1e-12)):+.1f} dBFS)")
+        if bad:
+            nonfinite_files.append(path)
+    if nonfinite_files and not args.allow_nonfinite:
+        raise UserError(f"{len(nonfinite_files)} render(s) hold NaN/inf samples, which a host plays as silence or "
+                        f"garbage and which poison a streaming model's state ({nonfinite_files[0]}); guard the input "
+                        "or pass --allow-nonfinite to keep them")
 
 
 def cmd_validate(args):
@@ -123,8 +137,14 @@ def main(argv=None):
     p.add_argument("--in", dest="inputs", action="append", default=[], help="one per inlet, in order")
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--sr", type=int, default=SR)
-    p.add_argument("--buffer", type=int, default=DEFAULT_BUFFER, help="nn~ buffer size (power of two)")
-    p.add_argument("--no-thread", action="store_true", help="latency N instead of nn~'s threaded 2N-64")
+    p.add_argument("--buffer", type=int, default=DEFAULT_BUFFER,
+                   help="host buffer; rounded up to a power of two and raised to the largest ratio, as hosts do")
+    p.add_argument("--host", choices=list(PROFILES), default="nn~",
+                   help="nn~ (Pd/Max, 2N-64), nn.ar (real time, 2N-64), nn.ar-nrt (N-64), unthreaded (N)")
+    p.add_argument("--load-delay", type=int, default=0, help="nn.ar: samples of input lost while the model loads (measured 512-1792)")
+    p.add_argument("--strict", action="store_true", help="an unknown method is an error instead of the host's fallback to forward")
+    p.add_argument("--no-thread", action="store_true", help="same as --host unthreaded")
+    p.add_argument("--allow-nonfinite", action="store_true", help="exit 0 even when the output holds NaN/inf")
     p.add_argument("--align", action="store_true", help="remove the host latency (for analysis)")
     p.add_argument("--grid", default=None, help="INLET=LOW:HIGH:STEPS: one render per constant value of that inlet")
     p.add_argument("--seed", type=int, default=0, help="torch seed before each render (RAVE models are random)")

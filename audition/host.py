@@ -1,10 +1,17 @@
-"""Run a method block by block exactly as nn~ does (measured against a real nn~ in Pd).
+"""Run a method block by block exactly as nn~ and nn.ar do (measured against both real hosts,
+docs/facts.md "How nn~ and nn.ar run a model").
 
 Per buffer of N samples: inputs stacked to [batch, in_ch, N], decimated by in_ratio keeping the last
 sample of each group, the method called once, its output repeat_interleave'd by out_ratio to
-[batch, out_ch, N]. The host hears it `latency` samples later: 2N - 64 in nn~'s threaded mode at Pd's
-64-sample block, N without the thread. A block whose output has the wrong length plays silence.
+[batch, out_ch, N]. The host's rules, whatever the profile:
+- the requested buffer is rounded up to a power of two and raised to the largest ratio over all of the
+  model's methods, with the host's message, and then it plays;
+- a block whose output has the wrong length replays the previous block, with the host's message;
+- an unknown method plays `forward`, with the host's message (or an error with strict=True).
+Profiles differ in latency (and nn.ar in real time starts late, while the model loads).
 """
+import dataclasses
+
 import numpy as np
 import torch
 
@@ -17,6 +24,25 @@ DEFAULT_BUFFER = 2048  # the buffer nn.ar's examples use (nn~'s own default is 4
 BENCH_BUFFERS = (64, 256, 2048)  # small, typical and large host buffers in every real-time table
 
 
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    name: str
+    latency_buffers: int   # output lags input by latency_buffers * N - block samples
+    block: int             # the host's own block (subtracted from the latency); 0 for none
+    says: str              # how the host prefixes its messages
+
+    def latency(self, buffer: int) -> int:
+        return self.latency_buffers * buffer - self.block
+
+
+PROFILES = {
+    "nn~": Profile("nn~", 2, HOST_BLOCK, "nn~"),                  # Pd / Max, threaded: 2N - 64
+    "nn.ar": Profile("nn.ar", 2, HOST_BLOCK, "NNUGen"),           # SuperCollider in real time: 2N - 64
+    "nn.ar-nrt": Profile("nn.ar-nrt", 1, HOST_BLOCK, "NNUGen"),   # SuperCollider non-real-time (NN.nrt): N - 64
+    "unthreaded": Profile("unthreaded", 1, 0, "nn~"),             # nn~ without its thread: N
+}
+
+
 def use_host_threads() -> None:
     """A host runs a model on its own audio thread: torch gets OMP_NUM_THREADS threads (default 1);
     extra OpenMP threads only fight over the cores."""
@@ -25,48 +51,68 @@ def use_host_threads() -> None:
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
 
-def latency(buffer: int, threaded: bool = True, block: int = HOST_BLOCK) -> int:
-    return 2 * buffer - block if threaded else buffer
+def latency(buffer: int, host: str = "nn~") -> int:
+    return PROFILES[host].latency(buffer)
 
 
-def check_buffer(export: Export, method: str, buffer: int) -> None:
-    m = export.method(method)
-    ratio = max(m.in_ratio, m.out_ratio)
-    if buffer < ratio or buffer & (buffer - 1):
-        raise UserError(f"buffer {buffer} is not allowed for {export.path.name}:{method}: nn~ needs a power of two "
-                        f">= {ratio} (the method's largest ratio)")
+def effective_buffer(export: Export, requested: int) -> int:
+    """The buffer a host really runs: the next power of two, at least the largest ratio of any method."""
+    if requested < 1:
+        raise UserError(f"buffer {requested}: a host buffer is a whole number of 1 or more samples")
+    n = 1 << (requested - 1).bit_length()
+    return max(n, max(max(m.in_ratio, m.out_ratio) for m in export.methods.values()))
 
 
 class Host:
-    def __init__(self, export: Export, method: str, buffer: int = DEFAULT_BUFFER, threaded: bool = True):
-        check_buffer(export, method, buffer)
-        self.export, self.spec, self.buffer, self.threaded = export, export.method(method), buffer, threaded
-        self.fn = getattr(export.module, method)
-        self.silenced_blocks = 0
+    def __init__(self, export: Export, method: str, buffer: int = DEFAULT_BUFFER, host: str = "nn~",
+                 load_delay: int = 0, strict: bool = False, quiet: bool = False):
+        if host not in PROFILES:
+            raise UserError(f"host {host!r} is not one of {', '.join(PROFILES)}")
+        self.profile, self.load_delay, self.quiet = PROFILES[host], load_delay, quiet
+        if method not in export.methods and not strict and "forward" in export.methods:
+            self.say(f"method {method} not found in model, using forward instead")
+            method = "forward"
+        self.export, self.spec = export, export.method(method)
+        self.buffer = effective_buffer(export, buffer)
+        if self.buffer != buffer:
+            self.say(f"buffer size too small, switching to {self.buffer}" if self.buffer > buffer
+                     else f"buffer size {buffer} is not a power of two, using {self.buffer}")
+        self.fn = getattr(export.module, self.spec.name)
+        self.replayed_blocks, self.wrong_size, self.last = 0, 0, None
+
+    def say(self, message: str) -> None:
+        if not self.quiet:
+            warn(f"{self.profile.says}: {message}")
 
     @property
     def latency(self) -> int:
-        return latency(self.buffer, self.threaded)
+        return self.profile.latency(self.buffer)
 
     def process_buffer(self, frame: torch.Tensor) -> torch.Tensor:
-        """One nn~ buffer: [batch, in_ch, N] -> [batch, out_ch, N]."""
+        """One host buffer: [batch, in_ch, N] -> [batch, out_ch, N]."""
         m, n = self.spec, self.buffer
         x = frame[..., m.in_ratio - 1::m.in_ratio] if m.in_ratio > 1 else frame
         y = self.fn(x)
         if y.dim() != 3 or y.shape[1] != m.out_channels or y.shape[2] * m.out_ratio != n:
-            self.silenced_blocks += 1  # real nn~ prints a message and plays silence
-            return torch.zeros(frame.shape[0], m.out_channels, n)
-        return y.repeat_interleave(m.out_ratio, dim=-1) if m.out_ratio > 1 else y
+            self.replayed_blocks += 1   # the host replays what it played last (silence at the start)
+            self.wrong_size = y.shape[-1] * m.out_ratio if y.dim() else 0
+            if self.last is None or self.last.shape[0] != frame.shape[0]:
+                self.last = torch.zeros(frame.shape[0], m.out_channels, n)
+            return self.last
+        self.last = y.repeat_interleave(m.out_ratio, dim=-1) if m.out_ratio > 1 else y
+        return self.last
 
     def run(self, inputs: np.ndarray, progress: bool = False) -> np.ndarray:
         """inputs [batch, in_ch, T] (or [in_ch, T]) -> model output [batch, out_ch, T'] with T' = T rounded
-        up to whole buffers (the tail is padded with silence), without host latency."""
+        up to whole buffers (the tail is padded with silence), without host latency. With a load delay L
+        (nn.ar in real time), the first buffer starts at sample L and the output before it is silence."""
         x = np.asarray(inputs, dtype=np.float32)
         if x.ndim == 2:
             x = x[None]
         if x.shape[1] != self.spec.in_channels:
             raise UserError(f"{self.export.path.name}:{self.spec.name} has {self.spec.in_channels} inlet(s) "
                             f"({'; '.join(self.spec.input_labels)}), but {x.shape[1]} source(s) were given")
+        x = x[..., self.load_delay:]
         n = self.buffer
         frames = -(-x.shape[-1] // n)
         padded = np.zeros((x.shape[0], x.shape[1], frames * n), np.float32)
@@ -80,9 +126,12 @@ class Host:
         with torch.inference_mode():
             for k in steps:
                 out[..., k * n:(k + 1) * n] = self.process_buffer(xt[..., k * n:(k + 1) * n])
-        if self.silenced_blocks:
-            warn(f"{self.export.path.name}:{self.spec.name}: {self.silenced_blocks} block(s) returned the wrong "
-                 "shape and were silenced, as nn~ does")
+        if self.replayed_blocks:
+            self.say(f"model output size is not consistent, expected {n} samples, got {self.wrong_size}! "
+                     f"({self.export.path.name}:{self.spec.name}: {self.replayed_blocks} block(s) replayed the "
+                     "previous one, as the host does)")
+        if self.load_delay:   # nn.ar fed the model nothing until it had loaded
+            out = torch.cat([torch.zeros(x.shape[0], self.spec.out_channels, self.load_delay), out], -1)
         return out.numpy()
 
     def play(self, inputs: np.ndarray, progress: bool = False) -> np.ndarray:

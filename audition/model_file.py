@@ -43,8 +43,8 @@ class Export:
 
     def method(self, name: str) -> Method:
         if name not in self.methods:
-            raise UserError(f"{self.path.name} has no method {name!r} (real nn~ would silently run 'forward' instead); "
-                            f"its methods: {', '.join(self.methods)}")
+            raise UserError(f"{self.path.name} has no method {name!r}; its methods: {', '.join(self.methods)} "
+                            "(a host would post \"method not found\" and play forward)")
         return self.methods[name]
 
     def attributes(self) -> list[str]:

@@ -58,14 +58,14 @@ def edge_artifact_db(path, method: str, sr: int) -> float | None:
         x[i] = nominal(m.input_labels[i])
     for n in (64, 128, 256, 512, 1024, 2048, 4096):
         torch.manual_seed(0)
-        host = Host(open_export(path), method, n)
+        host = Host(open_export(path), method, n, quiet=True)
         y = host.run(x)[0, 0, :sr]
-        if host.silenced_blocks == 0:
+        if host.replayed_blocks == 0:
             break
     else:
         return None
     torch.manual_seed(0)
-    ref = Host(open_export(path), method, 8192).run(x)[0, 0, :sr]
+    ref = Host(open_export(path), method, 8192, quiet=True).run(x)[0, 0, :sr]
     return metrics.db(metrics.rms(y - ref) / max(metrics.rms(ref), metrics.EPS))
 
 

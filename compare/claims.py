@@ -21,7 +21,8 @@ EDGE_FREE_BELOW_DB = -60.0       # buffer 64 vs 8192 renders differ by less than
 
 def homogenisation(results: dict) -> list[dict]:
     claim = "The noise-trained RAVE model flattens very different inputs into one texture."
-    trained = {k: r for k, r in results.items() if r["family"] == "trained" and "noise" in k and k.endswith(":forward")}
+    trained = {k: r for k, r in results.items()
+               if r["family"] == "trained" and r.get("recipe") == "noise" and k.endswith(":forward")}
     if not trained:
         return [row("homogenisation", claim, "no trained noise export in the set", "not measured")]
     hand = [r["homogenisation_index"] for r in results.values() if r["family"] == "hand-written"]

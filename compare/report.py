@@ -19,11 +19,13 @@ HOMOGENISATION_TEXT = (
     "mean the model spreads its inputs further apart.")
 
 
+FAMILIES = ("trained", "hand-written", "hybrid")
+
+
 def family(export) -> str:
-    m = export.manifest
-    if m.get("kind") == "trained" or {"encode", "decode"} <= set(export.methods):
-        return "trained"
-    return "hybrid" if m.get("kind") == "hybrid" else "hand-written"
+    """From the manifest beside the export (written by make export-*), never from the file name."""
+    kind = export.manifest.get("kind")
+    return kind if kind in FAMILIES else "unknown"
 
 
 def audio_methods(export) -> tuple[list[str], list[str]]:
@@ -100,7 +102,7 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
         key = f"{path.stem}:{method}"
         r, arrays = analyse.analyse(path, method, inputs)
         r.update({"family": family(export), "class": export.manifest.get("class", ""),
-                  "global_step": export.manifest.get("global_step"),
+                  "recipe": export.manifest.get("recipe"), "global_step": export.manifest.get("global_step"),
                   "phase_1_duration": export.manifest.get("trained_with", {}).get("phase_1_duration")})
         if r["family"] == "hybrid":
             r.update({"finetune": export.manifest.get("finetune", {}), "parent": export.manifest.get("parent", "")})
@@ -144,6 +146,8 @@ on the same inputs: {e(', '.join(report['inputs']))}. Controls of multi-inlet me
 <th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th><th>buffer-edge artifact dB</th></tr>{rows}</table>
 <h2>Homogenisation index</h2><p>{e(report['homogenisation_index_definition'])}</p>
 <h2>Skipped</h2><ul>{skipped}</ul>
+<h2>Unknown family</h2><p>Exports without a manifest (.json beside the .ts) are analysed but join no family's claims:
+{e(', '.join(sorted({k.split(':')[0] for k, r in report['models'].items() if r['family'] == 'unknown'})) or 'none')}.</p>
 <h2>Figures</h2>{figs}
 <h2>Per input</h2><table><tr><th>model:method</th><th>input</th><th>RMS dBFS</th><th>centroid</th><th>bandwidth</th><th>flatness</th><th>crest</th></tr>{per_input}</table>
 """

@@ -1,6 +1,8 @@
 """Run acids-rave's own CLI (`rave preprocess|train|export ...`) with these additions first:
 
 - torchaudio 2.9 has no sox_effects: install the sox-CLI stand-in (for the compress augmentation);
+- `rave export` compiles NaN/inf guards into the exported class (rave_pipeline/nan_guard.py;
+  RAVE_PIPELINE_NAN_GUARD=0 exports it unguarded);
 - `rave train` gets a CheckpointOnExit callback (rave_pipeline/graceful.py): a signal or the end of
   training saves a checkpoint; and a StepMeter (rave_pipeline/progress.py): s/step, data wait,
   peak memory and ETA per RAVE phase, one line per validation and progress.json in the run folder;
@@ -9,6 +11,7 @@
 
     python -m rave_pipeline.rave_cli train --config v2_small ...
 """
+import os
 import sys
 from pathlib import Path
 
@@ -34,6 +37,10 @@ def main() -> None:
         from rave_pipeline import graceful
 
         graceful.install()
+    if sys.argv[1:2] == ["export"] and os.environ.get("RAVE_PIPELINE_NAN_GUARD", "1") != "0":
+        from rave_pipeline import nan_guard
+
+        nan_guard.install()
     from scripts.main_cli import main as rave_main  # acids-rave's CLI entry point
 
     sys.argv = ["rave", *sys.argv[1:]]

@@ -70,14 +70,40 @@ class WrongLength(torch.nn.Module):
         return x[..., :-1]
 
 
+class GoodThenShort(torch.nn.Module):
+    """Right length on odd calls, one sample short on even ones (call count in a buffer)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+        self.register_buffer("calls", torch.zeros(1))
+
+    def forward(self, x):
+        self.calls += 1
+        return x[..., :-1] if int(self.calls.item()) % 2 == 0 else x
+
+
+class NaNAfter(torch.nn.Module):
+    """Finite for the first buffer, NaN from then on (a poisoned cache)."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+        self.register_buffer("calls", torch.zeros(1))
+
+    def forward(self, x):
+        self.calls += 1
+        return x * 3.0 if int(self.calls.item()) == 1 else x * float("nan")
+
+
 def save(module, path):
     torch.jit.script(module).save(str(path))
     return path
 
 
-def test_latency_model():
+def test_latency_by_host_profile():
     assert latency(2048) == 4032 and latency(512) == 960 and latency(4096) == 8128  # nn~'s threaded mode at Pd's 64-sample block: 2N - 64
-    assert latency(2048, threaded=False) == 2048
+    assert latency(2048, "nn.ar") == 4032 and latency(2048, "nn.ar-nrt") == 1984 and latency(2048, "unthreaded") == 2048
 
 
 def test_params_only_discovery_and_host_latency(tmp_path):
@@ -110,20 +136,58 @@ def test_state_carries_across_buffers(tmp_path):
     np.testing.assert_allclose(y[0, 0], np.cumsum(x[0]), rtol=1e-4, atol=1e-3)
 
 
-def test_wrong_length_is_silenced_and_fails_validation(tmp_path):
-    path = save(WrongLength(), tmp_path / "bad.ts")
-    host = Host(open_export(path), "forward", 256)
-    assert not host.run(np.ones((1, 1024), np.float32)).any() and host.silenced_blocks == 4
-    failures, _ = validate(path)
-    assert any("nn~ needs (1, 1, 64) float32" in f for f in failures)
+def test_wrong_length_replays_the_previous_block_and_fails_validation(tmp_path, capsys):
+    path = save(GoodThenShort(), tmp_path / "bad.ts")
+    x = np.arange(1, 1025, dtype=np.float32)[None]
+    y = Host(open_export(path), "forward", 256).run(x)[0, 0]
+    np.testing.assert_array_equal(y, np.concatenate([x[0, :256], x[0, :256], x[0, 512:768], x[0, 512:768]]))
+    assert "nn~: model output size is not consistent, expected 256 samples, got 255!" in capsys.readouterr().err
+    assert not Host(open_export(save(WrongLength(), tmp_path / "w.ts")), "forward", 256).run(x).any(), \
+        "nothing played yet: the replayed block is silence"
+    failures, _ = validate(tmp_path / "w.ts")
+    assert any("nn~ needs (1, 1, 64) float32 (the host replays the previous block)" in f for f in failures)
 
 
-def test_buffer_must_suit_the_ratio(tmp_path):
+def test_buffers_are_rounded_up_and_raised_to_the_largest_ratio(tmp_path, capsys):
     e = open_export(save(Codec(), tmp_path / "codec.ts"))
-    with pytest.raises(Exception, match="power of two >= 4"):
-        Host(e, "encode", 2)
-    with pytest.raises(Exception, match="power of two"):
-        Host(e, "forward", 100)
+    assert Host(e, "encode", 2).buffer == 4 and "nn~: buffer size too small, switching to 4" in capsys.readouterr().err
+    assert Host(e, "forward", 100).buffer == 128     # the next power of two
+    assert Host(e, "forward", 2, "nn.ar").buffer == 4, "forward's ratio is 1, encode's 4: all methods count"
+    assert "NNUGen: buffer size too small, switching to 4" in capsys.readouterr().err
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 64)).astype(np.float32)
+    np.testing.assert_array_equal(Host(e, "forward", 1).run(x), x[None])
+
+
+def test_unknown_method_plays_forward_unless_strict(tmp_path, capsys):
+    e = open_export(save(Codec(), tmp_path / "codec.ts"))
+    host = Host(e, "choas", 16)
+    assert host.spec.name == "forward"
+    assert "nn~: method choas not found in model, using forward instead" in capsys.readouterr().err
+    with pytest.raises(Exception, match="has no method 'choas'"):
+        Host(e, "choas", 16, strict=True)
+
+
+def test_nn_ar_starts_late_while_the_model_loads(tmp_path):
+    path = export(build("chaos_effect", seed=0), tmp_path / "c.ts")
+    x = np.stack([np.random.default_rng(3).uniform(-1, 1, 8192), np.full(8192, 20.0)]).astype(np.float32)
+    late = Host(open_export(path), "chaos", 512, "nn.ar", load_delay=700).run(x)[0, 0]
+    on_time = Host(open_export(path), "chaos", 512, "nn.ar").run(x[:, 700:])[0, 0]
+    assert not late[:700].any()
+    np.testing.assert_array_equal(late[700:700 + len(on_time)], on_time)
+    at_zero = Host(open_export(path), "chaos", 512, "nn.ar").run(x)[0, 0]
+    assert np.abs(late[700:8192] - at_zero[700:8192]).max() > 1e-3, "chaos depends on where the buffers fall"
+
+
+def test_render_reports_and_refuses_non_finite_output(tmp_path):
+    path = save(NaNAfter(), tmp_path / "nan.ts")
+    r = run_cli("-m", "audition", "render", path, "--in", "saw:110", "--seconds", "0.2", "--buffer", "2048",
+                "--align", "--out", tmp_path / "n.wav")
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "the model produced 6772 NaN/inf sample(s) and 711 sample(s) above 0 dBFS (peak +3.5 dBFS)" in r.stderr
+    assert "1 render(s) hold NaN/inf samples" in r.stderr and "--allow-nonfinite" in r.stderr
+    r = run_cli("-m", "audition", "render", path, "--in", "saw:110:1", "--seconds", "0.2", "--buffer", "2048",
+                "--align", "--allow-nonfinite", "--out", tmp_path / "n.wav")
+    assert r.returncode == 0 and "sample(s) above 0 dBFS (peak +9.5 dBFS)" in r.stderr, r.stderr
 
 
 def test_chaos_export_through_host_equals_direct_calls(tmp_path):
@@ -174,8 +238,11 @@ def test_render_cli(tmp_path):
 
     r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", "saw:110")
     assert r.returncode == 2 and "has 2 inlet(s)" in r.stderr and "but 1 --in source(s)" in r.stderr
-    r = run_cli("-m", "audition", "render", str(path), "--method", "choas", "--in", "saw", "--in", "const:3")
-    assert r.returncode == 2 and "real nn~ would silently run 'forward'" in r.stderr
+    r = run_cli("-m", "audition", "render", str(path), "--method", "choas", "--in", "saw", "--in", "const:3",
+                "--in", "const:1", "--seconds", "0.1", "--out", str(tmp_path / "f.wav"))
+    assert r.returncode == 0 and "nn~: method choas not found in model, using forward instead" in r.stderr
+    r = run_cli("-m", "audition", "render", str(path), "--method", "choas", "--in", "saw", "--strict")
+    assert r.returncode == 2 and "has no method 'choas'" in r.stderr
     wav48 = tmp_path / "48k.wav"
     sf.write(wav48, np.zeros(4800, np.float32), 48000)
     r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", str(wav48), "--in", "const:3")
@@ -198,3 +265,10 @@ def test_validate_and_bench_cli(tmp_path):
     rows = json.loads((tmp_path / "b.json").read_text())
     assert {(row["method"], row["buffer"]) for row in rows} == {("forward", 64), ("forward", 2048)}
     assert all(row["rtf"] > 0 and row["latency_samples"] >= latency(row["buffer"]) - 4 for row in rows)
+
+
+def test_validate_warns_when_one_nan_poisons_every_later_block(tmp_path):
+    _, warnings = validate(save(Stateful(), tmp_path / "s.ts"))   # a running sum keeps a NaN forever
+    assert any("s.ts:forward: one NaN sample poisons every later block" in w for w in warnings)
+    _, warnings = validate(save(Gain(), tmp_path / "g.ts"))       # no state: only that block is hit
+    assert not any("poisons" in w for w in warnings) and any("nan input reaches the output" in w for w in warnings)

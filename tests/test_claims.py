@@ -25,14 +25,17 @@ def verdicts(results, claim_id):
     (0.01, claims.RAVE_PHASE_1_DEFAULT, "inconclusive"),
 ])
 def test_homogenisation(h, step, expected):
-    res = {"noise_v2_small_streaming:forward": result("trained", "", homogenisation_index=h, global_step=step),
+    res = {"my_run:forward": result("trained", "", homogenisation_index=h, global_step=step, recipe="noise"),
            "chaos:forward": result(homogenisation_index=0.7)}
     assert verdicts(res, "homogenisation") == [expected]
 
 
 def test_homogenisation_reads_the_phase_1_the_model_was_trained_with():
-    res = {"noise_x:forward": result("trained", "", homogenisation_index=0.1, global_step=400_000, phase_1_duration=300_000)}
+    res = {"x:forward": result("trained", "", homogenisation_index=0.1, global_step=400_000, phase_1_duration=300_000,
+                               recipe="noise")}
     assert verdicts(res, "homogenisation") == ["supported"]
+    res["x:forward"]["recipe"] = "voice"   # the recipe comes from the manifest, not from the file name
+    assert verdicts(res, "homogenisation") == ["not measured"]
     assert verdicts({}, "homogenisation") == ["not measured"]
 
 

@@ -84,6 +84,7 @@ def test_report_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["models"]["identity:forward"]["homogenisation_index"] == pytest.approx(1.0)
+    assert m["models"]["identity:forward"]["family"] == "unknown" and m["models"]["chaos:chaos"]["family"] == "hand-written"
     assert {"chaos:forward", "chaos:topo", "chaos:chaos"} <= set(m["models"])
     assert any("broken.ts" in s["export"] for s in m["skipped"]), "a failing model is skipped and listed"
     osc = m["models"]["chaos:chaos"]["self_oscillation"]
@@ -91,6 +92,7 @@ def test_report_end_to_end(tmp_path):
     assert any("topo runs hotter" in c["claim"] for c in m["claims"])
     page = (out / "index.html").read_text()
     assert "The essay's claims" in page and "homogenisation index of a model is" in page
+    assert "join no family's claims:\nidentity." in page
     assert all((out / r["figure"]).exists() for r in m["models"].values())
 
 
