@@ -12,6 +12,7 @@ from safeio import UserError, atomic_write_text, cli_main, warn, write_wav
 
 
 def cmd_info(args):
+    from audition.host import effective_buffer
     from audition.model_file import open_export
 
     for path in export_files(args.models):
@@ -26,6 +27,8 @@ def cmd_info(args):
                 print(f"      out: {label}")
         if e.attributes():
             print(f"  attributes: {', '.join(e.attributes())}")
+        plays = ", ".join(f"{b} -> {effective_buffer(e, b)}" for b in (64, 256, 1000, 2048))
+        print(f"  host buffer (asked -> played, the same for every method): {plays}")
 
 
 def parse_grid(spec: str, labels: list[str]) -> tuple[int, np.ndarray]:

@@ -156,6 +156,8 @@ def test_buffers_are_rounded_up_and_raised_to_the_largest_ratio(tmp_path, capsys
     assert "NNUGen: buffer size too small, switching to 4" in capsys.readouterr().err
     x = np.random.default_rng(0).uniform(-1, 1, (1, 64)).astype(np.float32)
     np.testing.assert_array_equal(Host(e, "forward", 1).run(x), x[None])
+    r = run_cli("-m", "audition", "info", tmp_path / "codec.ts")
+    assert "host buffer (asked -> played, the same for every method): 64 -> 64, 256 -> 256, 1000 -> 1024" in r.stdout
 
 
 def test_unknown_method_plays_forward_unless_strict(tmp_path, capsys):
