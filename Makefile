@@ -66,7 +66,7 @@ export-all: export-noise export-voice export-chaos  ## every trained and hand-wr
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 
 # ---- audition: the nn~-faithful host --------------------------------------------------------
-.PHONY: validate bench bench-train bench-gpu bench-preprocess
+.PHONY: validate bench bench-train bench-gpu bench-preprocess real-hosts
 validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
 	$(PY) -m audition validate exports
 
@@ -81,6 +81,9 @@ bench-preprocess:  ## make preprocess vs plain rave preprocess on a generated fo
 
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
 	$(PY) -m rave_pipeline.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))
+
+real-hosts:  ## audition vs the real nn~ in Pd, built from NN_TILDE_SRC=<nn_tilde archive or folder> (cached)
+	.venv/bin/pytest tests/test_real_hosts.py -v -rs
 
 # ---- comparison ------------------------------------------------------------------------------
 .PHONY: compare

@@ -74,9 +74,8 @@ class Host:
             method = "forward"
         self.export, self.spec = export, export.method(method)
         self.buffer = effective_buffer(export, buffer)
-        if self.buffer != buffer:
-            self.say(f"buffer size too small, switching to {self.buffer}" if self.buffer > buffer
-                     else f"buffer size {buffer} is not a power of two, using {self.buffer}")
+        if self.buffer > 1 << (buffer - 1).bit_length():   # raised to a ratio; rounding up is silent, as in nn~
+            self.say(f"buffer size too small, switching to {self.buffer}")
         self.fn = getattr(export.module, self.spec.name)
         self.replayed_blocks, self.wrong_size, self.last = 0, 0, None
 
