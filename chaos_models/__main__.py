@@ -11,7 +11,8 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     ex = sub.add_parser("export", help="export one instrument to TorchScript (+ manifest JSON)")
-    ex.add_argument("--model", choices=["chaos_effect", "model_synth", "streaming_chaos_effect", "morph_chaos_effect"],
+    ex.add_argument("--model", choices=["chaos_effect", "model_synth", "streaming_chaos_effect", "morph_chaos_effect",
+                                        "live_chaos_effect"],
                     default="chaos_effect")
     ex.add_argument("--operators", type=int, default=None, help="hidden channels (default: the essay's, 14 for chaos_effect, 7 for model_synth)")
     ex.add_argument("--w-mult", type=float, default=None, help="weight scale (default: the essay's, 2 for chaos_effect, 1 for model_synth)")
@@ -45,7 +46,11 @@ def main(argv=None):
         w = int(w) if float(w).is_integer() else w  # keep the essay's integer arithmetic when possible
         seed_b = (args.seed + 1 if args.seed_b is None else args.seed_b) if args.model == "morph_chaos_effect" else None
         out = args.out or f"exports/{export.default_name(args.model, ops, w, args.kernel, args.seed, seed_b)}"
-        if args.model == "morph_chaos_effect":
+        if args.model == "live_chaos_effect":
+            if args.kernel != 1 or ops != ESSAY["chaos_effect"]["operators"]:
+                raise UserError("live_chaos_effect is the essay's 14-operator, kernel-1 instrument; set seed and w_mult live")
+            model = export.build(args.model, seed=args.seed, w_mult=w)
+        elif args.model == "morph_chaos_effect":
             if args.kernel != 1:
                 raise UserError(f"morph_chaos_effect has kernel 1 only (the essay's), not --kernel {args.kernel}")
             model = export.build(args.model, operators=ops, w_mult=w, seed_a=args.seed, seed_b=seed_b)

@@ -46,8 +46,42 @@ def rows(buffers=BENCH_BUFFERS):
                 yield type(ours).__name__, method, n, (n / SR) / t_ours, (n / SR) / t_ref
 
 
+def live_rows(buffer: int = 256):
+    """LiveChaosEffect: ms per seed change, and RTF over one second of audio with one change in it."""
+    import time
+
+    from chaos_models.live import LiveChaosEffect
+
+    torch.set_num_threads(1)
+    x = typical_input(ChaosEffect.METHODS["chaos"], SR)
+    for glide in (0.0, 0.05):
+        live = torch.jit.script(LiveChaosEffect(glide=glide))
+
+        def one_second(change: bool) -> float:
+            t = time.perf_counter()
+            with torch.inference_mode():
+                for k in range(0, SR - buffer + 1, buffer):
+                    if change and k == 0:
+                        live.set_seed(live.get_seed() + 1)
+                    live.chaos(x[..., k:k + buffer])
+            return time.perf_counter() - t
+
+        one_second(True)  # warm-up (both paths)
+        plain = min(one_second(False) for _ in range(5))
+        changed = min(one_second(True) for _ in range(5))
+        with torch.inference_mode():
+            rebuild = timed(lambda: (live.set_seed(3), live.set_glide(0.0), live.chaos(x[..., :buffer]))) - \
+                timed(lambda: live.chaos(x[..., :buffer]))
+            live.set_glide(glide)
+        yield glide, 1e3 * rebuild, 1.0 / plain, 1.0 / changed
+
+
 def main() -> None:
     print(f"real-time factor at {SR} Hz, 1 thread, batch 1 (higher is faster)")
     print(f"{'instrument':<22} {'method':<8} {'buffer':>6} {'RTF':>8} {'RTF essay':>10} {'vs essay':>9}")
     for model, method, n, rtf, rtf_ref in rows():
         print(f"{model:<22} {method:<8} {n:>6} {rtf:>8.0f} {rtf_ref:>10.0f} {rtf / rtf_ref:>9.2f}")
+    print("\nLiveChaosEffect:chaos at buffer 256, one seed change per second (RTF over that second)")
+    print(f"{'glide s':>8} {'ms/change':>10} {'RTF no change':>14} {'RTF with change':>16}")
+    for glide, ms, rtf, rtf_change in live_rows():
+        print(f"{glide:>8g} {ms:>10.2f} {rtf:>14.0f} {rtf_change:>16.0f}")

@@ -4,6 +4,7 @@ from pathlib import Path
 import torch
 
 from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
+from chaos_models.live import LiveChaosEffect
 from chaos_models.models import ESSAY, ChaosEffect, Instrument, ModelSynth
 from safeio import UserError, atomic_path, write_manifest
 
@@ -17,7 +18,8 @@ ESSAY_INSTRUMENTS = [
 
 
 MODELS = {"chaos_effect": ChaosEffect, "model_synth": ModelSynth,
-          "streaming_chaos_effect": StreamingChaosEffect, "morph_chaos_effect": MorphChaosEffect}
+          "streaming_chaos_effect": StreamingChaosEffect, "morph_chaos_effect": MorphChaosEffect,
+          "live_chaos_effect": LiveChaosEffect}
 
 
 def build(model: str, **hparams) -> Instrument:
@@ -55,7 +57,7 @@ def export(instrument: Instrument, out: str | Path, extra: dict | None = None) -
         "kind": "hand-written",
         "class": f"chaos_models.{type(instrument).__name__}",
         "hyper_parameters": instrument.hyper_parameters(),
-        "seed": instrument.seed,
+        "seed": instrument.hyper_parameters().get("seed", instrument.seed),
         "methods": method_table(scripted),
         **(extra or {}),
     })
@@ -78,7 +80,8 @@ def export_beyond(out_dir: str | Path, seed: int = 0, targets=(), finetune_steps
     name = lambda model, **kw: out_dir / default_name(model, essay["operators"], essay["w_mult"], seed=seed, **kw)
     paths = [export(build("streaming_chaos_effect", seed=seed, **essay), name("streaming_chaos_effect")),
              export(build("morph_chaos_effect", seed_a=seed, seed_b=seed + 1, **essay),
-                    name("morph_chaos_effect", seed_b=seed + 1))]
+                    name("morph_chaos_effect", seed_b=seed + 1)),
+             export(build("live_chaos_effect", seed=seed, w_mult=essay["w_mult"]), name("live_chaos_effect"))]
     if targets:
         from chaos_models.hybrid import FINETUNE_STEPS, finetune
 

@@ -1,0 +1,92 @@
+"""LiveChaosEffect: seed, w_mult and glide as host attributes, bit-exact to the essay's instruments."""
+import json
+
+import pytest
+import torch
+
+from audition.host import Host
+from audition.model_file import open_export
+from chaos_models.export import build, export
+from chaos_models.live import W_MULT_RANGE, LiveChaosEffect
+from chaos_models.models import ChaosEffect
+
+
+def essay_instrument(seed: int, w_mult: float) -> ChaosEffect:
+    """The essay's way: torch.manual_seed(seed), then ChaosEffect(14, w_mult)."""
+    torch.manual_seed(seed)
+    return ChaosEffect(14, w_mult)
+
+
+def block(inlets: int, controls=(5.0, 2.0), n: int = 512, seed: int = 0) -> torch.Tensor:
+    x = torch.rand(1, inlets, n, generator=torch.Generator().manual_seed(seed)) - 0.5
+    for i, c in enumerate(controls[: inlets - 1], 1):
+        x[:, i] = c
+    return x
+
+
+@pytest.fixture(scope="module")
+def live():
+    return torch.jit.script(LiveChaosEffect())
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7, 42, -1, -123456, 2 ** 31 - 1, 2 ** 40, 2 ** 63 - 1])
+def test_setting_seed_rebuilds_the_essays_instrument_bit_for_bit(live, seed):
+    live.set_seed(seed)
+    live.set_w_mult(2.0)
+    ref = essay_instrument(seed, 2)
+    assert live.get_seed() == seed
+    assert torch.equal(live.forward(block(3)), ref.forward(block(3)))
+    assert torch.equal(live.topo(block(2)), ref.topo(block(2)))
+    assert torch.equal(live.chaos(block(2, (12.0,))), ref.chaos(block(2, (12.0,))))
+
+
+@pytest.mark.parametrize("w_mult", [1.0, 1.5, 3.0, 4.0])
+def test_w_mult_rescales_as_construction_would_and_is_clamped(live, w_mult):
+    live.set_seed(3)
+    live.set_w_mult(w_mult)
+    assert torch.equal(live.chaos(block(2, (12.0,))), essay_instrument(3, w_mult).chaos(block(2, (12.0,))))
+    live.set_w_mult(100.0)
+    assert live.get_w_mult() == W_MULT_RANGE[1]
+    live.set_w_mult(0.01)
+    assert live.get_w_mult() == W_MULT_RANGE[0]
+
+
+def run(model, method, x, buffer, change_at=None, seed=None):
+    out = []
+    for k in range(0, x.shape[-1], buffer):
+        if k == change_at:
+            model.set_seed(seed)
+        out.append(getattr(model, method)(x[..., k:k + buffer]))
+    return torch.cat(out, -1)[0, 0]
+
+
+@pytest.mark.parametrize("method,buffer", [("topo", 64), ("topo", 2048), ("forward", 256), ("chaos", 64), ("chaos", 2048)])
+def test_a_glide_changes_seed_without_a_click_and_lands_exactly(method, buffer):
+    n, glide = 44100, 0.05
+    t = torch.arange(n) / 44100
+    inlets = 3 if method == "forward" else 2
+    x = block(inlets, (10.0,) if method == "chaos" else (5.0, 2.0), n)
+    x[0, 0] = 0.5 * torch.sin(2 * torch.pi * 110 * t)
+    change = n // 4 // buffer * buffer
+    y = run(torch.jit.script(LiveChaosEffect(seed=0, glide=glide)), method, x, buffer, change, 7)
+    old, new = run(ChaosEffect(seed=0), method, x, buffer), run(ChaosEffect(seed=7), method, x, buffer)
+    steps = int(glide * 44100)
+    after = change + -(-steps // buffer) * buffer   # the glide ends inside a block; the next one is the new set alone
+    assert torch.equal(y[:change], old[:change]), "the change waits for the block"
+    assert torch.equal(y[after:], new[after:]), "after the glide: the seed-7 instrument, bit for bit"
+    jump = float(y[change - 1:after + 1].diff().abs().max())
+    assert jump <= max(float(old.diff().abs().max()), float(new.diff().abs().max())), "no click"
+    abrupt = run(torch.jit.script(LiveChaosEffect(seed=0)), method, x, buffer, change, 7)
+    assert torch.equal(abrupt[change:], new[change:]), "glide 0: the new instrument from the next block"
+
+
+def test_live_export_loads_in_a_host_with_its_attributes(tmp_path):
+    path = export(build("live_chaos_effect", seed=5, w_mult=2), tmp_path / "live.ts")
+    e = open_export(path)
+    assert list(e.methods) == ["forward", "topo", "chaos"]
+    assert {"seed", "w_mult", "glide"} <= set(e.attributes())
+    manifest = json.loads(path.with_suffix(".json").read_text())
+    assert manifest["seed"] == 5 and manifest["hyper_parameters"]["w_mult_range"] == list(W_MULT_RANGE)
+    x = block(2, (12.0,), 4096).numpy()[0]
+    y = Host(open_export(path), "chaos", 512).run(x)
+    assert torch.equal(torch.from_numpy(y), run(ChaosEffect(seed=5), "chaos", torch.from_numpy(x)[None], 512)[None, None])
