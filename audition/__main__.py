@@ -50,6 +50,16 @@ def parse_grid(spec: str, labels: list[str]) -> tuple[int, np.ndarray]:
     return index, values
 
 
+def parse_set(spec: str, sr: int) -> tuple[int, str, str]:
+    """--set NAME=VALUE@SECONDS -> (sample, name, value)."""
+    try:
+        name, rest = spec.split("=", 1)
+        value, at = rest.rsplit("@", 1) if "@" in rest else (rest, "0")
+        return int(round(float(at) * sr)), name, value
+    except ValueError:
+        raise UserError(f"--set {spec!r}: write NAME=VALUE@SECONDS, e.g. seed=7@2.0")
+
+
 def cmd_render(args):
     import torch
 
@@ -78,7 +88,8 @@ def cmd_render(args):
     for path, x in jobs:
         torch.manual_seed(args.seed)
         host = Host(open_export(args.model), m.name, args.buffer, host_name, args.load_delay, args.strict, quiet=True)
-        y = host.run(x, progress=True)[0, :, : x.shape[-1]] if args.align else host.play(x, progress=True)[0]
+        changes = [parse_set(spec, args.sr) for spec in args.set]
+        y = host.run(x, True, changes)[0, :, : x.shape[-1]] if args.align else host.play(x, True, changes)[0]
         bad = int((~np.isfinite(y)).sum())
         over = int((np.abs(np.nan_to_num(y)) > 1.0).sum())
         write_wav(path, y, args.sr, subtype="FLOAT")
@@ -148,6 +159,8 @@ def main(argv=None):
     p.add_argument("--strict", action="store_true", help="an unknown method is an error instead of the host's fallback to forward")
     p.add_argument("--no-thread", action="store_true", help="same as --host unthreaded")
     p.add_argument("--allow-nonfinite", action="store_true", help="exit 0 even when the output holds NaN/inf")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE@SECONDS",
+                   help="set a model attribute while playing, as [set NAME VALUE( in Pd (repeatable), e.g. seed=7@2.0")
     p.add_argument("--align", action="store_true", help="remove the host latency (for analysis)")
     p.add_argument("--grid", default=None, help="INLET=LOW:HIGH:STEPS: one render per constant value of that inlet")
     p.add_argument("--seed", type=int, default=0, help="torch seed before each render (RAVE models are random)")

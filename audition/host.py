@@ -101,10 +101,28 @@ class Host:
         self.last = y.repeat_interleave(m.out_ratio, dim=-1) if m.out_ratio > 1 else y
         return self.last
 
-    def run(self, inputs: np.ndarray, progress: bool = False) -> np.ndarray:
+    def set_attribute(self, name: str, value: str | float) -> None:
+        """What Pd's [set NAME VALUE( and nn.ar's attributes: do: the model's set_NAME, with the type its
+        get_NAME returns."""
+        module = self.export.module
+        if not hasattr(module, f"set_{name}"):
+            raise UserError(f"{self.export.path.name} has no attribute {name!r}; its attributes: "
+                            f"{', '.join(self.export.attributes()) or 'none'}")
+        kind = type(getattr(module, f"get_{name}")())
+        try:
+            typed = bool(float(value)) if kind is bool else kind(float(value)) if kind is int else kind(value)
+        except ValueError:
+            raise UserError(f"attribute {name} takes a {kind.__name__}, not {value!r}")
+        getattr(module, f"set_{name}")(typed)
+
+    def run(self, inputs: np.ndarray, progress: bool = False, changes=()) -> np.ndarray:
         """inputs [batch, in_ch, T] (or [in_ch, T]) -> model output [batch, out_ch, T'] with T' = T rounded
         up to whole buffers (the tail is padded with silence), without host latency. With a load delay L
-        (nn.ar in real time), the first buffer starts at sample L and the output before it is silence."""
+        (nn.ar in real time), the first buffer starts at sample L and the output before it is silence.
+        changes: (sample, attribute, value) set while playing. Measured in Pd's nn~ (pd -nrt): a change
+        reaches the model before it computes the buffer *before* the one holding that sample, since the
+        threaded host computes a buffer while the next one fills; unthreaded, the buffer holding it.
+        (In real time the thread may already be running: a buffer later at most.)"""
         x = np.asarray(inputs, dtype=np.float32)
         if x.ndim == 2:
             x = x[None]
@@ -124,6 +142,9 @@ class Host:
             steps = tqdm(steps, desc=f"{self.export.path.name}:{self.spec.name}", unit="buf", leave=False, disable=None)
         with torch.inference_mode():
             for k in steps:
+                for at, name, value in changes:
+                    if max((at - self.load_delay) // n - self.profile.latency_buffers + 1, 0) == k:
+                        self.set_attribute(name, value)
                 out[..., k * n:(k + 1) * n] = self.process_buffer(xt[..., k * n:(k + 1) * n])
         if self.replayed_blocks:
             self.say(f"model output size is not consistent, expected {n} samples, got {self.wrong_size}! "
@@ -133,11 +154,11 @@ class Host:
             out = torch.cat([torch.zeros(x.shape[0], self.spec.out_channels, self.load_delay), out], -1)
         return out.numpy()
 
-    def play(self, inputs: np.ndarray, progress: bool = False) -> np.ndarray:
+    def play(self, inputs: np.ndarray, progress: bool = False, changes=()) -> np.ndarray:
         """What the host outputs: run() delayed by the host latency, same length as the input."""
         x = np.asarray(inputs, dtype=np.float32)
         t = x.shape[-1]
-        y = self.run(x, progress)
+        y = self.run(x, progress, changes)
         delayed = np.zeros_like(y[..., :t])
         if self.latency < t:
             delayed[..., self.latency:] = y[..., : t - self.latency]

@@ -1,6 +1,8 @@
 """LiveChaosEffect: seed, w_mult and glide as host attributes, bit-exact to the essay's instruments."""
 import json
 
+import numpy as np
+
 import pytest
 import torch
 
@@ -90,3 +92,24 @@ def test_live_export_loads_in_a_host_with_its_attributes(tmp_path):
     x = block(2, (12.0,), 4096).numpy()[0]
     y = Host(open_export(path), "chaos", 512).run(x)
     assert torch.equal(torch.from_numpy(y), run(ChaosEffect(seed=5), "chaos", torch.from_numpy(x)[None], 512)[None, None])
+
+
+def test_audition_sets_attributes_while_rendering(tmp_path):
+    import soundfile as sf
+
+    from helpers.cli import run_cli
+
+    path = export(build("live_chaos_effect", seed=0), tmp_path / "live.ts")
+    out = tmp_path / "r.wav"
+    r = run_cli("-m", "audition", "render", path, "--method", "chaos", "--in", "saw:110", "--in", "const:10",
+                "--seconds", "1", "--buffer", "512", "--set", "seed=7@0.3", "--out", out)
+    assert r.returncode == 0, r.stderr
+    y, _ = sf.read(out, dtype="float32")
+    seven = export(build("chaos_effect", seed=7), tmp_path / "seven.ts")
+    r = run_cli("-m", "audition", "render", seven, "--method", "chaos", "--in", "saw:110", "--in", "const:10",
+                "--seconds", "1", "--buffer", "512", "--out", tmp_path / "s.wav")
+    ref, _ = sf.read(tmp_path / "s.wav", dtype="float32")
+    assert np.array_equal(y[22050:], ref[22050:]) and not np.array_equal(y[:8000], ref[:8000])
+    r = run_cli("-m", "audition", "render", path, "--method", "chaos", "--in", "saw", "--in", "const:10",
+                "--seconds", "0.1", "--set", "sead=3@0", "--out", out)
+    assert r.returncode == 2 and "has no attribute 'sead'; its attributes: seed, w_mult, glide" in r.stderr

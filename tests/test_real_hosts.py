@@ -63,3 +63,21 @@ def test_an_unknown_method_plays_forward_in_both(exports, tmp_path, capsys):
     host = Host(open_export(path), "choas", 512)
     assert "nn~: method choas not found in model, using forward instead" in capsys.readouterr().err
     assert np.array_equal(y, host.play(np.concatenate([x, np.zeros_like(x[:1])]))[0, 0])
+
+
+@pytest.mark.skipif(NN_DIR is None, reason=WHY)
+@pytest.mark.parametrize("buffer", [64, 2048])
+def test_set_seed_mid_render_in_the_real_nn_tilde(buffer, tmp_path):
+    """[set seed 7( to the live export while it plays: audition's --set lands on the same sample."""
+    path = export(build("live_chaos_effect", seed=0), tmp_path / "live.ts")
+    x = host_inputs(open_export(path), "chaos", seconds=1.0)
+    y, log = pd_render(NN_DIR, path, "chaos", buffer, x, tmp_path / "pd", messages=[(300, "set seed 7")])
+    at = int(0.3 * SR)
+    ours = Host(open_export(path), "chaos", buffer, quiet=True).play(x, changes=[(at, "seed", "7")])[0, 0]
+    # measured in pd -nrt: the buffer computed while the message arrives; a buffer later if the
+    # host's thread was already running (a race real time can have)
+    later = Host(open_export(path), "chaos", buffer, quiet=True).play(x, changes=[(at + buffer, "seed", "7")])[0, 0]
+    assert np.array_equal(y, ours) or np.array_equal(y, later), f"max {np.abs(y - ours).max():.3g}\n{log[-500:]}"
+    seven = export(build("chaos_effect", seed=7), tmp_path / "seven.ts")
+    tail = Host(open_export(seven), "chaos", buffer, quiet=True).play(x)[0, 0][-SR // 2:]
+    assert np.array_equal(y[-SR // 2:], tail), "after the change: the seed-7 instrument, bit for bit"

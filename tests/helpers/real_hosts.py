@@ -52,8 +52,9 @@ def nn_tilde() -> tuple[Path | None, str]:
 
 
 def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.ndarray, work: Path,
-              sr: int = 44100) -> tuple[np.ndarray, str]:
-    """Play `inputs` [inlets, T] through [nn~ model method buffer] in pd -nrt -batch; -> (output [T], Pd's log)."""
+              sr: int = 44100, messages=()) -> tuple[np.ndarray, str]:
+    """Play `inputs` [inlets, T] through [nn~ model method buffer] in pd -nrt -batch; messages: (ms, text)
+    sent to nn~ at that time, e.g. (500, "set seed 7"). -> (output [T], Pd's log)."""
     work.mkdir(parents=True, exist_ok=True)
     n = inputs.shape[-1]
     objects, links = [], []
@@ -86,6 +87,9 @@ def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.nd
               (trig, 1, dsp, 0), (trig, 0, rec, 0), (trig, 0, wait, 0), (nn, 0, rec, 0),
               (wait, 0, end, 0), (end, 2, write, 0), (write, 0, files2, 0), (end, 1, size, 0), (end, 0, quit_, 0)]
     links += [(trig, 0, p, 0) for p in plays] + [(p, 0, nn, i) for i, p in enumerate(plays)]
+    for ms, text in messages:
+        d, msg = obj(f"obj 400 {len(objects) * 5} delay {ms}"), obj(f"msg 400 {len(objects) * 5 + 20} {text}")
+        links += [(trig, 0, d, 0), (d, 0, msg, 0), (msg, 0, nn, 0)]
     patch = ["#N canvas 0 0 600 400 12;"] + [f"#X {o};" for o in objects] + [f"#X connect {a} {b} {c} {d};" for a, b, c, d in links]
     (work / "render.pd").write_text("\n".join(patch) + "\n")
     import torch
