@@ -123,3 +123,19 @@ def test_pd_patch_sends_bufsize_before_dsp():
     conns = set(tuple(map(int, c.split()[2:6])) for c in re.findall(r"#X connect [^;]*", text))
     # [t b b] fires right to left: bufsize first (outlet 1), DSP on second (outlet 0)
     assert (trigger, 1, bufsize, 0) in conns and (trigger, 0, dsp, 0) in conns and (bufsize, 0, trained, 0) in conns
+
+
+@needs_pd
+def test_the_live_reroll_patch_opens_and_wires_seed_to_nn_tilde():
+    patch = PD_DIR / "reroll_live.pd"
+    text = patch.read_text()
+    n, connects = pd_objects(text)
+    assert all(src < n and dst < n for src, _, dst, _ in connects)
+    lines = [l for l in re.split(r"(?<!\\);\n", text) if re.match(r"#X (obj|msg|floatatom|text)", l.strip())]
+    seed = next(i for i, l in enumerate(lines) if "set seed" in l)
+    nn = next(i for i, l in enumerate(lines) if "nn~" in l and "live_chaos_effect" in l)
+    assert (seed, 0, nn, 0) in connects
+    r = subprocess.run(["pd", "-nogui", "-batch", "-noaudio", "-open", str(patch), "-send", "pd quit"],
+                       capture_output=True, text=True, timeout=60)
+    out = r.stdout + r.stderr
+    assert r.returncode == 0 and not any(p in out for p in ("connection failed", "bad arguments", "syntax error")), out
