@@ -70,26 +70,25 @@ class WrongLength(torch.nn.Module):
         return x[..., :-1]
 
 
-class GoodThenShort(torch.nn.Module):
-    """Right length on odd calls, one sample short on even ones (call count in a buffer)."""
+class Counting(torch.nn.Module):
+    """A 1-in/1-out model that counts its calls (a buffer), for behaviour that changes over time."""
 
     def __init__(self):
         super().__init__()
         self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
         self.register_buffer("calls", torch.zeros(1))
+
+
+class GoodThenShort(Counting):
+    """Right length on odd calls, one sample short on even ones."""
 
     def forward(self, x):
         self.calls += 1
         return x[..., :-1] if int(self.calls.item()) % 2 == 0 else x
 
 
-class NaNAfter(torch.nn.Module):
+class NaNAfter(Counting):
     """Finite for the first buffer, NaN from then on (a poisoned cache)."""
-
-    def __init__(self):
-        super().__init__()
-        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
-        self.register_buffer("calls", torch.zeros(1))
 
     def forward(self, x):
         self.calls += 1

@@ -1,4 +1,5 @@
 """The project installed as users install it (pip install ., not editable), run from another folder."""
+import shutil
 import subprocess
 import sys
 
@@ -11,10 +12,13 @@ pytestmark = pytest.mark.slow
 
 
 def test_a_non_editable_install_runs_outside_the_checkout(tmp_path):
-    site, work = tmp_path / "site", tmp_path / "elsewhere"
+    site, work, src = tmp_path / "site", tmp_path / "elsewhere", tmp_path / "src"
     work.mkdir()
+    # a copy of the sources: pip builds in the tree it is given (build/), which must not be the checkout
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(".*", "datasets", "demo", "exports", "runs", "reports",
+                                                             "build", "logs", "renders", "*.egg-info", "__pycache__"))
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-                          "--target", str(site), str(REPO)], capture_output=True, text=True, timeout=600)
+                          "--target", str(site), str(src)], capture_output=True, text=True, timeout=600)
     assert pip.returncode == 0, pip.stderr
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
 
