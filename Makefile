@@ -28,7 +28,7 @@ demo:  ## the whole pipeline on the demo data, CPU only (tiny step counts); its 
 	@$(MAKE) -s --no-print-directory train-voice export-voice $(DEMO_VARS) RAW=$(CURDIR)/datasets/voice/raw MAX_STEPS=10 VAL_EVERY=5
 	@echo "load these in nn~ / nn.ar: $$(cd exports && ls *.ts | tr '\n' ' ')"
 
-export-chaos:  ## the essay's instruments + streaming, morphing and hybrid ones -> exports/
+export-chaos:  ## the essay's instruments + streaming, morphing, live (seed as an attribute) and hybrid ones -> exports/
 	$(PY) -m chaos_models export-essay --out-dir exports
 	$(PY) -m chaos_models export-beyond --out-dir exports --targets $(wildcard datasets/noise/raw/*.wav)
 
