@@ -12,7 +12,7 @@ def main(argv=None):
 
     ex = sub.add_parser("export", help="export one instrument to TorchScript (+ manifest JSON)")
     ex.add_argument("--model", choices=["chaos_effect", "model_synth", "streaming_chaos_effect", "morph_chaos_effect",
-                                        "live_chaos_effect"],
+                                        "live_chaos_effect", "live_model_synth"],
                     default="chaos_effect")
     ex.add_argument("--operators", type=int, default=None, help="hidden channels (default: the essay's, 14 for chaos_effect, 7 for model_synth)")
     ex.add_argument("--w-mult", type=float, default=None, help="weight scale (default: the essay's, 2 for chaos_effect, 1 for model_synth)")
@@ -38,7 +38,7 @@ def main(argv=None):
     from chaos_models.models import ESSAY
 
     if args.cmd == "export":
-        defaults = ESSAY["model_synth" if args.model == "model_synth" else "chaos_effect"]
+        defaults = ESSAY["model_synth" if args.model.endswith("model_synth") else "chaos_effect"]
         ops = args.operators if args.operators is not None else defaults["operators"]
         w = args.w_mult if args.w_mult is not None else defaults["w_mult"]
         if ops < 1 or args.kernel < 1:
@@ -46,9 +46,10 @@ def main(argv=None):
         w = int(w) if float(w).is_integer() else w  # keep the essay's integer arithmetic when possible
         seed_b = (args.seed + 1 if args.seed_b is None else args.seed_b) if args.model == "morph_chaos_effect" else None
         out = args.out or f"exports/{export.default_name(args.model, ops, w, args.kernel, args.seed, seed_b)}"
-        if args.model == "live_chaos_effect":
-            if args.kernel != 1 or ops != ESSAY["chaos_effect"]["operators"]:
-                raise UserError("live_chaos_effect is the essay's 14-operator, kernel-1 instrument; set seed and w_mult live")
+        if args.model.startswith("live_"):
+            essay_ops = ESSAY[args.model.removeprefix("live_")]["operators"]
+            if args.kernel != 1 or ops != essay_ops:
+                raise UserError(f"{args.model} is the essay's {essay_ops}-operator, kernel-1 instrument; set seed and w_mult live")
             model = export.build(args.model, seed=args.seed, w_mult=w)
         elif args.model == "morph_chaos_effect":
             if args.kernel != 1:

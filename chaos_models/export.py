@@ -4,7 +4,7 @@ from pathlib import Path
 import torch
 
 from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
-from chaos_models.live import LiveChaosEffect
+from chaos_models.live import LiveChaosEffect, LiveModelSynth
 from chaos_models.models import ESSAY, ChaosEffect, Instrument, ModelSynth
 from safeio import UserError, atomic_path, write_manifest
 
@@ -19,7 +19,7 @@ ESSAY_INSTRUMENTS = [
 
 MODELS = {"chaos_effect": ChaosEffect, "model_synth": ModelSynth,
           "streaming_chaos_effect": StreamingChaosEffect, "morph_chaos_effect": MorphChaosEffect,
-          "live_chaos_effect": LiveChaosEffect}
+          "live_chaos_effect": LiveChaosEffect, "live_model_synth": LiveModelSynth}
 
 
 def build(model: str, **hparams) -> Instrument:
@@ -81,7 +81,9 @@ def export_beyond(out_dir: str | Path, seed: int = 0, targets=(), finetune_steps
     paths = [export(build("streaming_chaos_effect", seed=seed, **essay), name("streaming_chaos_effect")),
              export(build("morph_chaos_effect", seed_a=seed, seed_b=seed + 1, **essay),
                     name("morph_chaos_effect", seed_b=seed + 1)),
-             export(build("live_chaos_effect", seed=seed, w_mult=essay["w_mult"]), name("live_chaos_effect"))]
+             export(build("live_chaos_effect", seed=seed, w_mult=essay["w_mult"]), name("live_chaos_effect")),
+             export(build("live_model_synth", seed=seed),
+                    out_dir / default_name("live_model_synth", ESSAY["model_synth"]["operators"], ESSAY["model_synth"]["w_mult"], seed=seed))]
     if targets:
         from chaos_models.hybrid import FINETUNE_STEPS, finetune
 

@@ -1,4 +1,5 @@
-"""Play the weights: the essay's instruments with `seed`, `w_mult` and `glide` as host attributes.
+"""Play the weights: the essay's instruments with `seed`, `w_mult` and `glide` as host attributes
+(LiveChaosEffect, LiveModelSynth).
 
 One export holds every instrument of the essay's family: setting `seed` (Pd: [set seed 5(; nn.ar:
 attributes: [seed: ...]) rebuilds every weight and bias inside the model exactly as the essay's class
@@ -7,9 +8,9 @@ same order (conv_in, conv, conv_out, conv_chaos; weight then bias), with nn.Conv
 the output equals ChaosEffect(seed=S, w_mult=W), bit for bit.
 
 A change is never applied inside a block: the setter only records it, and the next block starts from
-it. With glide > 0 (seconds, at the host rate SR) the old and the new weight sets are crossfaded per
-sample over the glide, layer by layer as the morph export mixes them, so no click reaches the
-speakers; when the glide ends the new set takes over alone. w_mult is clamped to W_MULT_RANGE, the
+it. With glide > 0 (seconds, at the host rate SR) old and new are crossfaded per sample over the
+glide (LiveChaosEffect: layer by layer, as the morph export mixes weight sets; LiveModelSynth: the
+two outputs), so no click reaches the speakers; when the glide ends the new set takes over alone. w_mult is clamped to W_MULT_RANGE, the
 range measured usable at the essay's 14 operators (make ranges).
 """
 import math
@@ -19,10 +20,10 @@ import torch
 from torch import Tensor
 
 from audition.host import SR
-from chaos_models.beyond import MorphChaosEffect
-from chaos_models.models import ESSAY, ChaosEffect, Instrument
+from chaos_models.beyond import MorphChaosEffect, mix
+from chaos_models.models import ESSAY, ChaosEffect, Instrument, ModelSynth
 
-W_MULT_RANGE = (1.0, 4.0)   # usable at 14 operators: not transparent, not blown up (README, make ranges)
+W_MULT_RANGE = (1.0, 4.0)   # usable for both (ChaosEffect at 14, ModelSynth at 7 operators): make ranges, README
 
 
 def fill(weight: Tensor, bias: Optional[Tensor], w_mult: float, g: torch.Generator) -> None:
@@ -38,17 +39,13 @@ def fill(weight: Tensor, bias: Optional[Tensor], w_mult: float, g: torch.Generat
     weight.mul_(w_mult)
 
 
-class LiveChaosEffect(Instrument):
-    """ChaosEffect's three methods with seed, w_mult and glide attributes."""
+class Live(Instrument):
+    """seed, w_mult and glide as nn~ / nn.ar attributes; subclasses hold two weight sets (a plays, b is
+    the new one during a glide) and say how to build them and how to mix them."""
 
-    METHODS = ChaosEffect.METHODS
-
-    def __init__(self, seed: int = 0, w_mult: float = ESSAY["chaos_effect"]["w_mult"], glide: float = 0.0):
-        super().__init__()
-        self.operators, self.kernel, self.sample_rate = ESSAY["chaos_effect"]["operators"], 1, SR
+    def live_init(self, seed: int, w_mult: float, glide: float) -> None:
+        self.sample_rate = SR
         self.w_mult_low, self.w_mult_high = W_MULT_RANGE
-        # a: what plays; b: the new set during a glide (mixed per sample as the morph export does)
-        self.pair = MorphChaosEffect(self.operators, 1.0, seed_a=0, seed_b=0)
         self.live_seed, self.live_w_mult, self.live_glide = int(seed), self.clamp(float(w_mult)), max(float(glide), 0.0)
         self.pending, self.gliding, self.glided = False, False, 0
         self.build_a()
@@ -92,7 +89,50 @@ class LiveChaosEffect(Instrument):
         self.live_glide = max(glide, 0.0)
         return 0
 
-    # ---- weights ----
+    def build_a(self) -> None:
+        raise NotImplementedError
+
+    def build_b(self) -> None:
+        raise NotImplementedError
+
+    def settle(self) -> None:
+        """At a block start: apply a recorded change (at once, or by starting a glide)."""
+        if not self.pending:
+            return
+        self.pending = False
+        if self.live_glide <= 0.0:
+            self.build_a()
+            self.gliding = False
+            return
+        self.build_b()
+        self.gliding, self.glided = True, 0
+
+    def ramp(self, buffer: Tensor) -> Tensor:
+        """[B, 1, T]: the share of the new weights at each sample of this block."""
+        t = buffer.shape[-1]
+        steps = max(int(self.live_glide * self.sample_rate), 1)
+        m = (torch.arange(t, dtype=buffer.dtype) + float(self.glided + 1)) / float(steps)
+        self.glided += t
+        return m.clamp(0.0, 1.0).expand(buffer.shape[0], 1, t)
+
+    def finish_glide(self) -> None:
+        if self.glided >= max(int(self.live_glide * self.sample_rate), 1):   # the new set alone from the next block on
+            self.build_a()
+            self.gliding = False
+
+
+class LiveChaosEffect(Live):
+    """ChaosEffect's three methods with seed, w_mult and glide attributes."""
+
+    METHODS = ChaosEffect.METHODS
+
+    def __init__(self, seed: int = 0, w_mult: float = ESSAY["chaos_effect"]["w_mult"], glide: float = 0.0):
+        super().__init__()
+        self.operators, self.kernel = ESSAY["chaos_effect"]["operators"], 1
+        # a: what plays; b: the new set during a glide (mixed per sample as the morph export does)
+        self.pair = MorphChaosEffect(self.operators, 1.0, seed_a=0, seed_b=0)
+        self.live_init(seed, w_mult, glide)
+
     # (TorchScript passes no modules as arguments: one builder per weight set)
     def build_a(self) -> None:
         g = torch.Generator()
@@ -113,32 +153,7 @@ class LiveChaosEffect(Instrument):
         fill(b.conv_out.weight, b.conv_out.bias, self.live_w_mult, g)
         fill(b.conv_chaos.weight, b.conv_chaos.bias, self.live_w_mult, g)
         b.w_mult = self.live_w_mult
-
-    def settle(self) -> None:
-        """At a block start: apply a recorded change (at once, or by starting a glide)."""
-        if not self.pending:
-            return
-        self.pending = False
-        if self.live_glide <= 0.0:
-            self.build_a()
-            self.gliding = False
-            return
-        self.build_b()
-        self.pair.w_mult = self.live_w_mult
-        self.gliding, self.glided = True, 0
-
-    def ramp(self, buffer: Tensor) -> Tensor:
-        """[B, 1, T]: the share of the new weights at each sample of this block."""
-        t = buffer.shape[-1]
-        steps = max(int(self.live_glide * self.sample_rate), 1)
-        m = (torch.arange(t, dtype=buffer.dtype) + float(self.glided + 1)) / float(steps)
-        self.glided += t
-        return m.clamp(0.0, 1.0).expand(buffer.shape[0], 1, t)
-
-    def finish_glide(self) -> None:
-        if self.glided >= max(int(self.live_glide * self.sample_rate), 1):   # the new set alone from the next block on
-            self.build_a()
-            self.gliding = False
+        self.pair.w_mult = self.live_w_mult   # the morph mix divides by the new set's w_mult
 
     def renormalised(self, y: Tensor, m: Tensor) -> Tensor:
         """The morph mix divides by the new w_mult; glide the divisor too, so a w_mult change is smooth."""
@@ -171,5 +186,44 @@ class LiveChaosEffect(Instrument):
         if not self.gliding:
             return self.pair.a.chaos(buffer)
         y = self.pair.chaos(torch.cat([buffer[:, :2], self.ramp(buffer)], 1))
+        self.finish_glide()
+        return y
+
+
+class LiveModelSynth(Live):
+    """The essay's first instrument, ModelSynth (forward: x, mod1, mod2), with seed, w_mult and glide."""
+
+    METHODS = ModelSynth.METHODS
+
+    def __init__(self, seed: int = 0, w_mult: float = ESSAY["model_synth"]["w_mult"], glide: float = 0.0):
+        super().__init__()
+        self.operators, self.kernel = ESSAY["model_synth"]["operators"], 1
+        self.a = ModelSynth(self.operators, 1.0, seed=0)
+        self.b = ModelSynth(self.operators, 1.0, seed=0)
+        self.live_init(seed, w_mult, glide)
+
+    def build_a(self) -> None:
+        g = torch.Generator()
+        g.manual_seed(self.live_seed)
+        fill(self.a.conv_in.weight, self.a.conv_in.bias, self.live_w_mult, g)
+        fill(self.a.conv.weight, self.a.conv.bias, self.live_w_mult, g)
+        fill(self.a.conv_out.weight, self.a.conv_out.bias, self.live_w_mult, g)
+
+    def build_b(self) -> None:
+        g = torch.Generator()
+        g.manual_seed(self.live_seed)
+        fill(self.b.conv_in.weight, self.b.conv_in.bias, self.live_w_mult, g)
+        fill(self.b.conv.weight, self.b.conv.bias, self.live_w_mult, g)
+        fill(self.b.conv_out.weight, self.b.conv_out.bias, self.live_w_mult, g)
+
+    @torch.jit.export
+    def forward(self, buffer: Tensor) -> Tensor:
+        self.settle()
+        if not self.gliding:
+            return self.a.forward(buffer)
+        # the two instruments' outputs crossfade: mixing the layers instead (as LiveChaosEffect does)
+        # overshoots through ModelSynth's sine fold (largest jump 0.069 against 0.060 for either alone)
+        m = self.ramp(buffer)
+        y = mix(self.a.forward(buffer), self.b.forward(buffer), m)
         self.finish_glide()
         return y

@@ -9,8 +9,8 @@ import torch
 from audition.host import Host
 from audition.model_file import open_export
 from chaos_models.export import build, export
-from chaos_models.live import W_MULT_RANGE, LiveChaosEffect
-from chaos_models.models import ChaosEffect
+from chaos_models.live import W_MULT_RANGE, LiveChaosEffect, LiveModelSynth
+from chaos_models.models import ChaosEffect, ModelSynth
 
 
 def essay_instrument(seed: int, w_mult: float) -> ChaosEffect:
@@ -113,3 +113,27 @@ def test_audition_sets_attributes_while_rendering(tmp_path):
     r = run_cli("-m", "audition", "render", path, "--method", "chaos", "--in", "saw", "--in", "const:10",
                 "--seconds", "0.1", "--set", "sead=3@0", "--out", out)
     assert r.returncode == 2 and "has no attribute 'sead'; its attributes: seed, w_mult, glide" in r.stderr
+
+
+
+@pytest.mark.parametrize("seed", [0, 3, -7, 2 ** 40])
+def test_live_model_synth_is_the_essays_first_instrument_for_every_seed(seed):
+    live = torch.jit.script(LiveModelSynth())
+    for w_mult in (1.0, 2.5):
+        live.set_seed(seed)
+        live.set_w_mult(w_mult)
+        torch.manual_seed(seed)
+        ref = ModelSynth(7, w_mult)
+        assert torch.equal(live.forward(block(3)), ref.forward(block(3)))
+
+
+def test_live_model_synth_glides_without_a_click():
+    n, buffer = 22050, 256
+    x = block(3, (5.0, 2.0), n)
+    x[0, 0] = 0.5 * torch.sin(2 * torch.pi * 110 * torch.arange(n) / 44100)
+    change = 5120
+    y = run(torch.jit.script(LiveModelSynth(glide=0.05)), "forward", x, buffer, change, 9)
+    old, new = run(ModelSynth(seed=0), "forward", x, buffer), run(ModelSynth(seed=9), "forward", x, buffer)
+    after = change + -(-int(0.05 * 44100) // buffer) * buffer
+    assert torch.equal(y[:change], old[:change]) and torch.equal(y[after:], new[after:])
+    assert float(y[change - 1:after + 1].diff().abs().max()) <= max(float(old.diff().abs().max()), float(new.diff().abs().max()))
