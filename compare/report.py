@@ -8,7 +8,7 @@ import numpy as np
 
 from audition.model_file import open_export
 from audition.validate import validate
-from compare import analyse, claims, probes
+from compare import analyse, atlas, claims, probes
 from safeio import UserError, atomic_write_text, warn
 
 HOMOGENISATION_TEXT = (
@@ -110,11 +110,30 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
         figure(png, key, r, arrays)
         r["figure"] = png.name
         results[key] = r
+    live = list(dict.fromkeys(path for path, export, _ in jobs if atlas.is_live(export)))
+    first_input = next(iter(inputs.values()))[: probes.SR]
     report = {"inputs": list(inputs), "models": results, "skipped": skipped, "claims": claims.judge(results),
-              "homogenisation_index_definition": HOMOGENISATION_TEXT}
+              "homogenisation_index_definition": HOMOGENISATION_TEXT,
+              "seed_atlas": [atlas.atlas(path, first_input, probes.SR, out_dir) for path in live]}
     atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))
     return report
+
+
+def seed_atlas_html(report: dict) -> str:
+    """One live export's seeds side by side: spread table, figure, clips of the first seeds."""
+    e, parts = html.escape, []
+    for a in report.get("seed_atlas", []):
+        parts.append(f"<h2>Seed atlas: {e(a['export'])}</h2><p>The first input (1 s) through seeds 0-{a['seeds'] - 1}, "
+                     "seed set as a host attribute before each render, controls at their nominal values.</p>"
+                     f"<img src='{e(a['figure'])}' width='960'>")
+        for method, r in a["methods"].items():
+            cells = "".join(f"<td>{v['min']:.3g} / {v['median']:.3g} / {v['max']:.3g}</td>" for v in r["spread"].values())
+            clips = "".join(f"<figure><figcaption>seed {i}</figcaption><audio controls src='{e(c)}'></audio></figure>"
+                            for i, c in enumerate(r["clips"]))
+            parts.append(f"<h3>{e(method)}</h3><table><tr>{''.join(f'<th>{e(f)} (min / median / max)</th>' for f in r['spread'])}"
+                         f"<th>timbre spread dB</th></tr><tr>{cells}<td>{r['timbre_spread_db']:.1f}</td></tr></table>{clips}")
+    return "".join(parts)
 
 
 def to_html(report: dict) -> str:
@@ -145,6 +164,7 @@ on the same inputs: {e(', '.join(report['inputs']))}. Controls of multi-inlet me
 <h2>Summary</h2><table><tr><th>model:method</th><th>family</th><th>homogenisation</th><th>RMS dBFS</th><th>centroid Hz</th>
 <th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th><th>buffer-edge artifact dB</th></tr>{rows}</table>
 <h2>Homogenisation index</h2><p>{e(report['homogenisation_index_definition'])}</p>
+{seed_atlas_html(report)}
 <h2>Skipped</h2><ul>{skipped}</ul>
 <h2>Unknown family</h2><p>Exports without a manifest (.json beside the .ts) are analysed but join no family's claims:
 {e(', '.join(sorted({k.split(':')[0] for k, r in report['models'].items() if r['family'] == 'unknown'})) or 'none')}.</p>

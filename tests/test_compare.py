@@ -77,10 +77,11 @@ def test_report_end_to_end(tmp_path):
     ident = tmp_path / "identity.ts"
     torch.jit.script(Identity()).save(str(ident))
     chaos = export(build("chaos_effect", operators=5, w_mult=4, seed=0), tmp_path / "chaos.ts")
+    live = export(build("live_model_synth", seed=0), tmp_path / "live.ts")
     bad = tmp_path / "broken.ts"
     bad.write_bytes(b"nope")
     out = tmp_path / "report"
-    r = run_cli("-m", "compare", str(ident), str(chaos), str(bad), "--inputs", "--out", str(out), timeout=900)
+    r = run_cli("-m", "compare", str(ident), str(chaos), str(live), str(bad), "--inputs", "--out", str(out), timeout=900)
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert m["models"]["identity:forward"]["homogenisation_index"] == pytest.approx(1.0)
@@ -94,6 +95,15 @@ def test_report_end_to_end(tmp_path):
     assert "The essay's claims" in page and "homogenisation index of a model is" in page
     assert "join no family's claims:\nidentity." in page
     assert all((out / r["figure"]).exists() for r in m["models"].values())
+    # the seed atlas of the live export: 32 seeds, a spread per feature, clips and a figure on disk
+    [atlas] = m["seed_atlas"]
+    forward = atlas["methods"]["forward"]
+    assert atlas["export"] == "live.ts" and atlas["seeds"] == 32 and len(forward["per_seed"]) == 32
+    levels = [p["rms_db"] for p in forward["per_seed"]]
+    assert forward["spread"]["rms_db"] == {"min": min(levels), "median": float(np.median(levels)), "max": max(levels)}
+    assert forward["spread"]["rms_db"]["max"] - forward["spread"]["rms_db"]["min"] > 1, "seeds are different instruments"
+    assert all((out / c).exists() for c in forward["clips"]) and (out / atlas["figure"]).exists()
+    assert "Seed atlas: live.ts" in page and "atlas__live__forward__seed0.wav" in page
 
 
 def test_empty_exports_folder(tmp_path):
