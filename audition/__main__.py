@@ -69,8 +69,9 @@ def cmd_render(args):
 
     host_name = "unthreaded" if args.no_thread else args.host
     # the host's messages (buffer switched, method not found) once; every render then gets a fresh model
-    m = Host(open_export(args.model), args.method, args.buffer, host_name, args.load_delay, args.strict).spec
-    export = open_export(args.model)
+    first = Host(open_export(args.model), args.method, args.buffer, host_name, args.load_delay, args.strict)
+    export, m = first.export, first.spec
+    changes = [parse_set(spec, args.sr) for spec in args.set]
     if len(args.inputs) != m.in_channels:
         raise UserError(f"{export.path.name}:{m.name} has {m.in_channels} inlet(s) ({'; '.join(m.input_labels)}), "
                         f"but {len(args.inputs)} --in source(s) were given")
@@ -88,7 +89,6 @@ def cmd_render(args):
     for path, x in jobs:
         torch.manual_seed(args.seed)
         host = Host(open_export(args.model), m.name, args.buffer, host_name, args.load_delay, args.strict, quiet=True)
-        changes = [parse_set(spec, args.sr) for spec in args.set]
         y = host.run(x, True, changes)[0, :, : x.shape[-1]] if args.align else host.play(x, True, changes)[0]
         bad = int((~np.isfinite(y)).sum())
         over = int((np.abs(np.nan_to_num(y)) > 1.0).sum())

@@ -11,6 +11,7 @@ sample of each group, the method called once, its output repeat_interleave'd by 
 Profiles differ in latency (and nn.ar in real time starts late, while the model loads).
 """
 import dataclasses
+import os
 
 import numpy as np
 import torch
@@ -46,8 +47,6 @@ PROFILES = {
 def use_host_threads() -> None:
     """A host runs a model on its own audio thread: torch gets OMP_NUM_THREADS threads (default 1);
     extra OpenMP threads only fight over the cores."""
-    import os
-
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
 
 
@@ -55,12 +54,15 @@ def latency(buffer: int, host: str = "nn~") -> int:
     return PROFILES[host].latency(buffer)
 
 
+def power_of_two_from(n: int) -> int:
+    return 1 << (n - 1).bit_length()
+
+
 def effective_buffer(export: Export, requested: int) -> int:
     """The buffer a host really runs: the next power of two, at least the largest ratio of any method."""
     if requested < 1:
         raise UserError(f"buffer {requested}: a host buffer is a whole number of 1 or more samples")
-    n = 1 << (requested - 1).bit_length()
-    return max(n, max(max(m.in_ratio, m.out_ratio) for m in export.methods.values()))
+    return max(power_of_two_from(requested), max(max(m.in_ratio, m.out_ratio) for m in export.methods.values()))
 
 
 class Host:
@@ -74,7 +76,7 @@ class Host:
             method = "forward"
         self.export, self.spec = export, export.method(method)
         self.buffer = effective_buffer(export, buffer)
-        if self.buffer > 1 << (buffer - 1).bit_length():   # raised to a ratio; rounding up is silent, as in nn~
+        if self.buffer > power_of_two_from(buffer):   # raised to a ratio; rounding up is silent, as in nn~
             self.say(f"buffer size too small, switching to {self.buffer}")
         self.fn = getattr(export.module, self.spec.name)
         self.replayed_blocks, self.wrong_size, self.last = 0, 0, None

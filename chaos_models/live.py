@@ -48,7 +48,7 @@ class Live(Instrument):
         self.w_mult_low, self.w_mult_high = W_MULT_RANGE
         self.live_seed, self.live_w_mult, self.live_glide = int(seed), self.clamp(float(w_mult)), max(float(glide), 0.0)
         self.pending, self.gliding, self.glided = False, False, 0
-        self.build_a()
+        self.build(False)
         self.register_methods()
         self.register_attribute("seed", int(seed))
         self.register_attribute("w_mult", float(w_mult))
@@ -89,10 +89,8 @@ class Live(Instrument):
         self.live_glide = max(glide, 0.0)
         return 0
 
-    def build_a(self) -> None:
-        raise NotImplementedError
-
-    def build_b(self) -> None:
+    def build(self, new: bool) -> None:
+        """Draw the weight set that plays (new=False) or the one a glide moves to (new=True)."""
         raise NotImplementedError
 
     def settle(self) -> None:
@@ -101,10 +99,10 @@ class Live(Instrument):
             return
         self.pending = False
         if self.live_glide <= 0.0:
-            self.build_a()
+            self.build(False)
             self.gliding = False
             return
-        self.build_b()
+        self.build(True)
         self.gliding, self.glided = True, 0
 
     def ramp(self, buffer: Tensor) -> Tensor:
@@ -117,7 +115,7 @@ class Live(Instrument):
 
     def finish_glide(self) -> None:
         if self.glided >= max(int(self.live_glide * self.sample_rate), 1):   # the new set alone from the next block on
-            self.build_a()
+            self.build(False)
             self.gliding = False
 
 
@@ -133,27 +131,17 @@ class LiveChaosEffect(Live):
         self.pair = MorphChaosEffect(self.operators, 1.0, seed_a=0, seed_b=0)
         self.live_init(seed, w_mult, glide)
 
-    # (TorchScript passes no modules as arguments: one builder per weight set)
-    def build_a(self) -> None:
+    def build(self, new: bool) -> None:
+        net = self.pair.b if new else self.pair.a
         g = torch.Generator()
         g.manual_seed(self.live_seed)
-        a = self.pair.a
-        fill(a.conv_in.weight, a.conv_in.bias, self.live_w_mult, g)
-        fill(a.conv.weight, a.conv.bias, self.live_w_mult, g)
-        fill(a.conv_out.weight, a.conv_out.bias, self.live_w_mult, g)
-        fill(a.conv_chaos.weight, a.conv_chaos.bias, self.live_w_mult, g)
-        a.w_mult = self.live_w_mult
-
-    def build_b(self) -> None:
-        g = torch.Generator()
-        g.manual_seed(self.live_seed)
-        b = self.pair.b
-        fill(b.conv_in.weight, b.conv_in.bias, self.live_w_mult, g)
-        fill(b.conv.weight, b.conv.bias, self.live_w_mult, g)
-        fill(b.conv_out.weight, b.conv_out.bias, self.live_w_mult, g)
-        fill(b.conv_chaos.weight, b.conv_chaos.bias, self.live_w_mult, g)
-        b.w_mult = self.live_w_mult
-        self.pair.w_mult = self.live_w_mult   # the morph mix divides by the new set's w_mult
+        fill(net.conv_in.weight, net.conv_in.bias, self.live_w_mult, g)
+        fill(net.conv.weight, net.conv.bias, self.live_w_mult, g)
+        fill(net.conv_out.weight, net.conv_out.bias, self.live_w_mult, g)
+        fill(net.conv_chaos.weight, net.conv_chaos.bias, self.live_w_mult, g)
+        net.w_mult = self.live_w_mult
+        if new:
+            self.pair.w_mult = self.live_w_mult   # the morph mix divides by the new set's w_mult
 
     def renormalised(self, y: Tensor, m: Tensor) -> Tensor:
         """The morph mix divides by the new w_mult; glide the divisor too, so a w_mult change is smooth."""
@@ -202,19 +190,13 @@ class LiveModelSynth(Live):
         self.b = ModelSynth(self.operators, 1.0, seed=0)
         self.live_init(seed, w_mult, glide)
 
-    def build_a(self) -> None:
+    def build(self, new: bool) -> None:
+        net = self.b if new else self.a
         g = torch.Generator()
         g.manual_seed(self.live_seed)
-        fill(self.a.conv_in.weight, self.a.conv_in.bias, self.live_w_mult, g)
-        fill(self.a.conv.weight, self.a.conv.bias, self.live_w_mult, g)
-        fill(self.a.conv_out.weight, self.a.conv_out.bias, self.live_w_mult, g)
-
-    def build_b(self) -> None:
-        g = torch.Generator()
-        g.manual_seed(self.live_seed)
-        fill(self.b.conv_in.weight, self.b.conv_in.bias, self.live_w_mult, g)
-        fill(self.b.conv.weight, self.b.conv.bias, self.live_w_mult, g)
-        fill(self.b.conv_out.weight, self.b.conv_out.bias, self.live_w_mult, g)
+        fill(net.conv_in.weight, net.conv_in.bias, self.live_w_mult, g)
+        fill(net.conv.weight, net.conv.bias, self.live_w_mult, g)
+        fill(net.conv_out.weight, net.conv_out.bias, self.live_w_mult, g)
 
     @torch.jit.export
     def forward(self, buffer: Tensor) -> Tensor:

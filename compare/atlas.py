@@ -12,8 +12,8 @@ import numpy as np
 import torch
 
 from audition.host import Host
-from audition.model_file import label_range, nominal, open_export
-from compare import metrics
+from audition.model_file import open_export
+from compare import analyse, metrics
 from safeio import write_wav
 
 SEEDS = 32          # seeds 0 ... 31: enough for a spread, one second of audio each per method
@@ -32,12 +32,8 @@ def render(path: Path, method: str, x: np.ndarray, seed: int) -> np.ndarray:
 
 
 def inputs_for(export, method: str, audio: np.ndarray) -> np.ndarray:
-    m = export.method(method)
-    rows = [audio]
-    for label in m.input_labels[1:]:
-        r = label_range(label)
-        rows.append(np.full_like(audio, nominal(*r) if r else 1.0))
-    return np.stack(rows).astype(np.float32)
+    labels = export.method(method).input_labels
+    return np.stack([audio] + [np.full_like(audio, analyse.nominal(label)) for label in labels[1:]]).astype(np.float32)
 
 
 def atlas(path: Path, audio: np.ndarray, sr: int, out_dir: Path) -> dict:

@@ -77,12 +77,12 @@ def main(argv=None):
         print(f"folder: {args.short} short files + {args.long} x {args.long_minutes:g} min, {seconds / 60:.1f} min of audio; "
               f"recipe {recipe.name} (n_signal {recipe.n_signal}, {recipe.sampling_rate} Hz)")
         plain = plain_rave_preprocess(recipe, raw, tmp / "plain-db")
-        plain_s = dataset.db_entries(tmp / "plain-db") * 2 * recipe.n_signal / recipe.sampling_rate
+        plain_s = dataset.db_entries(tmp / "plain-db") * recipe.chunk_seconds
         shutil.rmtree(tmp / "plain-db")
         t = time.perf_counter()
         dataset.preprocess(recipe, force=True)
         ours = time.perf_counter() - t
-        ours_s = dataset.db_entries(recipe.db_dir) * 2 * recipe.n_signal / recipe.sampling_rate
+        ours_s = dataset.db_entries(recipe.db_dir) * recipe.chunk_seconds
     print(f"\n{'':<22} {'wall s':>8} {'audio in db':>12}")
     print(f"{'plain rave preprocess':<22} {plain:>8.2f} {plain_s / 60:>10.1f} m")
     print(f"{'make preprocess':<22} {ours:>8.2f} {ours_s / 60:>10.1f} m")

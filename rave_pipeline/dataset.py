@@ -71,8 +71,8 @@ def convert(f: Path, recipe: Recipe, dest: Path):
 
     if not os.access(f, os.R_OK):
         return None, 0, "unreadable: no read permission"
-    chunk, sr = 2 * recipe.n_signal, recipe.sampling_rate
-    notes, found, peak, out, tail = {}, 0, 0.0, None, None
+    chunk, sr = recipe.chunk, recipe.sampling_rate
+    notes, found, peak, out, tail, corrupt = {}, 0, 0.0, None, None, False
     try:
         for block in stream_audio(f, sr, recipe.channels, block=chunk):
             bad = ~np.isfinite(block)
@@ -88,10 +88,13 @@ def convert(f: Path, recipe: Recipe, dest: Path):
                 out = sf.SoundFile(str(dest), "w", sr, recipe.channels, subtype="FLOAT", format="WAV")
             out.write(block.T)
     except UserError:
-        return None, 0, "not audio or corrupt"
+        corrupt = True
     finally:
         if out is not None:
             out.close()
+    if corrupt:   # ffmpeg gave up, maybe part way: nothing of this file may reach rave preprocess
+        dest.unlink(missing_ok=True)
+        return None, 0, "not audio or corrupt"
     if found == 0:
         return None, 0, "no samples"
     if peak > 1.0:   # float files and resampled peaks exceed full scale; rave's int16 would clip them
@@ -132,7 +135,7 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
     if out.exists():
         shutil.rmtree(out)
     out.mkdir(parents=True)
-    sr, chunk = recipe.sampling_rate, 2 * recipe.n_signal
+    sr, chunk = recipe.sampling_rate, recipe.chunk
     kept, skipped, nan_files, loud_files = [], [], [], []
     pending, pending_from = [], []   # audio waiting to be joined, and where it came from
     found = 0
@@ -194,7 +197,7 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
 
 def account(recipe: Recipe, report: dict, entries: int) -> dict:
     """Every second found: in the database, or dropped and why."""
-    chunk_s = 2 * recipe.n_signal / recipe.sampling_rate
+    chunk_s = recipe.chunk_seconds
     found, used = report["found_s"], entries * chunk_s
     dropped = []
     if recipe.join_short:
@@ -217,7 +220,7 @@ def account(recipe: Recipe, report: dict, entries: int) -> dict:
 
 def chunks_of(recipe: Recipe, seconds: float) -> int:
     """rave preprocess cuts each file into chunks of 2 x n_signal samples and drops the remainder."""
-    return int(seconds * recipe.sampling_rate) // (2 * recipe.n_signal)
+    return int(seconds * recipe.sampling_rate) // recipe.chunk
 
 
 def db_entries(db: Path) -> int:
@@ -298,7 +301,7 @@ def build(recipe: Recipe, force: bool) -> Path:
     n_chunks = sum(chunks_of(recipe, k["seconds"]) for k in kept)
     if n_chunks == 0:
         raise UserError(f"{recipe.raw_dir}: {report['found_s']:.1f} s of audio, less than one training chunk "
-                        f"({2 * recipe.n_signal / recipe.sampling_rate:.1f} s at n_signal {recipe.n_signal}): "
+                        f"({recipe.chunk_seconds:.1f} s at n_signal {recipe.n_signal}): "
                         "add recordings (short files are joined when join_short is on)")
     need, free = database_bytes(recipe, seconds), free_bytes(recipe.db_dir.parent)
     if free < need:
@@ -337,7 +340,7 @@ def build(recipe: Recipe, force: bool) -> Path:
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print(f"database: {entries} chunks of {2 * recipe.n_signal} samples in {recipe.db_dir}")
+    print(f"database: {entries} chunks of {recipe.chunk} samples in {recipe.db_dir}")
     print(accounting["summary"] + f" (details: {recipe.db_dir / 'accounting.json'})")
     return recipe.db_dir
 
@@ -361,17 +364,16 @@ def size_advice(recipe: Recipe, batch: int, chunks: int, seconds: float) -> str:
     """Why a database is too small, and the real ways out for this dataset: how much more audio at
     this N_SIGNAL, and which N_SIGNAL (if any) fits the audio at hand (a longer example means fewer
     chunks but more latent frames per validation chunk)."""
-    chunk_s = 2 * recipe.n_signal / recipe.sampling_rate
+    chunk_s = recipe.chunk_seconds
     need = recipe.min_chunks(batch)
     more = (need - chunks) * chunk_s
     text = (f"dataset {recipe.db_dir} is too small for RAVE {recipe.config} at n_signal {recipe.n_signal} and batch "
             f"{batch}: it holds {chunks} chunks of {chunk_s:.1f} s ({seconds:.0f} s of audio), and RAVE needs {need} "
             f"(a training batch plus a 2 % validation split big enough for its 128-component PCA). "
             f"Add at least {more:.0f} s of recordings to {recipe.raw_dir}")
-    total = seconds * recipe.sampling_rate
     floor = CONFIG_FACTS.get(recipe.config, {}).get("min_n_signal", recipe.compression)
     fits = [n for n in range(floor, 1 << 21, recipe.compression)
-            if int(total // (2 * n)) >= dataclasses.replace(recipe, n_signal=n).min_chunks(batch)]
+            if chunks_of(r := dataclasses.replace(recipe, n_signal=n), seconds) >= r.min_chunks(batch)]
     if fits:
         n = min(fits, key=lambda n: abs(n - recipe.n_signal))
         text += f", or use N_SIGNAL={n}, which fits the audio at hand (preprocess again; lower BATCH if memory runs out)"

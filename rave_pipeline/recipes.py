@@ -72,6 +72,15 @@ class Recipe:
         return CONFIGS / self.gin if self.gin else None
 
     @property
+    def chunk(self) -> int:
+        """Samples per database entry: rave preprocess cuts 2 x n_signal (docs/facts.md, "Chunks")."""
+        return 2 * self.n_signal
+
+    @property
+    def chunk_seconds(self) -> float:
+        return self.chunk / self.sampling_rate
+
+    @property
     def compression(self) -> int:
         return CONFIG_FACTS.get(self.config, {}).get("compression", 2048)
 

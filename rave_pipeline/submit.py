@@ -6,7 +6,6 @@ an OVERRIDE with quotes reaches `python -m rave_pipeline train` exactly as typed
 """
 import shlex
 import subprocess
-from pathlib import Path
 
 from rave_pipeline.recipes import REPO
 from safeio import UserError
@@ -50,8 +49,3 @@ def submit(recipe: str, train_args: list[str], data_args: list[str], sbatch: str
     export = run_sbatch(sbatch_command(sbatch, sbatch_args, "export.sbatch", [recipe, *data_args], train))
     print(f"training job {train} ({recipe}), export job {export} (runs when training succeeds); logs in {LOGS}/")
     return [train, export]
-
-
-def absolute(root: Path | None) -> list[str]:
-    """--root as an absolute path: the job may start in another folder."""
-    return ["--root", str(Path(root).resolve())] if root else []

@@ -1,7 +1,6 @@
 """`rave train` for a recipe: picks device and batch, checks the dataset, resumes, survives signals."""
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -185,10 +184,10 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
                 print(f"{recipe.name}: already trained to step {step} (MAX_STEPS={recipe.max_steps}); raise MAX_STEPS to continue")
                 return step
             resume_from = runs.run_dir_of(ckpt)
-            need, free = 3 * ckpt.stat().st_size, shutil.disk_usage(recipe.runs_dir).free
-            if free < need:   # RAVE keeps the last and the best checkpoint, and writes a new one beside them
-                raise UserError(f"the disk holding {recipe.runs_dir} has {free / 1e6:.0f} MB free; training writes "
-                                f"checkpoints of {ckpt.stat().st_size / 1e6:.0f} MB and needs {need / 1e6:.0f} MB: "
+            size, free = ckpt.stat().st_size, dataset.free_bytes(recipe.runs_dir)
+            if free < 3 * size:   # RAVE keeps the last and the best checkpoint, and writes a new one beside them
+                raise UserError(f"the disk holding {recipe.runs_dir} has {dataset.megabytes(free)} free; training writes "
+                                f"checkpoints of {dataset.megabytes(size)} and needs {dataset.megabytes(3 * size)}: "
                                 f"free space there and run make train-{recipe.name} again to resume")
             print(f"resuming {resume_from} from {ckpt.name} at step {step} (FRESH=1 starts a new run)")
         db = stage.stage(recipe)

@@ -375,3 +375,19 @@ def test_bench_preprocess_prints_both_times_and_the_ratio():
     plain, ours = (float(line.split()[-3]) for line in r.stdout.splitlines() if line.startswith(("plain rave", "make preprocess")))
     ratio = float(r.stdout.split("ratio plain/ours: ")[1].split()[0])
     assert ratio == pytest.approx(plain / ours, abs=0.01)   # the times are printed to 10 ms
+
+
+def test_a_file_ffmpeg_gives_up_on_part_way_leaves_nothing_for_rave(tmp_path, monkeypatch):
+    """ffmpeg failing after some chunks (a watchdog kill, a broken stream): the chunks already
+    written must not stay where rave preprocess reads."""
+    from rave_pipeline import dataset
+
+    recipe = recipes.load("noise", root=tmp_path, n_signal=65536)
+
+    def dies_part_way(path, sr, channels, block):
+        yield np.zeros((channels, block), np.float32)
+        raise UserError(f"{path}: ffmpeg did not finish decoding it")
+    monkeypatch.setattr(dataset, "stream_audio", dies_part_way)
+    dest = tmp_path / "00000.wav"
+    assert dataset.convert(tmp_path, recipe, dest) == (None, 0, "not audio or corrupt")
+    assert not dest.exists()

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from audition.host import Host
-from audition.model_file import label_range, nominal, open_export
+from audition.model_file import open_export
 from chaos_models.export import build, export, export_essay
+from compare import analyse
 from helpers.real_hosts import nn_tilde, pd_render
 
 pytestmark = pytest.mark.slow
@@ -22,9 +23,7 @@ def host_inputs(export_, method: str, seconds: float = 0.5) -> np.ndarray:
     m = export_.method(method)
     n = int(seconds * SR)
     x = [np.random.default_rng(0).uniform(-0.5, 0.5, n)]
-    for label in m.input_labels[1:]:
-        r = label_range(label)
-        x.append(np.full(n, nominal(*r) if r else 1.0))
+    x += [np.full(n, analyse.nominal(label)) for label in m.input_labels[1:]]
     return np.stack(x).astype(np.float32)
 
 
