@@ -82,7 +82,7 @@ bench-preprocess:  ## make preprocess vs plain rave preprocess on a generated fo
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
 	$(PY) -m rave_pipeline.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))
 
-real-hosts:  ## audition vs the real nn~ in Pd, built from NN_TILDE_SRC=<nn_tilde archive or folder> (cached)
+real-hosts:  ## audition vs the real nn~ (Pd) and nn.ar (scsynth), built from NN_TILDE_SRC= / NN_AR_SRC=<archive or folder> (cached)
 	.venv/bin/pytest tests/test_real_hosts.py -v -rs
 
 # ---- comparison ------------------------------------------------------------------------------

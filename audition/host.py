@@ -6,9 +6,11 @@ sample of each group, the method called once, its output repeat_interleave'd by 
 [batch, out_ch, N]. The host's rules, whatever the profile:
 - the requested buffer is rounded up to a power of two and raised to the largest ratio over all of the
   model's methods, with the host's message, and then it plays;
-- a block whose output has the wrong length replays the previous block, with the host's message;
-- an unknown method plays `forward`, with the host's message (or an error with strict=True).
-Profiles differ in latency (and nn.ar in real time starts late, while the model loads).
+- a block whose output has the wrong length replays the previous block, with the host's message.
+Where the hosts differ, each profile follows its own: nn~ plays `forward` for an unknown method (with
+its message; an error with strict=True) and rounds up silently; nn.ar's language refuses an unknown
+method and nn.ar says when it rounds. Latency differs too (and nn.ar in real time starts late, while
+the model loads).
 """
 import dataclasses
 import os
@@ -30,17 +32,18 @@ class Profile:
     name: str
     latency_buffers: int   # output lags input by latency_buffers * N - block samples
     block: int             # the host's own block (subtracted from the latency); 0 for none
-    says: str              # how the host prefixes its messages
+    says: str              # how the host prefixes its messages: "nn~" or "NNUGen" (nn.ar)
+    set_lead: int          # an attribute change lands this many buffers before the one holding it
 
     def latency(self, buffer: int) -> int:
         return self.latency_buffers * buffer - self.block
 
 
 PROFILES = {
-    "nn~": Profile("nn~", 2, HOST_BLOCK, "nn~"),                  # Pd / Max, threaded: 2N - 64
-    "nn.ar": Profile("nn.ar", 2, HOST_BLOCK, "NNUGen"),           # SuperCollider in real time: 2N - 64
-    "nn.ar-nrt": Profile("nn.ar-nrt", 1, HOST_BLOCK, "NNUGen"),   # SuperCollider non-real-time (NN.nrt): N - 64
-    "unthreaded": Profile("unthreaded", 1, 0, "nn~"),             # nn~ without its thread: N
+    "nn~": Profile("nn~", 2, HOST_BLOCK, "nn~", 1),                  # Pd / Max, threaded: 2N - 64
+    "nn.ar": Profile("nn.ar", 2, HOST_BLOCK, "NNUGen", 0),           # SuperCollider in real time: 2N - 64
+    "nn.ar-nrt": Profile("nn.ar-nrt", 1, HOST_BLOCK, "NNUGen", 0),   # SuperCollider non-real-time (NN.nrt): N - 64
+    "unthreaded": Profile("unthreaded", 1, 0, "nn~", 0),             # nn~ without its thread: N
 }
 
 
@@ -62,7 +65,11 @@ def effective_buffer(export: Export, requested: int) -> int:
     """The buffer a host really runs: the next power of two, at least the largest ratio of any method."""
     if requested < 1:
         raise UserError(f"buffer {requested}: a host buffer is a whole number of 1 or more samples")
-    return max(power_of_two_from(requested), max(max(m.in_ratio, m.out_ratio) for m in export.methods.values()))
+    return max(power_of_two_from(requested), largest_ratio(export))
+
+
+def largest_ratio(export: Export) -> int:
+    return max(max(m.in_ratio, m.out_ratio) for m in export.methods.values())
 
 
 class Host:
@@ -71,13 +78,24 @@ class Host:
         if host not in PROFILES:
             raise UserError(f"host {host!r} is not one of {', '.join(PROFILES)}")
         self.profile, self.load_delay, self.quiet = PROFILES[host], load_delay, quiet
+        nn_ar = self.profile.says == "NNUGen"
+        if method not in export.methods and nn_ar:   # NN(\key, \method) throws in sclang
+            raise UserError(f"NNModel: method '{method}' not found in {export.path.name}: nn.ar refuses it; "
+                            f"use one of {', '.join(export.methods)}")
         if method not in export.methods and not strict and "forward" in export.methods:
             self.say(f"method {method} not found in model, using forward instead")
             method = "forward"
         self.export, self.spec = export, export.method(method)
         self.buffer = effective_buffer(export, buffer)
-        if self.buffer > power_of_two_from(buffer):   # raised to a ratio; rounding up is silent, as in nn~
+        if nn_ar and buffer < largest_ratio(export):   # the same buffers, each host's words
+            self.say(f"buffer size to small, switching to {self.buffer}.")
+        elif nn_ar and buffer != self.buffer:
+            self.say(f"rounding buffer size {self.buffer}.")
+        elif self.buffer > power_of_two_from(buffer):  # nn~ rounds up to a power of two silently
             self.say(f"buffer size too small, switching to {self.buffer}")
+        self.disabled = nn_ar and self.buffer < self.profile.block   # nn.ar plays silence then
+        if self.disabled:
+            self.say(f"blockSize({self.profile.block}) larger than model bufferSize({self.buffer}), disabling")
         self.fn = getattr(export.module, self.spec.name)
         self.replayed_blocks, self.wrong_size, self.last = 0, 0, None
 
@@ -87,7 +105,7 @@ class Host:
 
     @property
     def latency(self) -> int:
-        return self.profile.latency(self.buffer)
+        return max(self.profile.latency(self.buffer), 0)   # below nn.ar's block it plays nothing at all
 
     def process_buffer(self, frame: torch.Tensor) -> torch.Tensor:
         """One host buffer: [batch, in_ch, N] -> [batch, out_ch, N]."""
@@ -117,6 +135,11 @@ class Host:
             raise UserError(f"attribute {name} takes a {kind.__name__}, not {value!r}")
         getattr(module, f"set_{name}")(typed)
 
+    def change_lands(self, at: int) -> int:
+        """The buffer (counted from the first the model computes) that an attribute change at sample
+        `at` reaches first."""
+        return max((at - self.load_delay) // self.buffer - self.profile.set_lead, 0)
+
     def run(self, inputs: np.ndarray, progress: bool = False, changes=()) -> np.ndarray:
         """inputs [batch, in_ch, T] (or [in_ch, T]) -> model output [batch, out_ch, T'] with T' = T rounded
         up to whole buffers (the tail is padded with silence), without host latency. With a load delay L
@@ -124,7 +147,9 @@ class Host:
         changes: (sample, attribute, value) set while playing. Measured in Pd's nn~ (pd -nrt): a change
         reaches the model before it computes the buffer *before* the one holding that sample, since the
         threaded host computes a buffer while the next one fills; unthreaded, the buffer holding it.
-        (In real time the thread may already be running: a buffer later at most.)"""
+        (In real time the thread may already be running: a buffer later at most.) nn.ar reads an
+        attribute once per host block and hands the new value over with the next full buffer: the buffer
+        holding that sample (measured in scsynth -N)."""
         x = np.asarray(inputs, dtype=np.float32)
         if x.ndim == 2:
             x = x[None]
@@ -145,8 +170,11 @@ class Host:
         with torch.inference_mode():
             for k in steps:
                 for at, name, value in changes:
-                    if max((at - self.load_delay) // n - self.profile.latency_buffers + 1, 0) == k:
+                    if self.change_lands(at) == k:
                         self.set_attribute(name, value)
+                if self.disabled:
+                    out.zero_()
+                    break
                 out[..., k * n:(k + 1) * n] = self.process_buffer(xt[..., k * n:(k + 1) * n])
         if self.replayed_blocks:
             self.say(f"model output size is not consistent, expected {n} samples, got {self.wrong_size}! "

@@ -9,6 +9,7 @@ import torch
 
 from audition.host import Host, latency
 from audition.model_file import open_export
+from safeio import UserError
 from audition.validate import validate
 from chaos_models.export import build, export
 from helpers.cli import run_cli
@@ -152,7 +153,9 @@ def test_buffers_are_rounded_up_and_raised_to_the_largest_ratio(tmp_path, capsys
     assert Host(e, "encode", 2).buffer == 4 and "nn~: buffer size too small, switching to 4" in capsys.readouterr().err
     assert Host(e, "forward", 100).buffer == 128     # the next power of two
     assert Host(e, "forward", 2, "nn.ar").buffer == 4, "forward's ratio is 1, encode's 4: all methods count"
-    assert "NNUGen: buffer size too small, switching to 4" in capsys.readouterr().err
+    assert "NNUGen: buffer size to small, switching to 4." in capsys.readouterr().err   # nn.ar's own words
+    assert Host(e, "forward", 100, "nn.ar-nrt").buffer == 128
+    assert "NNUGen: rounding buffer size 128." in capsys.readouterr().err, "nn.ar says it rounds; nn~ does not"
     x = np.random.default_rng(0).uniform(-1, 1, (1, 64)).astype(np.float32)
     np.testing.assert_array_equal(Host(e, "forward", 1).run(x), x[None])
     r = run_cli("-m", "audition", "info", tmp_path / "codec.ts")
@@ -166,6 +169,8 @@ def test_unknown_method_plays_forward_unless_strict(tmp_path, capsys):
     assert "nn~: method choas not found in model, using forward instead" in capsys.readouterr().err
     with pytest.raises(Exception, match="has no method 'choas'"):
         Host(e, "choas", 16, strict=True)
+    with pytest.raises(UserError, match="NNModel: method 'choas' not found in codec.ts: nn.ar refuses it"):
+        Host(e, "choas", 16, "nn.ar")
 
 
 def test_nn_ar_starts_late_while_the_model_loads(tmp_path):
@@ -273,3 +278,12 @@ def test_validate_warns_when_one_nan_poisons_every_later_block(tmp_path):
     assert any("s.ts:forward: one NaN sample poisons every later block" in w for w in warnings)
     _, warnings = validate(save(Gain(), tmp_path / "g.ts"))       # no state: only that block is hit
     assert not any("poisons" in w for w in warnings) and any("nan input reaches the output" in w for w in warnings)
+
+
+def test_nn_ar_plays_silence_below_its_block(tmp_path, capsys):
+    """nn.ar disables a UGen whose buffer is smaller than the server's block (64); nn~ plays it."""
+    path = export(build("chaos_effect", seed=0), tmp_path / "c.ts")
+    x = np.random.default_rng(0).uniform(-1, 1, (3, 1024)).astype(np.float32)
+    assert not Host(open_export(path), "forward", 32, "nn.ar-nrt").play(x).any()
+    assert "NNUGen: blockSize(64) larger than model bufferSize(32), disabling" in capsys.readouterr().err
+    assert Host(open_export(path), "forward", 32, "nn~").play(x).any()

@@ -1,45 +1,81 @@
-"""audition against the real nn~ in a real Pure Data (built from source, run headless): every
-hand-written export, every method, at two buffer sizes and a rounded one, sample for sample.
+"""audition against the real hosts, built from source and run headless: nn~ in Pure Data (pd -nrt)
+and nn.ar in SuperCollider (scsynth -N). Every export `make demo` makes (the hand-written ones, the
+hybrid, and a RAVE export of each recipe trained for a few steps), every method, at two buffer sizes
+and a rounded one.
 
-Slow (nn~ builds in about a minute the first time, then each render takes a second or two).
-Skips, saying why, when NN_TILDE_SRC is not set (.ci/run sets it) or the build tools are missing.
+Slow: each host builds in about a minute the first time (cached outside the checkout), the two tiny
+RAVE trainings take a minute or two, then each render takes a second or two. Skips, saying why, when
+NN_TILDE_SRC / NN_AR_SRC are not set (.ci/run sets them) or the build tools are missing.
 """
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
 from audition.host import Host
 from audition.model_file import open_export
-from chaos_models.export import build, export, export_essay
+from chaos_models.export import build, export, export_beyond, export_essay
 from compare import analyse
-from helpers.real_hosts import nn_tilde, pd_render
+from helpers.audio import noise_set, sox_noise
+from helpers.cli import REPO
+from helpers.real_hosts import nn_ar, nn_tilde, pd_render, sc_play_patches, sc_render, synthdefs
 
 pytestmark = pytest.mark.slow
 NN_DIR, WHY = nn_tilde()
+NN_AR_DIR, WHY_AR = nn_ar()
+needs_pd = pytest.mark.skipif(NN_DIR is None, reason=WHY)
+needs_sc = pytest.mark.skipif(NN_AR_DIR is None, reason=WHY_AR)
 SR = 44100
 
 
 def host_inputs(export_, method: str, seconds: float = 0.5) -> np.ndarray:
-    """Noise on the audio inlet, every control at its nominal value (the label's range)."""
+    """Noise on the audio inlet; every labelled control at its nominal value, other inlets (a RAVE
+    decoder's latents) noise too."""
     m = export_.method(method)
     n = int(seconds * SR)
-    x = [np.random.default_rng(0).uniform(-0.5, 0.5, n)]
-    x += [np.full(n, analyse.nominal(label)) for label in m.input_labels[1:]]
+    rng = np.random.default_rng(0)
+    x = [rng.uniform(-0.5, 0.5, n)]
+    x += [np.full(n, analyse.nominal(label)) if analyse.label_range(label) else rng.standard_normal(n)
+          for label in m.input_labels[1:]]
     return np.stack(x).astype(np.float32)
 
 
 @pytest.fixture(scope="module")
-def exports(tmp_path_factory):
+def hand_written(tmp_path_factory):
+    """What `make export-chaos` makes (the hybrid fine-tuned a few steps toward one recording)."""
     out = tmp_path_factory.mktemp("exports")
-    paths = export_essay(out) + [export(build("streaming_chaos_effect", seed=0), out / "streaming.ts"),
-                                 export(build("morph_chaos_effect", seed_a=0, seed_b=1), out / "morph.ts")]
+    target = sox_noise(out / "target.wav", 3.0)
+    return export_essay(out) + export_beyond(out, targets=[target], finetune_steps=3)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A streaming export of each recipe, trained a few steps on generated noise by our own CLI."""
+    root = tmp_path_factory.mktemp("rave")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    paths = []
+    for recipe, minutes, n_signal in (("noise", 0.7, 65536), ("voice", 8.5, 71680)):
+        noise_set(root / f"datasets/{recipe}/raw", minutes * 60, files=2 if recipe == "noise" else 3)
+        for step in (["preprocess", recipe, "--n-signal", n_signal],
+                     ["train", recipe, "--n-signal", n_signal, "--max-steps", 2, "--val-every", 2, "--device", "cpu"],
+                     ["export", recipe, "--device", "cpu"]):
+            r = subprocess.run([sys.executable, "-m", "rave_pipeline", *map(str, step), "--root", str(root)],
+                               cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+            assert r.returncode == 0, f"{step}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
+        paths += sorted((root / "exports").glob(f"{recipe}_*_streaming.ts"))
+    assert len(paths) == 2
     return paths
 
 
-@pytest.mark.skipif(NN_DIR is None, reason=WHY)
+# ---- nn~ in Pure Data --------------------------------------------------------------------------
+
+@needs_pd
 @pytest.mark.parametrize("buffer", [512, 2048, 1000])
-def test_every_method_renders_bit_identically_in_the_real_nn_tilde(exports, buffer, tmp_path):
+def test_every_hand_written_method_is_bit_identical_in_the_real_nn_tilde(hand_written, buffer, tmp_path):
     rendered = 0
-    for path in exports:
+    for path in hand_written:
         e = open_export(path)
         for method in e.methods:
             x = host_inputs(e, method)
@@ -50,12 +86,40 @@ def test_every_method_renders_bit_identically_in_the_real_nn_tilde(exports, buff
             assert np.array_equal(y, ref), f"{path.name}:{method} at {buffer}: max {np.abs(y - ref).max():.3g}\n{log[-500:]}"
             assert np.abs(y[host.latency:]).max() > 0, f"{path.name}:{method} is silent after the latency"
             rendered += 1
-    assert rendered == 13
+    assert rendered == 20
 
 
-@pytest.mark.skipif(NN_DIR is None, reason=WHY)
-def test_an_unknown_method_plays_forward_in_both(exports, tmp_path, capsys):
-    path = exports[0]
+@needs_pd
+@pytest.mark.parametrize("buffer", [512, 4096])
+def test_trained_exports_play_in_the_real_nn_tilde(trained, buffer, tmp_path):
+    """RAVE carries a noise generator (libtorch seeds it per process): finite, not silent, and the first
+    sound exactly at the host's latency. 512 is below RAVE's ratio: both switch to 2048."""
+    for path in trained:
+        e = open_export(path)
+        for method in e.methods:
+            x = host_inputs(e, method)
+            y, log = pd_render(NN_DIR, path, method, buffer, x, tmp_path / f"{path.stem}-{method}")
+            host = Host(e, method, buffer, "nn~", quiet=True)
+            assert np.isfinite(y).all(), f"{path.name}:{method}"
+            assert not y[:host.latency].any() and y[host.latency:host.latency + host.buffer].any(), \
+                f"{path.name}:{method} at {buffer}: first sound at {np.flatnonzero(y)[:1]}, expected {host.latency}"
+            if buffer < host.buffer:
+                assert f"nn~: buffer size too small, switching to {host.buffer}" in log
+
+
+@needs_pd
+def test_a_nan_in_the_input_does_not_kill_a_trained_export_in_nn_tilde(trained, tmp_path):
+    """The guarded export in the real host: the block holding the NaN is silent, every later block is sound."""
+    path = trained[0]
+    x = host_inputs(open_export(path), "forward", seconds=1.0)
+    x[0, 5000] = np.nan
+    y, log = pd_render(NN_DIR, path, "forward", 2048, x, tmp_path)
+    assert np.isfinite(y).all() and y[-8192:].any(), log[-500:]
+
+
+@needs_pd
+def test_an_unknown_method_plays_forward_in_both(hand_written, tmp_path, capsys):
+    path = hand_written[0]
     x = host_inputs(open_export(path), "chaos")     # two inlets connected; forward's third hears silence
     y, log = pd_render(NN_DIR, path, "choas", 512, x, tmp_path)
     assert "nn~: method choas not found in model, using forward instead" in log
@@ -64,7 +128,7 @@ def test_an_unknown_method_plays_forward_in_both(exports, tmp_path, capsys):
     assert np.array_equal(y, host.play(np.concatenate([x, np.zeros_like(x[:1])]))[0, 0])
 
 
-@pytest.mark.skipif(NN_DIR is None, reason=WHY)
+@needs_pd
 @pytest.mark.parametrize("buffer", [64, 2048])
 def test_set_seed_mid_render_in_the_real_nn_tilde(buffer, tmp_path):
     """[set seed 7( to the live export while it plays: audition's --set lands on the same sample."""
@@ -80,3 +144,127 @@ def test_set_seed_mid_render_in_the_real_nn_tilde(buffer, tmp_path):
     seven = export(build("chaos_effect", seed=7), tmp_path / "seven.ts")
     tail = Host(open_export(seven), "chaos", buffer, quiet=True).play(x)[0, 0][-SR // 2:]
     assert np.array_equal(y[-SR // 2:], tail), "after the change: the seed-7 instrument, bit for bit"
+
+
+# ---- nn.ar in SuperCollider (scsynth -N) ---------------------------------------------------------
+
+def nn_ar_methods(info: dict) -> dict:
+    return {m["name"]: (m["inDim"], m["inRatio"], m["outDim"], m["outRatio"]) for m in info["methods"]}
+
+
+def audition_methods(e) -> dict:
+    return {m.name: (m.in_channels, m.in_ratio, m.out_channels, m.out_ratio) for m in e.methods.values()}
+
+
+@needs_sc
+@pytest.mark.parametrize("buffer", [512, 2048, 1000])
+def test_every_hand_written_method_is_bit_identical_in_the_real_nn_ar(hand_written, buffer, tmp_path):
+    rendered = 0
+    for path in hand_written:
+        e = open_export(path)
+        for method in e.methods:
+            x = host_inputs(e, method)
+            y, log, info = sc_render(NN_AR_DIR, path, method, buffer, x, tmp_path / f"{path.stem}-{method}")
+            assert nn_ar_methods(info) == audition_methods(e), f"{path.name}: nn.ar lists other methods"
+            assert list(info.get("attributes") or []) == list(e.attributes()), path.name
+            host = Host(open_export(path), method, buffer, "nn.ar-nrt", quiet=True)
+            ref = host.play(x)[0]
+            assert host.latency == host.buffer - 64
+            assert np.array_equal(y, ref), f"{path.name}:{method} at {buffer}: max {np.abs(y - ref).max():.3g}\n{log[-800:]}"
+            assert np.abs(y[:, host.latency:]).max() > 0, f"{path.name}:{method} is silent after the latency"
+            if buffer == 1000:
+                assert "NNUGen: rounding buffer size 1024." in log
+            rendered += 1
+    assert rendered == 20
+
+
+@needs_sc
+@pytest.mark.parametrize("buffer", [512, 4096])
+def test_trained_exports_play_in_the_real_nn_ar(trained, buffer, tmp_path):
+    for path in trained:
+        e = open_export(path)
+        for method in e.methods:
+            x = host_inputs(e, method)
+            y, log, info = sc_render(NN_AR_DIR, path, method, buffer, x, tmp_path / f"{path.stem}-{method}")
+            assert nn_ar_methods(info) == audition_methods(e), f"{path.name}: nn.ar lists other methods"
+            host = Host(e, method, buffer, "nn.ar-nrt", quiet=True)
+            assert y.shape[0] == host.spec.out_channels and np.isfinite(y).all(), f"{path.name}:{method}"
+            assert not y[:, :host.latency].any() and y[:, host.latency:host.latency + host.buffer].any(), \
+                f"{path.name}:{method} at {buffer}: first sound at {np.flatnonzero(y[0])[:1]}, expected {host.latency}"
+            if buffer < host.buffer:
+                assert f"NNUGen: buffer size to small, switching to {host.buffer}." in log
+
+
+@needs_sc
+def test_nn_ar_refuses_an_unknown_method_and_so_does_its_profile(hand_written, tmp_path):
+    path = hand_written[0]
+    with pytest.raises(RuntimeError, match="method 'choas' not found"):
+        sc_render(NN_AR_DIR, path, "choas", 512, host_inputs(open_export(path), "chaos"), tmp_path)
+    with pytest.raises(Exception, match="NNModel: method 'choas' not found"):
+        Host(open_export(path), "choas", 512, "nn.ar-nrt")
+
+
+@needs_sc
+@pytest.mark.parametrize("buffer", [64, 2048])
+def test_seed_and_w_mult_through_attributes_in_the_real_nn_ar(buffer, tmp_path):
+    """attributes: [seed: ..., w_mult: ...] on the live export, changed while it plays (/n_set): audition's
+    changes land on the same sample; after them it is the essay's instrument of that seed and w_mult."""
+    path = export(build("live_chaos_effect", seed=0), tmp_path / "live.ts")
+    x = host_inputs(open_export(path), "chaos", seconds=1.0)
+    moves = [(0.3, "seed", -5), (0.5, "w_mult", 3.0), (0.6, "seed", 123456)]
+    y, log, _ = sc_render(NN_AR_DIR, path, "chaos", buffer, x, tmp_path / "sc",
+                          attributes={"seed": 0, "w_mult": 2.0}, changes=moves)
+    ours = Host(open_export(path), "chaos", buffer, "nn.ar-nrt", quiet=True).play(
+        x, changes=[(round(t * SR), k, v) for t, k, v in moves])[0]
+    assert np.array_equal(y, ours), f"max {np.abs(y - ours).max():.3g}\n{log[-800:]}"
+    last = export(build("chaos_effect", seed=123456, w_mult=3.0), tmp_path / "last.ts")
+    tail = Host(open_export(last), "chaos", buffer, "nn.ar-nrt", quiet=True).play(x)[0][:, -SR // 4:]
+    assert np.array_equal(y[:, -SR // 4:], tail), "after the changes: that seed and w_mult, bit for bit"
+
+
+# ---- this repository's SuperCollider patches, in the real nn.ar ------------------------------------
+
+BEAT = [(0.25 * i, "perc", ["freq", f, "amp", 1.0, "decay", d])     # 03's Pbind, one bar
+        for i, (f, d) in enumerate(zip([45, 45, 180, 45, 300], [0.3, 0.2, 0.08, 0.25, 0.05]))]
+# Each SynthDef as its file plays it (same arguments); the partner that feeds it plays into a private
+# bus (out 16+), so the WAV holds only the SynthDef measured. probe: the bus 01's Chaos reads.
+SCENES = [("topo", 3.0, [(0, "topo", ["freq", 100])]),
+          ("Chaos", 3.0, [(0, "topo", ["freq", 100, "modBus", 1, "out", 16]), (0, "Chaos", ["baseFreq", 60, "modBus", 1])]),
+          ("probe", 3.0, [(0, "topo", ["freq", 100, "modBus", 1, "out", 16]), (0, "probe", [])]),
+          ("topo_sender", 3.0, [(0, "topo_sender", ["freq", 110, "audioBus", 16])]),
+          ("chaos_processor", 3.0, [(0, "topo_sender", ["freq", 110, "audioBus", 16, "out", 18]),
+                                    (0, "chaos_processor", ["audioBus", 16])]),
+          ("perc", 1.6, BEAT),
+          ("pad", 6.0, [(0, "pad", ["freq", 82.4])]),
+          ("reroll", 3.0, [(0, "reroll", [])]),
+          ("rave_noise", 3.0, [(0, "rave_noise", [])])]
+NOT_PLAYED = {"rave_into_chaos": "plays the sound card's input"}
+TRAINED = {"rave_noise"}   # its level is the trained model's, whatever training gave it
+
+
+@needs_sc
+def test_every_synthdef_plays_in_the_real_nn_ar_at_levels_within_12_db(hand_written, trained, tmp_path):
+    """Headless, the mouse reads its minimum (MouseX/MouseY at rest): that is the setting measured."""
+    defs = {}
+    for f in sorted((REPO / "hosts/supercollider").glob("*.scd")):
+        defs.update(synthdefs(f.read_text()))
+    assert set(defs) == {s[0] for s in SCENES} - {"probe"} | set(NOT_PLAYED), "a SynthDef no scene plays"
+    defs["probe"] = "SynthDef(\\probe, { |out = 0| Out.ar(out, K2A.ar(In.kr(1))) })"
+    by_name = {p.name: p for p in hand_written}
+    models = {"void": by_name["chaos_effect_ops14_w2_seed0.ts"], "live": by_name["live_chaos_effect_ops14_w2_seed0.ts"],
+              "rave": trained[0]}
+    out, log = sc_play_patches(NN_AR_DIR, models, {k: v for k, v in defs.items() if k not in NOT_PLAYED}, SCENES, tmp_path)
+    level = {}
+    for name, y in out.items():
+        settled = y[0, int((2.5 if name == "pad" else 0.5) * SR):]   # after the latency (pad: its 2 s attack)
+        assert np.isfinite(y).all() and np.abs(y).max() <= 0.9 + 1e-6, f"{name}: peak {np.abs(y).max():.3f}"
+        level[name] = 20 * np.log10(np.sqrt(np.mean(settled ** 2)) + 1e-12)
+    bus = float(np.mean(out.pop("probe")[0, SR:]))
+    level.pop("probe")
+    assert level["rave_noise"] > -80, "the trained model sounds"
+    played = {k: v for k, v in level.items() if k not in TRAINED}
+    spread = max(played.values()) - min(played.values())
+    print("SynthDef levels, dBFS RMS:", {k: round(v, 1) for k, v in level.items()}, f"spread {spread:.1f} dB")
+    assert spread <= 12, f"levels (dBFS RMS): {played}"
+    # 01's comment: topo's level on the bus at mod1 = 1 (the mouse at rest) is 0.029: Chaos's pitch +21 Hz
+    assert round(bus, 3) == 0.029, bus

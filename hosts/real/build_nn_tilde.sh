@@ -7,10 +7,10 @@
 set -euo pipefail
 src=$1 out=$2
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-torch_dir=$("$repo/.venv/bin/python" -c "import os, torch; print(os.path.dirname(torch.__file__))")
+source "$repo/hosts/real/torch_cmake.sh"
 work=$out/work
 rm -rf "$work" && mkdir -p "$work"
-if [ -d "$src" ]; then cp -r "$src" "$work/nn_tilde"; else mkdir "$work/nn_tilde" && tar xzf "$src" -C "$work/nn_tilde" --strip-components=1; fi
+unpack "$src" "$work/nn_tilde"
 tree=$work/nn_tilde
 
 # Files the archive leaves out (Max-only, or git submodules) that its CMake expects to exist.
@@ -21,28 +21,8 @@ echo 'find_package(nlohmann_json 3 REQUIRED GLOBAL)' > "$tree/src/json/CMakeList
 mkdir -p "$tree/env/lib"
 ln -sf "$(ls /usr/lib/*-linux-gnu/libcurl.so | head -1)" "$tree/env/lib/libcurl.so"
 
-# libtorch where its CMake looks (<build>/../torch/libtorch), from the pip wheel: only the CPU
-# libraries, and a small CMake config (the wheel's own wants CUDA because the wheel is a CUDA build).
-lib=$work/torch/libtorch/lib
-mkdir -p "$lib" "$work/torch/libtorch/share/cmake/Torch"
-for f in libtorch.so libtorch_cpu.so libc10.so libtorch_global_deps.so libgomp.so.1; do
-  ln -sf "$torch_dir/lib/$f" "$lib/$f"
-done
-ln -sfn "$torch_dir/include" "$work/torch/libtorch/include"
-cat > "$work/torch/libtorch/share/cmake/Torch/TorchConfig.cmake" <<CMAKE
-set(TORCH_INSTALL_PREFIX "$work/torch/libtorch")
-set(TORCH_CXX_FLAGS "-D_GLIBCXX_USE_CXX11_ABI=1")
-if(NOT TARGET torch_cpu_only)
-  add_library(torch_cpu_only SHARED IMPORTED)
-  set_target_properties(torch_cpu_only PROPERTIES
-    IMPORTED_LOCATION "$lib/libtorch_cpu.so"
-    INTERFACE_LINK_LIBRARIES "$lib/libc10.so"
-    INTERFACE_INCLUDE_DIRECTORIES "$torch_dir/include;$torch_dir/include/torch/csrc/api/include"
-    INTERFACE_COMPILE_OPTIONS "-D_GLIBCXX_USE_CXX11_ABI=1")
-endif()
-set(TORCH_LIBRARIES torch_cpu_only)
-set(Torch_FOUND TRUE)
-CMAKE
+# libtorch where its CMake looks (<build>/../torch/libtorch), from the pip wheel.
+torch_cmake "$work"
 
 cmake -S "$tree/src" -B "$work/build" -DPUREDATA_INCLUDE_DIR=/usr/include/pd -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_PREFIX_PATH="$work/torch/libtorch" > "$work/cmake.log" 2>&1 || { tail -30 "$work/cmake.log"; exit 1; }

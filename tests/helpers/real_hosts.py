@@ -1,11 +1,13 @@
-"""The real nn~ in a real Pure Data, built from its source and run headless, to hold audition to it.
+"""The real nn~ (in Pure Data) and nn.ar (in SuperCollider), built from their sources and run headless,
+to hold audition to them.
 
-NN_TILDE_SRC names nn~'s source (a `git archive` .tar.gz or a folder); .ci/run sets it. The build is
+NN_TILDE_SRC and NN_AR_SRC name their sources (a `git archive` .tar.gz or a folder); .ci/run sets them. The build is
 cached outside the checkout (~/.cache/rave-to-chaos/, or RAVE_TO_CHAOS_CACHE), keyed by the source
 and the torch version, so a second run reuses it. Without a source, tests skip saying why.
 """
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -16,7 +18,10 @@ import soundfile as sf
 from helpers.cli import REPO
 
 CACHE = Path(os.environ.get("RAVE_TO_CHAOS_CACHE", Path.home() / ".cache" / "rave-to-chaos"))
-PD_TOOLS = {"pd": "puredata-core", "cmake": "cmake", "g++": "g++"}
+TOOLS = {"pd": "puredata-core", "sclang": "supercollider-language", "scsynth": "supercollider-server",
+         "cmake": "cmake", "g++": "g++"}
+HEADERS = {"/usr/include/pd/m_pd.h": "puredata-dev",
+           "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h": "supercollider-dev"}
 
 
 def source_key(src: Path) -> str:
@@ -31,24 +36,41 @@ def source_key(src: Path) -> str:
     return f"{h.hexdigest()[:12]}-torch{torch.__version__}"
 
 
-def nn_tilde() -> tuple[Path | None, str]:
-    """-> (folder holding nn~.pd_linux, "") or (None, why it cannot be had here)."""
-    src = os.environ.get("NN_TILDE_SRC")
+def built(setting: str, name: str, product: str, tools: tuple, header: str) -> tuple[Path | None, str]:
+    """Build a real host's plugin from the source named by the environment variable `setting`, once
+    per source and torch version. -> (folder holding it, "") or (None, why it cannot be had here)."""
+    src = os.environ.get(setting)
     if not src:
-        return None, "NN_TILDE_SRC is not set (a nn_tilde source archive or folder; .ci/run sets it)"
+        return None, f"{setting} is not set (a {name} source archive or folder; .ci/run sets it)"
     src = Path(src)
     if not src.exists():
-        return None, f"NN_TILDE_SRC={src} does not exist"
-    missing = [pkg for tool, pkg in PD_TOOLS.items() if shutil.which(tool) is None]
-    if missing or not Path("/usr/include/pd/m_pd.h").exists():
-        return None, f"missing {' '.join(missing + ['puredata-dev'])} (make setup installs them)"
-    out = CACHE / f"nn_tilde-{source_key(src)}"
-    if not (out / "nn~.pd_linux").exists():
-        r = subprocess.run(["bash", str(REPO / "hosts/real/build_nn_tilde.sh"), str(src), str(out)],
+        return None, f"{setting}={src} does not exist"
+    missing = [TOOLS[t] for t in tools if shutil.which(t) is None] + [HEADERS[header]] * (not Path(header).exists())
+    if missing:
+        return None, f"missing {' '.join(missing)} (make setup installs them)"
+    out = CACHE / f"{name}-{source_key(src)}"
+    if not (out / product).exists():
+        r = subprocess.run(["bash", str(REPO / f"hosts/real/build_{name}.sh"), str(src), str(out)],
                            capture_output=True, text=True, timeout=1800)
         if r.returncode:
-            raise RuntimeError(f"building nn~ failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
+            raise RuntimeError(f"building {name} failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
     return out, ""
+
+
+def nn_tilde() -> tuple[Path | None, str]:
+    return built("NN_TILDE_SRC", "nn_tilde", "nn~.pd_linux", ("pd", "cmake", "g++"), "/usr/include/pd/m_pd.h")
+
+
+def nn_ar() -> tuple[Path | None, str]:
+    return built("NN_AR_SRC", "nn_ar", "nn.ar/NNUGens_scsynth.so", ("sclang", "scsynth", "cmake", "g++"),
+                 "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h")
+
+
+def torch_env() -> dict:
+    """The hosts load the venv's libtorch, as the plugins were built against it."""
+    import torch
+
+    return {**os.environ, "LD_LIBRARY_PATH": str(Path(torch.__file__).parent / "lib")}
 
 
 def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.ndarray, work: Path,
@@ -92,13 +114,83 @@ def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.nd
         links += [(trig, 0, d, 0), (d, 0, msg, 0), (msg, 0, nn, 0)]
     patch = ["#N canvas 0 0 600 400 12;"] + [f"#X {o};" for o in objects] + [f"#X connect {a} {b} {c} {d};" for a, b, c, d in links]
     (work / "render.pd").write_text("\n".join(patch) + "\n")
-    import torch
-
-    env = {**os.environ, "LD_LIBRARY_PATH": str(Path(torch.__file__).parent / "lib")}
     r = subprocess.run(["pd", "-nogui", "-nosound", "-nrt", "-r", str(sr), "-stderr", "-batch", "-path", str(nn_dir),
-                        "-open", str(work / "render.pd")], capture_output=True, text=True, timeout=600, env=env)
+                        "-open", str(work / "render.pd")], capture_output=True, text=True, timeout=600, env=torch_env())
     log = r.stdout + r.stderr
     if not (work / "out.wav").exists():
         raise RuntimeError(f"pd wrote no output (exit {r.returncode}):\n{log[-3000:]}")
     y, _ = sf.read(str(work / "out.wav"), dtype="float32")
     return y[:n], log
+
+
+def sc_render(nn_ar_dir: Path, model: Path, method: str, buffer: int, inputs: np.ndarray, work: Path,
+              sr: int = 44100, attributes: dict | None = None, changes=()) -> tuple[np.ndarray, str, dict]:
+    """Play `inputs` [inlets, T] through nn.ar's `method.ar(inputs, buffer, attributes: [...])` in scsynth -N
+    (hosts/real/render_nrt.scd). attributes: {name: initial value} as synth controls; changes: (seconds,
+    name, value) sent as /n_set while it plays. -> (output [outlets, T], the log, nn.ar's model info)."""
+    import yaml
+
+    work.mkdir(parents=True, exist_ok=True)
+    for f in ("scsynth.log", "out.wav", "info.yaml"):
+        (work / f).unlink(missing_ok=True)
+    n = inputs.shape[-1]
+    sf.write(str(work / "in.wav"), inputs.T.astype(np.float32), sr, subtype="FLOAT")
+    attrs = ", ".join(f"'{k}', {float(v)!r}" for k, v in (attributes or {}).items())
+    moves = ", ".join(f"[{t!r}, '{k}', {float(v)!r}]" for t, k, v in changes)
+    job = (
+        f'(model: "{model}", method: "{method}", buffer: {buffer}, input: "{work}/in.wav", output: "{work}/out.wav", '
+        f'work: "{work}", plugins: "/usr/lib/SuperCollider/plugins:{nn_ar_dir}/nn.ar", seconds: {n / sr!r}, sr: {sr}, '
+        f'attributes: [{attrs}], changes: [{moves}])\n')
+    log = run_sclang(nn_ar_dir, "render_nrt.scd", job, work)
+    info = yaml.safe_load((work / "info.yaml").read_text())[0] if (work / "info.yaml").exists() else {}
+    if not (work / "out.wav").exists():
+        raise RuntimeError(f"scsynth wrote no output:\n{log[-3000:]}")
+    y, _ = sf.read(str(work / "out.wav"), dtype="float32", always_2d=True)
+    return y.T[:, :n], log, info
+
+
+def run_sclang(nn_ar_dir: Path, script: str, job: str, work: Path) -> str:
+    """Run hosts/real/<script> in a headless sclang that knows nn.ar's classes, with NN_JOB naming a
+    file holding `job` (an sclang Event). -> sclang's and scsynth's log; raises if sclang failed."""
+    (work / "job.scd").write_text(job)
+    (work / "sclang.yaml").write_text(f"includePaths:\n  - {nn_ar_dir}/nn.ar/Classes\nexcludePaths: []\n")
+    env = {**torch_env(), "NN_JOB": str(work / "job.scd"),
+           "QTWEBENGINE_DISABLE_SANDBOX": "1", "QT_QPA_PLATFORM": "offscreen"}   # sclang as root, headless
+    try:   # sclang waits at its prompt after an error it could not catch (a class missing): cap it
+        r = subprocess.run(["sclang", "-l", str(work / "sclang.yaml"), str(REPO / "hosts/real" / script)],
+                           capture_output=True, text=True, timeout=300, env=env)
+    except subprocess.TimeoutExpired as e:
+        raise RuntimeError(f"sclang did not finish in 300 s:\n{(e.stdout or b'')[-3000:]}") from None
+    log = r.stdout + r.stderr + ((work / "scsynth.log").read_text() if (work / "scsynth.log").exists() else "")
+    if r.returncode:
+        raise RuntimeError(f"sclang failed (exit {r.returncode}):\n{log[-3000:]}")
+    return log
+
+
+def synthdefs(text: str) -> dict[str, str]:
+    """The `SynthDef(\\name, {...})` expressions of an .scd file, by name (each ends at a line `}).add;`)."""
+    return {m[1]: m[0][: -len(".add;")] for m in re.finditer(r"^SynthDef\(\\(\w+),.*?^\}\)\.add;", text, re.S | re.M)}
+
+
+def sc_play_patches(nn_ar_dir: Path, models: dict, defs: dict, scenes: list, work: Path,
+                    sr: int = 44100) -> tuple[dict, str]:
+    """Play SynthDefs (name -> source) with the models (key -> path) loaded, in scsynth -N
+    (hosts/real/play_patches_nrt.scd). scenes: (name, seconds, [(time, def name, [arg, value, ...])]).
+    -> ({scene: stereo output [2, T]}, the log)."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "scsynth.log").unlink(missing_ok=True)
+    files = []
+    for name, source in defs.items():
+        (work / f"{name}.def.scd").write_text(source)
+        files.append(f'"{work}/{name}.def.scd"')
+    sc = lambda v: f'"{v}"' if isinstance(v, (str, Path)) else repr(v)
+    events = lambda evs: ", ".join(f"[{t!r}, '{d}', [{', '.join(sc(a) for a in args)}]]" for t, d, args in evs)
+    job = (f'(models: [{", ".join(f"{sc(k)}, {sc(v)}" for k, v in models.items())}], defs: [{", ".join(files)}], '
+           f'work: "{work}", plugins: "/usr/lib/SuperCollider/plugins:{nn_ar_dir}/nn.ar", sr: {sr}, '
+           f'scenes: [{", ".join(f"[{sc(n)}, {s!r}, [{events(e)}]]" for n, s, e in scenes)}])\n')
+    log = run_sclang(nn_ar_dir, "play_patches_nrt.scd", job, work)
+    out = {}
+    for name, _, _ in scenes:
+        y, _ = sf.read(str(work / f"{name}.wav"), dtype="float32", always_2d=True)
+        out[name] = y.T
+    return out, log
