@@ -66,12 +66,15 @@ export-all: export-noise export-voice export-chaos  ## every trained and hand-wr
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 
 # ---- audition: the nn~-faithful host --------------------------------------------------------
-.PHONY: validate bench bench-train bench-gpu bench-preprocess real-hosts
+.PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess real-hosts
 validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
 	$(PY) -m audition validate exports
 
 bench:  ## RTF, latency, memory of every export (trained and hand-written), table + reports/bench.json
 	$(PY) -m audition bench exports --json reports/bench.json
+
+bench-guard:  ## what the NaN guards cost: each trained export vs acids-rave's unguarded export of its run (ratio)
+	$(PY) -m rave_pipeline.bench_guard exports
 
 bench-gpu:  ## per recipe on this GPU: s/step and data wait per phase, peak memory, batch table proposal -> reports/gpu.json
 	$(PY) -m rave_pipeline.bench_gpu $(if $(DEVICE),--device $(DEVICE)) $(if $(CARD_GB),--card-gb $(CARD_GB))
@@ -84,6 +87,10 @@ bench-train:  ## s/step of each recipe on this device (both phases) + RTF of eac
 
 real-hosts:  ## audition vs the real nn~ (Pd) and nn.ar (scsynth), built from NN_TILDE_SRC= / NN_AR_SRC=<archive or folder> (cached)
 	.venv/bin/pytest tests/test_real_hosts.py -v -rs
+
+tensorboard:  ## serve RAVE's training logs of every run of every recipe under ROOT (default: here; ROOT=demo for make demo's)
+	@echo "TensorBoard: http://localhost:$(or $(PORT),6006)/  (logs: $(or $(ROOT),.)/runs; Ctrl-C stops it)"
+	$(PY) -m tensorboard.main --logdir "$(or $(ROOT),.)/runs" --host localhost --port $(or $(PORT),6006)
 
 # ---- comparison ------------------------------------------------------------------------------
 .PHONY: compare

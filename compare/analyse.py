@@ -135,5 +135,7 @@ def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.S
         "impulse_peak_ms": float(np.argmax(np.abs(ir)) - 64) * 1000 / sr,
         "buffer_edge_artifact_db": edge_artifact_db(path, method, sr),
     }
-    arrays = {"outputs": outs, "ir": ir, "sr": sr}
+    picks = [sweep_values[i] for i in (0, len(sweep_values) // 2, -1)] if sweep_values else [None]
+    osc_clips = {v: {"silent": tl.cut(y, f"osc silent {v}"), "220 Hz sine": tl.cut(y, f"osc sine {v}")} for v in picks}
+    arrays = {"outputs": outs, "ir": ir, "sr": sr, "osc": osc_clips}
     return result, arrays

@@ -13,8 +13,7 @@ import torch
 
 from audition.host import Host
 from audition.model_file import open_export
-from compare import analyse, metrics
-from safeio import write_wav
+from compare import analyse, clips, metrics
 
 SEEDS = 32          # seeds 0 ... 31: enough for a spread, one second of audio each per method
 CLIPS = 4           # seeds whose renders are kept as audio clips
@@ -46,13 +45,9 @@ def atlas(path: Path, audio: np.ndarray, sr: int, out_dir: Path) -> dict:
         spread = {f: {"min": float(np.min(v)), "median": float(np.median(v)), "max": float(np.max(v))}
                   for f in FEATURES for v in [[p[f] for p in per_seed]]}
         mels = [metrics.log_mel(y, sr) for y in outs if metrics.rms(y) > 1e-6]
-        clips = []
-        for s in range(CLIPS):
-            name = f"atlas__{path.stem}__{method}__seed{s}.wav"
-            write_wav(out_dir / name, outs[s] / max(1.0, float(np.abs(outs[s]).max())), sr)
-            clips.append(name)
         result["methods"][method] = {
-            "per_seed": per_seed, "spread": spread, "clips": clips,
+            "per_seed": per_seed, "spread": spread,
+            "clips": [clips.write(outs[s], sr, out_dir, f"atlas__{path.stem}__{method}__seed{s}") for s in range(CLIPS)],
             "timbre_spread_db": metrics.mean_pairwise_distance(mels) if len(mels) > 1 else 0.0}
     figure(result, out_dir / f"atlas__{path.stem}.png")
     result["figure"] = f"atlas__{path.stem}.png"

@@ -8,7 +8,7 @@ import numpy as np
 
 from audition.model_file import open_export
 from audition.validate import validate
-from compare import analyse, atlas, claims, probes
+from compare import analyse, atlas, claims, clips, probes
 from safeio import UserError, atomic_write_text, warn
 
 HOMOGENISATION_TEXT = (
@@ -103,21 +103,63 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
         r, arrays = analyse.analyse(path, method, inputs)
         r.update({"family": family(export), "class": export.manifest.get("class", ""),
                   "recipe": export.manifest.get("recipe"), "global_step": export.manifest.get("global_step"),
+                  "source_run": export.manifest.get("source_run"),
                   "phase_1_duration": export.manifest.get("trained_with", {}).get("phase_1_duration")})
         if r["family"] == "hybrid":
             r.update({"finetune": export.manifest.get("finetune", {}), "parent": export.manifest.get("parent", "")})
         png = out_dir / f"{path.stem}__{method}.png"
         figure(png, key, r, arrays)
         r["figure"] = png.name
+        stem = f"{path.stem}__{method}"
+        r["clips"] = {name: clips.write(o, probes.SR, out_dir, f"{stem}__{slug(name)}") for name, o in arrays["outputs"].items()}
+        r["osc_clips"] = {f"{'control ' + format(v, '.3g') if v is not None else 'no control'}, {what} input":
+                          clips.write(o, probes.SR, out_dir, f"{stem}__osc_{v}_{slug(what)}")
+                          for v, pair in arrays["osc"].items() for what, o in pair.items()}
         results[key] = r
     live = list(dict.fromkeys(path for path, export, _ in jobs if atlas.is_live(export)))
     first_input = next(iter(inputs.values()))[: probes.SR]
-    report = {"inputs": list(inputs), "models": results, "skipped": skipped, "claims": claims.judge(results),
+    input_clips = {name: clips.write(x, probes.SR, out_dir, f"input__{slug(name)}") for name, x in inputs.items()}
+    report = {"inputs": list(inputs), "input_clips": input_clips, "models": results, "skipped": skipped, "claims": claims.judge(results),
               "homogenisation_index_definition": HOMOGENISATION_TEXT,
               "seed_atlas": [atlas.atlas(path, first_input, probes.SR, out_dir) for path in live]}
     atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))
     return report
+
+
+def anchor(key: str) -> str:
+    return "m-" + slug(key)
+
+
+def run_line(r: dict) -> str:
+    """Where a trained export's training logs are (make tensorboard serves them) and its step."""
+    if not r.get("source_run"):
+        return ""
+    return (f"<p>Trained to step {r.get('global_step')} in <code>{html.escape(r['source_run'])}</code> "
+            "(<code>make tensorboard</code> shows its logs).</p>")
+
+
+def evidence_links(claim: dict, models: dict) -> str:
+    """Links from a verdict to the figures and clips of the models its claim names."""
+    keys = [k for k in models if f"({k})" in claim["claim"] or f"({k.split(':')[0]})" in claim["claim"]]
+    return "".join(f" <a href='#{anchor(k)}'>{html.escape(k)}</a>" for k in keys)
+
+
+def ab_html(report: dict) -> str:
+    """Trained against hand-written on the same input: the first recording through every model."""
+    e = html.escape
+    first = report["inputs"][0]
+    rows = "".join(
+        f"<tr><td><a href='#{anchor(k)}'>{e(k)}</a></td><td>{e(r['family'])}</td><td>{clips.player(r['clips'][first], first)}</td></tr>"
+        for fam in ("trained", "hybrid", "hand-written", "unknown") for k, r in report["models"].items() if r["family"] == fam)
+    return (f"<h2>A/B: the same input through every model</h2>{clips.player(report['input_clips'][first], f'input: {first}')}"
+            f"<table><tr><th>model:method</th><th>family</th><th>output</th></tr>{rows}</table>"
+            f"<p>Every input, as played into the models:</p><div class='clips'>"
+            f"{''.join(clips.player(c, n) for n, c in report['input_clips'].items())}</div>")
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in str(name))
 
 
 def seed_atlas_html(report: dict) -> str:
@@ -129,10 +171,10 @@ def seed_atlas_html(report: dict) -> str:
                      f"<img src='{e(a['figure'])}' width='960'>")
         for method, r in a["methods"].items():
             cells = "".join(f"<td>{v['min']:.3g} / {v['median']:.3g} / {v['max']:.3g}</td>" for v in r["spread"].values())
-            clips = "".join(f"<figure><figcaption>seed {i}</figcaption><audio controls src='{e(c)}'></audio></figure>"
-                            for i, c in enumerate(r["clips"]))
+            players = "".join(clips.player(c, f"seed {i}") for i, c in enumerate(r["clips"]))
             parts.append(f"<h3>{e(method)}</h3><table><tr>{''.join(f'<th>{e(f)} (min / median / max)</th>' for f in r['spread'])}"
-                         f"<th>timbre spread dB</th></tr><tr>{cells}<td>{r['timbre_spread_db']:.1f}</td></tr></table>{clips}")
+                         f"<th>timbre spread dB</th></tr><tr>{cells}<td>{r['timbre_spread_db']:.1f}</td></tr></table>"
+                         f"<div class='clips'>{players}</div>")
     return "".join(parts)
 
 
@@ -147,23 +189,37 @@ def to_html(report: dict) -> str:
         f"<td>{', '.join(f'{m:.0f}' for m in r['resonant_modes_hz'][:5]) or '-'}</td>"
         f"<td>{'-' if r['buffer_edge_artifact_db'] is None else round(r['buffer_edge_artifact_db'])}</td></tr>"
         for k, r in report["models"].items())
-    claims_html = "".join(f"<tr><td>{e(c['claim'])}</td><td>{e(c['evidence'])}</td><td><b>{e(c['verdict'])}</b></td></tr>"
-                          for c in report["claims"])
+    claims_html = "".join(f"<tr><td>{e(c['claim'])}</td><td>{e(c['evidence'])}</td><td><b>{e(c['verdict'])}</b>"
+                          f"{evidence_links(c, report['models'])}</td></tr>" for c in report["claims"])
     skipped = "".join(f"<li>{e(s['export'])}: {e(s['why'])}</li>" for s in report["skipped"]) or "<li>none</li>"
-    figs = "".join(f"<h3>{e(k)}</h3><img src='{e(r['figure'])}' width='960'>" for k, r in report["models"].items())
+    figs = "".join(
+        f"<section id='{anchor(k)}'><h3>{e(k)}</h3>{run_line(r)}<img src='{e(r['figure'])}' alt='{e(k)} figures'>"
+        f"<div class='clips'>{''.join(clips.player(c, name) for name, c in r['clips'].items())}</div>"
+        f"<p>Self-oscillation map, heard at three control values (0.5 s each):</p>"
+        f"<div class='clips'>{''.join(clips.player(c, name) for name, c in r['osc_clips'].items())}</div></section>"
+        for k, r in report["models"].items())
     per_input = "".join(
         f"<tr><td>{e(k)}</td><td>{e(name)}</td><td>{d['rms_db']:.1f}</td><td>{d['centroid_hz']:.0f}</td>"
         f"<td>{d['bandwidth_hz']:.0f}</td><td>{d['flatness']:.2f}</td><td>{d['crest_factor']:.1f}</td></tr>"
         for k, r in report["models"].items() for name, d in r["per_input"].items())
     return f"""<!doctype html><meta charset="utf-8"><title>Trained vs hand-written instruments</title>
-<style>body{{font-family:sans-serif;max-width:1000px;margin:auto}}td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px}}table{{border-collapse:collapse}}</style>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{{font-family:sans-serif;max-width:1000px;margin:auto;padding:0 8px}}td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px}}
+table{{border-collapse:collapse;display:block;overflow-x:auto}}img{{max-width:100%;height:auto}}
+.clips{{display:flex;flex-wrap:wrap;gap:6px}}.clip{{margin:0}}.clip audio{{width:220px;max-width:100%}}.clip figcaption{{font-size:12px}}
+.warn{{color:#b00}}</style>
 <h1>Trained vs hand-written instruments</h1>
 <p>Every method of every export was run block by block as nn~ runs it (buffer {analyse.BUFFER}, latency removed, torch seed 0)
 on the same inputs: {e(', '.join(report['inputs']))}. Controls of multi-inlet methods sit a quarter into their documented range.</p>
+<p>Every clip plays at {clips.TARGET_RMS_DB:.0f} dBFS RMS (or quieter, where its peak would pass {clips.PEAK_CEILING}),
+so that louder is not mistaken for better; the level the model produced is printed beside it, &#9888; marks a
+clip whose model output passed full scale (clipped) or stayed under {clips.SILENT_BELOW_DB:.0f} dBFS (silent, not raised).
+First {clips.MAX_SECONDS:.0f} s of each render, MP3 {clips.BITRATE}bit/s.</p>
 <h2>The essay's claims</h2><table><tr><th>claim</th><th>measured</th><th>verdict</th></tr>{claims_html}</table>
 <h2>Summary</h2><table><tr><th>model:method</th><th>family</th><th>homogenisation</th><th>RMS dBFS</th><th>centroid Hz</th>
 <th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th><th>buffer-edge artifact dB</th></tr>{rows}</table>
 <h2>Homogenisation index</h2><p>{e(report['homogenisation_index_definition'])}</p>
+{ab_html(report)}
 {seed_atlas_html(report)}
 <h2>Skipped</h2><ul>{skipped}</ul>
 <h2>Unknown family</h2><p>Exports without a manifest (.json beside the .ts) are analysed but join no family's claims:

@@ -1,12 +1,13 @@
 """compare: measurements with known answers, and the report on small models."""
 import json
+import subprocess
 
 import numpy as np
 import pytest
 import torch
 
 from chaos_models.export import build, export
-from compare import metrics, probes
+from compare import clips, metrics, probes
 from helpers.cli import run_cli
 
 SR = 44100
@@ -102,8 +103,28 @@ def test_report_end_to_end(tmp_path):
     levels = [p["rms_db"] for p in forward["per_seed"]]
     assert forward["spread"]["rms_db"] == {"min": min(levels), "median": float(np.median(levels)), "max": max(levels)}
     assert forward["spread"]["rms_db"]["max"] - forward["spread"]["rms_db"]["min"] > 1, "seeds are different instruments"
-    assert all((out / c).exists() for c in forward["clips"]) and (out / atlas["figure"]).exists()
-    assert "Seed atlas: live.ts" in page and "atlas__live__forward__seed0.wav" in page
+    assert all((out / c["src"]).exists() for c in forward["clips"]) and (out / atlas["figure"]).exists()
+    assert "Seed atlas: live.ts" in page and "audio/atlas__live__forward__seed0.mp3" in page
+    # audio beside every figure: each input through each method, the input itself, three oscillation points
+    for key, r in m["models"].items():
+        assert set(r["clips"]) == set(m["inputs"]), key
+        assert len(r["osc_clips"]) == (6 if r["self_oscillation"]["values"] else 2), key
+    played = [c for r in m["models"].values() for c in [*r["clips"].values(), *r["osc_clips"].values()]]
+    played += list(m["input_clips"].values())
+    assert all((out / c["src"]).exists() and f"src='{c['src']}'" in page for c in played)
+    assert page.count("<audio ") == len(played) + 1 + len(m["models"]) + 4 * 1, "every clip, the A/B table, the atlas"
+    # loudness-matched: a clip not limited by its peak plays at the target RMS, whatever the model's level
+    loud = next(c for r in m["models"].values() for c in [r["clips"]["probe/saw 110 Hz"]]
+                if not c["flags"] and c["peak"] * 10 ** (c["gain_db"] / 20) < clips.PEAK_CEILING * 0.9)
+    heard = decoded(out / loud["src"])[SR // 2:-SR // 2]   # 3 s of saw; away from the MP3's padding
+    assert 20 * np.log10(np.sqrt(np.mean(heard ** 2))) == pytest.approx(clips.TARGET_RMS_DB, abs=0.5)
+    assert any("silent" in c["flags"] for c in played), "silence out of the identity is marked, not raised"
+    assert sum(f.stat().st_size for f in out.rglob("*")) < 30e6
+
+
+def decoded(mp3) -> np.ndarray:
+    r = subprocess.run(["ffmpeg", "-v", "error", "-i", str(mp3), "-f", "f32le", "-ac", "1", "-"], capture_output=True, check=True)
+    return np.frombuffer(r.stdout, "<f4")
 
 
 def test_empty_exports_folder(tmp_path):
