@@ -15,7 +15,7 @@ import sys
 import torch
 
 from audition.host import Host, effective_buffer
-from audition.model_file import Export, open_export
+from audition.model_file import Export, as_export
 
 BUFFERS = [2 ** k for k in range(6, 14)]  # 64 ... 8192
 
@@ -31,23 +31,19 @@ def non_finite_inputs(c: int, n: int) -> dict[str, torch.Tensor]:
     return {v: torch.full((1, c, n), float(v)) for v in ("nan", "inf", "-inf")}
 
 
-def fresh(path) -> Export:
-    """A newly loaded copy: streaming models carry state between calls."""
-    return open_export(path)
-
-
-def run_host(path, method, buffer, x, seed=0) -> torch.Tensor:
+def run_host(export: Export, method, buffer, x, seed=0) -> torch.Tensor:
+    """One render on a fresh copy (streaming models carry state between calls)."""
     torch.manual_seed(seed)
-    return torch.from_numpy(Host(fresh(path), method, buffer, quiet=True).run(x.numpy()))
+    return torch.from_numpy(Host(export.fresh(), method, buffer, quiet=True).run(x.numpy()))
 
 
-def check_method(path, method: str, buffers=BUFFERS) -> tuple[list[str], list[str]]:
+def check_method(source, method: str, buffers=BUFFERS) -> tuple[list[str], list[str]]:
     failures, warnings = [], []
-    export = open_export(path)
+    export = as_export(source)
     m = export.method(method)
     ok_buffers = sorted({effective_buffer(export, b) for b in buffers})
     where = f"{export.path.name}:{method}"
-    fn = getattr(fresh(path).module, method)  # cached-conv state does not depend on the buffer size
+    fn = getattr(export.fresh().module, method)  # cached-conv state does not depend on the buffer size
     bad = {}
     for n in ok_buffers:
         x = torch.zeros(1, m.in_channels, n // m.in_ratio)
@@ -64,34 +60,34 @@ def check_method(path, method: str, buffers=BUFFERS) -> tuple[list[str], list[st
     n = 2048 if 2048 in ok_buffers else ok_buffers[-1]
     frames = 3 * n  # several buffers, so streaming state is exercised
     for name, x in hostile_inputs(m.in_channels, frames).items():
-        y = run_host(path, method, n, x)
+        y = run_host(export, method, n, x)
         if not torch.isfinite(y).all():
             failures.append(f"{where}: non-finite output for {name} input")
     for name, x in non_finite_inputs(m.in_channels, frames).items():
-        y = run_host(path, method, n, x)
+        y = run_host(export, method, n, x)
         if not torch.isfinite(y).all():
             warnings.append(f"{where}: {name} input reaches the output (guard it in the patch)")
             break
     x = torch.zeros(1, m.in_channels, frames)
     x[..., n // 2] = float("nan")          # one bad sample in the first buffer, then silence
-    if not torch.isfinite(run_host(path, method, n, x)[..., -n:]).all():
+    if not torch.isfinite(run_host(export, method, n, x)[..., -n:]).all():
         warnings.append(f"{where}: one NaN sample poisons every later block (a cache keeps it): the instrument "
                         "stays silent/NaN until the host reloads it; guard the input (make export-<recipe> does)")
     g = torch.Generator().manual_seed(1)
     x = torch.rand(4, m.in_channels, frames, generator=g) * 2 - 1
-    a, b = run_host(path, method, n, x[:1]), run_host(path, method, n, x[:1])
+    a, b = run_host(export, method, n, x[:1]), run_host(export, method, n, x[:1])
     if not torch.equal(a, b):
         failures.append(f"{where}: two runs with the same input and seed differ")
-    c = run_host(path, method, n, x[:1], seed=123)
+    c = run_host(export, method, n, x[:1], seed=123)
     stochastic = not torch.equal(a, c)
     if stochastic:
         warnings.append(f"{where}: output is random unless torch.manual_seed is set (seed it to compare renders)")
-    batch = run_host(path, method, n, x)
+    batch = run_host(export, method, n, x)
     if batch.shape[0] != 4:
         failures.append(f"{where}: batch 4 gave batch {batch.shape[0]}")
     elif not stochastic:
         for i in range(4):
-            single = run_host(path, method, n, x[i:i + 1])
+            single = run_host(export, method, n, x[i:i + 1])
             if not torch.allclose(batch[i:i + 1], single, atol=1e-5, rtol=1e-4):
                 failures.append(f"{where}: batch item {i} differs from the same input at batch 1 "
                                 f"(max {float((batch[i] - single[0]).abs().max()):.2e})")
@@ -109,14 +105,15 @@ def loads_in_fresh_process(path) -> str | None:
     return None
 
 
-def validate(path, buffers=BUFFERS) -> tuple[list[str], list[str]]:
-    export = open_export(path)
+def validate(source, buffers=BUFFERS) -> tuple[list[str], list[str]]:
+    """source: a path, or an Export already open (loaded once, fresh copies from memory)."""
+    export = as_export(source)
     failures, warnings = [], []
     for method in export.methods:
-        f, w = check_method(path, method, buffers)
+        f, w = check_method(export, method, buffers)
         failures += f
         warnings += w
-    problem = loads_in_fresh_process(path)
+    problem = loads_in_fresh_process(export.path)
     if problem:
         failures.append(problem)
     return failures, warnings

@@ -1,5 +1,6 @@
 """python -m compare [EXPORTS...] [--inputs FILES...] [--out reports/compare] — the comparison report."""
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -12,18 +13,29 @@ def main(argv=None):
     ap.add_argument("exports", nargs="*", default=["exports"], help=".ts files or folders (default exports/)")
     ap.add_argument("--inputs", nargs="*", default=None, help="audio files (default: two of each datasets/*/raw/ here, the demo recordings in a checkout)")
     ap.add_argument("--out", default="reports/compare")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="exports analysed at once, one process each (default: one per CPU core)")
     args = ap.parse_args(argv)
     from audition.host import use_host_threads
     from audition.model_file import export_files
-    from compare import probes, report
+    from compare import browser, probes, report
 
     use_host_threads()
     files = export_files(args.exports)
     inputs = [Path(p) for p in args.inputs] if args.inputs is not None else probes.default_recordings(Path.cwd())
-    result = report.build(files, inputs, Path(args.out))
+    result = report.build(files, inputs, Path(args.out), jobs=args.jobs)
     for c in result["claims"]:
         print(f"[{c['verdict']}] {c['claim']} -- {c['evidence']}")
-    print(f"report: {Path(args.out) / 'index.html'} ({len(result['models'])} model-methods, {len(result['skipped'])} skipped)")
+    out = Path(args.out)
+    size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
+    print(f"report: {out / 'index.html'} ({len(result['models'])} model-methods, {len(result['skipped'])} skipped, {size:.1f} MB)")
+    if browser.chromium():   # open it as a reader would: console errors, missing figures or clips
+        checked = browser.check(out)
+        found = browser.problems(checked)
+        print(f"opened in headless Chromium: {len(checked['images'])} figures, {len(checked['audio'])} audio players, "
+              f"{'no problems' if not found else f'{len(found)} problem(s)'}; first screen: {checked['screenshot']}")
+        for line in found:
+            print(f"  {line}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ import torch
 
 from audition import sources
 from audition.host import DEFAULT_BUFFER, Host
-from audition.model_file import label_range, nominal as nominal_of, open_export
+from audition.model_file import as_export, label_range, nominal as nominal_of
 from compare import metrics, probes
 
 BUFFER = DEFAULT_BUFFER
@@ -47,10 +47,10 @@ class Timeline:
         return y[start:start + n]
 
 
-def edge_artifact_db(path, method: str, sr: int) -> float | None:
+def edge_artifact_db(source, method: str, sr: int) -> float | None:
     """Energy of what changes when the host buffer shrinks from 8192 to the smallest that works,
     relative to the output (dB; very negative = block-size invariant). Same input, same seed."""
-    export = open_export(path)
+    export = as_export(source)
     m = export.method(method)
     x = np.zeros((m.in_channels, sr), np.float32)
     x[0] = sources.make("saw:110:0.5", 1.0, sr)
@@ -58,20 +58,20 @@ def edge_artifact_db(path, method: str, sr: int) -> float | None:
         x[i] = nominal(m.input_labels[i])
     for n in (64, 128, 256, 512, 1024, 2048, 4096):
         torch.manual_seed(0)
-        host = Host(open_export(path), method, n, quiet=True)
+        host = Host(export.fresh(), method, n, quiet=True)
         y = host.run(x)[0, 0, :sr]
         if host.replayed_blocks == 0:
             break
     else:
         return None
     torch.manual_seed(0)
-    ref = Host(open_export(path), method, 8192, quiet=True).run(x)[0, 0, :sr]
+    ref = Host(export.fresh(), method, 8192, quiet=True).run(x)[0, 0, :sr]
     return metrics.db(metrics.rms(y - ref) / max(metrics.rms(ref), metrics.EPS))
 
 
-def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.SR) -> tuple[dict, dict]:
-    """-> (metrics for metrics.json, arrays for the figures)."""
-    export = open_export(path)
+def analyse(source, method: str, inputs: dict[str, np.ndarray], sr: int = probes.SR) -> tuple[dict, dict]:
+    """source: a path or an open Export. -> (metrics for metrics.json, arrays for the figures)."""
+    export = as_export(source)
     m = export.method(method)
     tl = Timeline(m.input_labels, sr)
     for name, x in inputs.items():
@@ -98,7 +98,7 @@ def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.S
 
     x = tl.build()
     torch.manual_seed(0)  # RAVE models draw noise: same seed, comparable renders
-    y = Host(open_export(path), method, BUFFER).run(x)[0, 0, : x.shape[1]]
+    y = Host(export.fresh(), method, BUFFER).run(x)[0, 0, : x.shape[1]]
 
     outs = {name: tl.cut(y, name) for name in inputs}
     per_input = {name: metrics.describe(o, sr) for name, o in outs.items()}
@@ -133,7 +133,7 @@ def analyse(path, method: str, inputs: dict[str, np.ndarray], sr: int = probes.S
                                                        if metrics.rms(o) > 1e-4], share=MODE_PERSISTENCE),
         "hf_gain_db": float(np.mean(hf_gain)),
         "impulse_peak_ms": float(np.argmax(np.abs(ir)) - 64) * 1000 / sr,
-        "buffer_edge_artifact_db": edge_artifact_db(path, method, sr),
+        "buffer_edge_artifact_db": edge_artifact_db(export, method, sr),
     }
     picks = [sweep_values[i] for i in (0, len(sweep_values) // 2, -1)] if sweep_values else [None]
     osc_clips = {v: {"silent": tl.cut(y, f"osc silent {v}"), "220 Hz sine": tl.cut(y, f"osc sine {v}")} for v in picks}

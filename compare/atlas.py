@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from audition.host import Host
-from audition.model_file import open_export
+from audition.model_file import as_export
 from compare import analyse, clips, metrics
 
 SEEDS = 32          # seeds 0 ... 31: enough for a spread, one second of audio each per method
@@ -24,9 +24,9 @@ def is_live(export) -> bool:
     return {"seed", "w_mult"} <= set(export.attributes())
 
 
-def render(path: Path, method: str, x: np.ndarray, seed: int) -> np.ndarray:
+def render(export, method: str, x: np.ndarray, seed: int) -> np.ndarray:
     torch.manual_seed(0)
-    host = Host(open_export(path), method, quiet=True)
+    host = Host(export.fresh(), method, quiet=True)
     return host.run(x, changes=[(0, "seed", str(seed))])[0, 0, : x.shape[-1]]
 
 
@@ -35,12 +35,13 @@ def inputs_for(export, method: str, audio: np.ndarray) -> np.ndarray:
     return np.stack([audio] + [np.full_like(audio, analyse.nominal(label)) for label in labels[1:]]).astype(np.float32)
 
 
-def atlas(path: Path, audio: np.ndarray, sr: int, out_dir: Path) -> dict:
-    export = open_export(path)
+def atlas(source, audio: np.ndarray, sr: int, out_dir: Path) -> dict:
+    export = as_export(source)
+    path = export.path
     result = {"export": path.name, "seeds": SEEDS, "methods": {}}
     for method in export.methods:
         x = inputs_for(export, method, audio)
-        outs = [render(path, method, x, s) for s in range(SEEDS)]
+        outs = [render(export, method, x, s) for s in range(SEEDS)]
         per_seed = [metrics.describe(y, sr) for y in outs]
         spread = {f: {"min": float(np.min(v)), "median": float(np.median(v)), "max": float(np.max(v))}
                   for f in FEATURES for v in [[p[f] for p in per_seed]]}

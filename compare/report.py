@@ -73,55 +73,82 @@ def figure(path: Path, title: str, result: dict, arrays: dict) -> None:
     plt.close(fig)
 
 
-def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True) -> dict:
-    if not exports:
-        raise UserError("no exports to compare: run make export-chaos or make demo first (exports/ is empty)")
-    out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = {**probes.recordings(recordings), **probes.synthetic()}
-    skipped, jobs = [], []
-    for path in exports:
-        try:
-            failures, _ = validate(path, buffers=[2048])
-        except UserError as e:
-            failures = [str(e)]
-        if failures:
-            skipped.append({"export": str(path), "why": failures[0]})
-            warn(f"{path}: skipped, fails validation ({failures[0]})")
-            continue
+def analyse_export(path: Path, inputs: dict, out_dir: Path) -> tuple[dict, list, dict | None]:
+    """Everything the report needs from one export, which is read from disk once: the validation gate,
+    every audio-rate method's measures, figure and clips, and its seed atlas if it is live.
+    -> ({model:method: results}, [skipped], atlas or None)."""
+    try:
         export = open_export(path)
-        ok, latent = audio_methods(export)
-        skipped += [{"export": f"{path.name}:{m}", "why": "latent-rate method (not audio to audio); forward covers it"}
-                    for m in latent]
-        jobs += [(path, export, m) for m in ok]
+        failures, _ = validate(export, buffers=[2048])
+    except UserError as e:
+        failures = [str(e)]
+    if failures:
+        warn(f"{path}: skipped, fails validation ({failures[0]})")
+        return {}, [{"export": str(path), "why": failures[0]}], None
+    ok, latent = audio_methods(export)
+    skipped = [{"export": f"{path.name}:{m}", "why": "latent-rate method (not audio to audio); forward covers it"}
+               for m in latent]
     results = {}
-    steps = jobs
-    if progress:
-        from tqdm import tqdm
-        steps = tqdm(jobs, desc="compare", unit="method", disable=None)
-    for path, export, method in steps:
-        key = f"{path.stem}:{method}"
-        r, arrays = analyse.analyse(path, method, inputs)
+    for method in ok:
+        key, stem = f"{path.stem}:{method}", f"{path.stem}__{method}"
+        r, arrays = analyse.analyse(export, method, inputs)
         r.update({"family": family(export), "class": export.manifest.get("class", ""),
                   "recipe": export.manifest.get("recipe"), "global_step": export.manifest.get("global_step"),
                   "source_run": export.manifest.get("source_run"),
                   "phase_1_duration": export.manifest.get("trained_with", {}).get("phase_1_duration")})
         if r["family"] == "hybrid":
             r.update({"finetune": export.manifest.get("finetune", {}), "parent": export.manifest.get("parent", "")})
-        png = out_dir / f"{path.stem}__{method}.png"
-        figure(png, key, r, arrays)
-        r["figure"] = png.name
-        stem = f"{path.stem}__{method}"
+        figure(out_dir / f"{stem}.png", key, r, arrays)
+        r["figure"] = f"{stem}.png"
         r["clips"] = {name: clips.write(o, probes.SR, out_dir, f"{stem}__{slug(name)}") for name, o in arrays["outputs"].items()}
         r["osc_clips"] = {f"{'control ' + format(v, '.3g') if v is not None else 'no control'}, {what} input":
                           clips.write(o, probes.SR, out_dir, f"{stem}__osc_{v}_{slug(what)}")
                           for v, pair in arrays["osc"].items() for what, o in pair.items()}
         results[key] = r
-    live = list(dict.fromkeys(path for path, export, _ in jobs if atlas.is_live(export)))
     first_input = next(iter(inputs.values()))[: probes.SR]
+    seeds = atlas.atlas(export, first_input, probes.SR, out_dir) if ok and atlas.is_live(export) else None
+    return results, skipped, seeds
+
+
+def worker_setup() -> None:
+    from audition.host import use_host_threads
+    use_host_threads()
+
+
+def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True, jobs: int = 1) -> dict:
+    """jobs > 1: that many processes, one export each at a time (the numbers are the same: every
+    render is seeded on its own)."""
+    if not exports:
+        raise UserError("no exports to compare: run make export-chaos or make demo first (exports/ is empty)")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    inputs = {**probes.recordings(recordings), **probes.synthetic()}
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+        pool = ProcessPoolExecutor(min(jobs, len(exports)), mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=worker_setup)
+        # the biggest files first (trained models take longest), so no worker is left with one at the end
+        parts = {path: pool.submit(analyse_export, path, inputs, out_dir)
+                 for path in sorted(exports, key=lambda p: -p.stat().st_size if p.exists() else 0)}
+        done = (parts[path].result() for path in exports)
+    else:
+        pool, done = None, (analyse_export(path, inputs, out_dir) for path in exports)
+    if progress:
+        from tqdm import tqdm
+        done = tqdm(done, total=len(exports), desc="compare", unit="export", disable=None)
+    results, skipped, seed_atlas = {}, [], []
+    try:
+        for r, s, a in done:      # in the order given, whatever order the workers finish in
+            results.update(r)
+            skipped += s
+            seed_atlas += [a] if a else []
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
     input_clips = {name: clips.write(x, probes.SR, out_dir, f"input__{slug(name)}") for name, x in inputs.items()}
-    report = {"inputs": list(inputs), "input_clips": input_clips, "models": results, "skipped": skipped, "claims": claims.judge(results),
-              "homogenisation_index_definition": HOMOGENISATION_TEXT,
-              "seed_atlas": [atlas.atlas(path, first_input, probes.SR, out_dir) for path in live]}
+    report = {"inputs": list(inputs), "input_clips": input_clips, "models": results, "skipped": skipped,
+              "claims": claims.judge(results), "homogenisation_index_definition": HOMOGENISATION_TEXT,
+              "seed_atlas": seed_atlas}
     atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))
     return report

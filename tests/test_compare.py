@@ -1,5 +1,6 @@
 """compare: measurements with known answers, and the report on small models."""
 import json
+import shutil
 import subprocess
 
 import numpy as np
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 from chaos_models.export import build, export
-from compare import clips, metrics, probes
+from compare import browser, clips, metrics, probes
 from helpers.cli import run_cli
 
 SR = 44100
@@ -74,7 +75,10 @@ class Identity(torch.nn.Module):
         return x
 
 
-def test_report_end_to_end(tmp_path):
+@pytest.fixture(scope="module")
+def built_report(tmp_path_factory):
+    """One small report for the tests below: an identity, a 5-operator ChaosEffect, a live synth, a broken file."""
+    tmp_path = tmp_path_factory.mktemp("compare")
     ident = tmp_path / "identity.ts"
     torch.jit.script(Identity()).save(str(ident))
     chaos = export(build("chaos_effect", operators=5, w_mult=4, seed=0), tmp_path / "chaos.ts")
@@ -82,8 +86,22 @@ def test_report_end_to_end(tmp_path):
     bad = tmp_path / "broken.ts"
     bad.write_bytes(b"nope")
     out = tmp_path / "report"
-    r = run_cli("-m", "compare", str(ident), str(chaos), str(live), str(bad), "--inputs", "--out", str(out), timeout=900)
+    r = run_cli("-m", "compare", str(ident), str(chaos), str(live), str(bad), "--inputs", "--out", str(out), "--jobs", "2",
+                timeout=900)
     assert r.returncode == 0, r.stderr
+    return out
+
+
+def test_one_process_gives_the_same_numbers_as_two(built_report, tmp_path):
+    src = built_report.parent
+    exports = [src / n for n in ("identity.ts", "chaos.ts", "live.ts", "broken.ts")]
+    r = run_cli("-m", "compare", *map(str, exports), "--inputs", "--out", str(tmp_path / "one"), "--jobs", "1", timeout=900)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "one/metrics.json").read_text() == (built_report / "metrics.json").read_text()
+
+
+def test_report_end_to_end(built_report):
+    out = built_report
     m = json.loads((out / "metrics.json").read_text())
     assert m["models"]["identity:forward"]["homogenisation_index"] == pytest.approx(1.0)
     assert m["models"]["identity:forward"]["family"] == "unknown" and m["models"]["chaos:chaos"]["family"] == "hand-written"
@@ -120,6 +138,35 @@ def test_report_end_to_end(tmp_path):
     assert 20 * np.log10(np.sqrt(np.mean(heard ** 2))) == pytest.approx(clips.TARGET_RMS_DB, abs=0.5)
     assert any("silent" in c["flags"] for c in played), "silence out of the identity is marked, not raised"
     assert sum(f.stat().st_size for f in out.rglob("*")) < 30e6
+
+
+@pytest.mark.skipif(browser.chromium() is None, reason="no Chromium (make setup installs Debian's chromium)")
+def test_the_report_in_a_real_browser(built_report):
+    """Headless Chromium opens the report from disk: no console errors, every figure decoded, every
+    audio source found with a finite duration, nothing wider than a phone; a screenshot beside it."""
+    m = json.loads((built_report / "metrics.json").read_text())
+    result = browser.check(built_report)
+    assert browser.problems(result) == []
+    clips_ = [c for r in m["models"].values() for c in [*r["clips"].values(), *r["osc_clips"].values()]]
+    assert {a["src"] for a in result["audio"]} == {c["src"] for c in clips_} | {c["src"] for c in m["input_clips"].values()} | \
+        {c["src"] for a in m["seed_atlas"] for r in a["methods"].values() for c in r["clips"]}
+    saw = next(a for a in result["audio"] if a["src"].endswith("identity__forward__probe_saw_110_Hz.mp3"))
+    assert saw["duration"] == pytest.approx(3.0, abs=0.06), "the browser hears 3 s of saw"
+    png_width = lambda f: int.from_bytes((built_report / f).read_bytes()[16:20], "big")   # the IHDR chunk
+    assert len(result["images"]) == len(m["models"]) + 1
+    assert all(i["width"] == png_width(i["src"]) > 0 for i in result["images"]), result["images"]
+    assert (built_report / "screenshot.png").stat().st_size > 10_000
+
+
+def test_the_browser_check_can_fail(built_report, tmp_path):
+    broken = tmp_path / "report"
+    shutil.copytree(built_report, broken)
+    (broken / "chaos__chaos.png").unlink()
+    next((broken / "audio").glob("chaos__chaos__*.mp3")).unlink()
+    found = browser.problems(browser.check(broken)) if browser.chromium() else pytest.skip("no Chromium")
+    assert "image not decoded: chaos__chaos.png" in found
+    assert any(line.startswith("audio without a duration: audio/chaos__chaos__") for line in found)
+    assert any("ERR_FILE_NOT_FOUND" in line for line in found)
 
 
 def decoded(mp3) -> np.ndarray:
