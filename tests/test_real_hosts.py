@@ -69,6 +69,13 @@ def trained(tmp_path_factory):
     return paths
 
 
+def plays_on_time(y: np.ndarray, host: Host, where: str) -> None:
+    """A trained export in a real host: finite, silent until the host's latency, sound right after it."""
+    assert np.isfinite(y).all(), where
+    assert not y[:, :host.latency].any() and y[:, host.latency:host.latency + host.buffer].any(), \
+        f"{where}: first sound at {np.flatnonzero(y[0])[:1]}, expected {host.latency}"
+
+
 # ---- nn~ in Pure Data --------------------------------------------------------------------------
 
 @needs_pd
@@ -100,9 +107,7 @@ def test_trained_exports_play_in_the_real_nn_tilde(trained, buffer, tmp_path):
             x = host_inputs(e, method)
             y, log = pd_render(NN_DIR, path, method, buffer, x, tmp_path / f"{path.stem}-{method}")
             host = Host(e, method, buffer, "nn~", quiet=True)
-            assert np.isfinite(y).all(), f"{path.name}:{method}"
-            assert not y[:host.latency].any() and y[host.latency:host.latency + host.buffer].any(), \
-                f"{path.name}:{method} at {buffer}: first sound at {np.flatnonzero(y)[:1]}, expected {host.latency}"
+            plays_on_time(y[None], host, f"{path.name}:{method} at {buffer}")
             if buffer < host.buffer:
                 assert f"nn~: buffer size too small, switching to {host.buffer}" in log
 
@@ -188,9 +193,8 @@ def test_trained_exports_play_in_the_real_nn_ar(trained, buffer, tmp_path):
             y, log, info = sc_render(NN_AR_DIR, path, method, buffer, x, tmp_path / f"{path.stem}-{method}")
             assert nn_ar_methods(info) == audition_methods(e), f"{path.name}: nn.ar lists other methods"
             host = Host(e, method, buffer, "nn.ar-nrt", quiet=True)
-            assert y.shape[0] == host.spec.out_channels and np.isfinite(y).all(), f"{path.name}:{method}"
-            assert not y[:, :host.latency].any() and y[:, host.latency:host.latency + host.buffer].any(), \
-                f"{path.name}:{method} at {buffer}: first sound at {np.flatnonzero(y[0])[:1]}, expected {host.latency}"
+            assert y.shape[0] == host.spec.out_channels, f"{path.name}:{method}: {y.shape[0]} outlets"
+            plays_on_time(y, host, f"{path.name}:{method} at {buffer}")
             if buffer < host.buffer:
                 assert f"NNUGen: buffer size to small, switching to {host.buffer}." in log
 
