@@ -24,8 +24,10 @@ def main(argv=None):
     files = export_files(args.exports)
     inputs = [Path(p) for p in args.inputs] if args.inputs is not None else probes.default_recordings(Path.cwd())
     result = report.build(files, inputs, Path(args.out), jobs=args.jobs)
-    for c in result["claims"]:
-        print(f"[{c['verdict']}] {c['claim']} -- {c['evidence']}")
+    for c in result["claim_summary"]:
+        effect = "" if c["effect"] is None else f"; effect {c['effect']:.3g} {c['unit']}"
+        interval = f" [{c['interval'][0]:.3g}, {c['interval'][1]:.3g}]" if c["interval"] else ""
+        print(f"[{c['verdict']}] {c['claim']} ({c['holds']}{effect}{interval})")
     out = Path(args.out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
     print(f"report: {out / 'index.html'} ({len(result['models'])} model-methods, {len(result['skipped'])} skipped, {size:.1f} MB)")

@@ -1,9 +1,13 @@
 """The essay's measurable claims, each judged from compare's analysis results by a named rule.
 
-`judge(results)` -> rows {id, claim, evidence, verdict}. `results` maps "export:method" to the dict
-compare.analyse returns, plus family, class, global_step (and phase_1_duration for trained exports).
+`judge(results)` -> rows {id, claim, evidence, verdict, models, effect, unit}, one per claim and model
+it applies to; `summarise(rows)` -> one record per claim (verdict over its models, median effect with a
+bootstrap interval, counts). `results` maps "export:method" to the dict compare.analyse returns, plus
+family, class, global_step (and phase_1_duration for trained exports).
 Verdicts: supported, partly, refuted, inconclusive (the evidence cannot decide), not measured.
 """
+from collections import Counter
+
 import numpy as np
 
 from compare import analyse
@@ -17,6 +21,9 @@ LINEAR_THD_BELOW = 0.03          # median THD at -40 dBFS: near-linear when unde
 NONLINEAR_GROWTH = 3.0           # ... and the distortion at 0 dBFS is at least 3x that
 NOT_LINEAR_FROM = 0.10           # median THD at -40 dBFS of 10 % or more: refuted
 EDGE_FREE_BELOW_DB = -60.0       # buffer 64 vs 8192 renders differ by less than this: no buffer dependence
+HOLDS_FROM = 0.75                # over a claim's models: supported (or refuted) when this share of the
+                                 # decisive verdicts agree; anything between is partly
+BOOTSTRAP = 2000                 # resamples for the 95 % interval of the median effect (seed 0)
 
 
 def homogenisation(results: dict) -> list[dict]:
@@ -41,7 +48,7 @@ def homogenisation(results: dict) -> list[dict]:
             verdict = "supported"
         else:
             verdict = "refuted" if h >= KEEPS_DIVERSITY_FROM else "partly"
-        rows.append(row("homogenisation", claim, evidence, verdict))
+        rows.append(row("homogenisation", claim, evidence, verdict, [k], h, "index"))
     return rows
 
 
@@ -60,8 +67,9 @@ def near_linear_when_quiet(results: dict) -> list[dict]:
             verdict = "supported"
         else:
             verdict = "refuted" if quiet >= NOT_LINEAR_FROM else "partly"
-        rows.append(row("near_linear", f"ChaosEffect is near-linear at small amplitudes ({k}).",
-                        f"median THD {100 * quiet:.2f} % at -40 dBFS vs {100 * loud:.1f} % at 0 dBFS", verdict))
+        rows.append(row("near_linear", "ChaosEffect is near-linear at small amplitudes.",
+                        f"median THD {100 * quiet:.2f} % at -40 dBFS vs {100 * loud:.1f} % at 0 dBFS", verdict,
+                        [k], 100 * quiet, "% THD at -40 dBFS"))
     return rows
 
 
@@ -69,9 +77,10 @@ def resonant_modes(results: dict) -> list[dict]:
     rows = []
     for k, r in chaos_methods(results).items():
         modes = r["resonant_modes_hz"]
-        rows.append(row("resonant_modes", f"The conv layers give resonant modes: frequencies emphasised whatever the input ({k}).",
+        rows.append(row("resonant_modes", "The conv layers give resonant modes: frequencies emphasised whatever the input.",
                         f"{len(modes)} spectral peak(s) persisting across >= {100 * analyse.MODE_PERSISTENCE:.0f} % of inputs: "
-                        + (", ".join(f"{m:.0f} Hz" for m in modes[:8]) or "none"), "supported" if modes else "refuted"))
+                        + (", ".join(f"{m:.0f} Hz" for m in modes[:8]) or "none"), "supported" if modes else "refuted",
+                        [k], len(modes), "persistent modes"))
     return rows
 
 
@@ -89,8 +98,9 @@ def self_oscillation(results: dict) -> list[dict]:
         if threshold is not None and edge is not None and edge >= EDGE_FREE_BELOW_DB:
             evidence += (f"; measured mechanism: the zero padding at every buffer edge ({edge:.0f} dB between buffer "
                          "64 and 8192 renders), not the biases the essay names; the streaming variant shows which")
-        rows.append(row("self_oscillation", f"chaos self-oscillates past a control threshold, even from silence ({k}).",
-                        evidence, "supported" if threshold is not None else "refuted"))
+        rows.append(row("self_oscillation", "chaos self-oscillates past a control threshold, even from silence.",
+                        evidence, "supported" if threshold is not None else "refuted", [k], osc["silent_input_db"][-1],
+                        "dBFS AC from silence at the top of the control range"))
     return rows
 
 
@@ -100,9 +110,10 @@ def topo_hotter(results: dict) -> list[dict]:
         fwd = chaos.get(k.replace(":topo", ":forward"))
         if fwd:
             diff = chaos[k]["mean_rms_db"] - fwd["mean_rms_db"]
-            rows.append(row("topo_hotter", f"topo runs hotter than forward ({k.split(':')[0]}).",
+            rows.append(row("topo_hotter", "topo runs hotter than forward.",
                             f"mean output RMS: topo {chaos[k]['mean_rms_db']:.1f} dBFS, forward {fwd['mean_rms_db']:.1f} dBFS "
-                            f"({diff:+.1f} dB)", "supported" if diff > 0 else "refuted"))
+                            f"({diff:+.1f} dB)", "supported" if diff > 0 else "refuted",
+                            [k.replace(":topo", ":forward"), k], diff, "dB, topo minus forward"))
     return rows
 
 
@@ -116,7 +127,9 @@ def neural_sound(results: dict) -> list[dict]:
     return [row("neural_sound", "Both families share a 'neural sound': harsh high-frequency artifacts not in the input.",
                 f"energy share above {analyse.HF_SPLIT_HZ / 1000:.0f} kHz, output vs input: trained {t:+.1f} dB, "
                 f"hand-written {h:+.1f} dB (mean over inputs)",
-                "supported" if t > 0 and h > 0 else "partly" if t > 0 or h > 0 else "refuted")]
+                "supported" if t > 0 and h > 0 else "partly" if t > 0 or h > 0 else "refuted",
+                [k for k, r in results.items() if r["family"] in ("trained", "hand-written")], min(t, h),
+                "dB, the smaller family's high-frequency gain")]
 
 
 def finetuned_keeps_character(results: dict) -> list[dict]:
@@ -131,9 +144,10 @@ def finetuned_keeps_character(results: dict) -> list[dict]:
             thd = lambda x: 100 * np.median([d["thd"] for d in x["frequency_response"]["-6"]])
             keeps = (f"; homogenisation {parent['homogenisation_index']:.2f} -> {r['homogenisation_index']:.2f}, "
                      f"THD at -6 dBFS {thd(parent):.0f} % -> {thd(r):.0f} %")
-        rows.append(row("finetune", f"A hand-written architecture fine-tuned on data moves toward the data but keeps its character ({k}).",
+        rows.append(row("finetune", "A hand-written architecture fine-tuned on data moves toward the data but keeps its character.",
                         f"spectral loss to the target {ft['loss_before']:.2f} -> {ft['loss_after']:.2f} after {ft['steps']} steps{keeps}",
-                        "supported" if ft["loss_after"] < ft["loss_before"] else "refuted"))
+                        "supported" if ft["loss_after"] < ft["loss_before"] else "refuted",
+                        [k], ft["loss_after"] / ft["loss_before"], "spectral loss after / before"))
     return rows
 
 
@@ -149,16 +163,51 @@ def buffer_dependence(results: dict) -> list[dict]:
                 "chaos depends on the host buffer size (zero padding at every buffer edge); the streaming variant does not.",
                 "; ".join(f"{k}: {v:.0f} dB" for k, v in edges.items()) + " (difference between buffer 64 and 8192 renders, re output)",
                 "supported" if has_both and streaming_free and blockwise_dependent else
-                "inconclusive" if not has_both else "refuted")]
+                "inconclusive" if not has_both else "refuted",
+                list(edges), float(np.median([v for k, v in edges.items() if "streaming" not in k] or [np.nan])),
+                "dB edge artifact of the block-wise chaos (median)")]
 
 
 CLAIMS = (homogenisation, near_linear_when_quiet, resonant_modes, self_oscillation, topo_hotter, neural_sound,
           finetuned_keeps_character, buffer_dependence)
 
 
-def row(claim_id: str, claim: str, evidence: str, verdict: str) -> dict:
-    return {"id": claim_id, "claim": claim, "evidence": evidence, "verdict": verdict}
+def row(claim_id: str, claim: str, evidence: str, verdict: str, models=(), effect=None, unit: str = "") -> dict:
+    """One claim judged on the models named (export:method keys); effect: the number the verdict rests on."""
+    return {"id": claim_id, "claim": claim, "evidence": evidence, "verdict": verdict, "models": list(models),
+            "effect": None if effect is None or effect != effect else float(effect), "unit": unit}
 
 
 def judge(results: dict) -> list[dict]:
     return [r for rule in CLAIMS for r in rule(results)]
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """One record per claim: the verdict over every model it was judged on, how many it holds for, and
+    the median effect with a 95 % percentile-bootstrap interval over those models (None below two)."""
+    out = []
+    for cid in dict.fromkeys(r["id"] for r in rows):
+        group = [r for r in rows if r["id"] == cid]
+        counts = Counter(r["verdict"] for r in group)
+        decisive = sum(counts[v] for v in ("supported", "partly", "refuted"))
+        if not decisive:
+            verdict = counts.most_common(1)[0][0]
+        elif counts["supported"] >= HOLDS_FROM * decisive:
+            verdict = "supported"
+        elif counts["refuted"] >= HOLDS_FROM * decisive:
+            verdict = "refuted"
+        else:
+            verdict = "partly"
+        holds = f"holds for {counts['supported']}/{decisive}" if decisive else "no decisive measurement"
+        if decisive < len(group):
+            holds += "; " + ", ".join(f"{n} {v}" for v, n in counts.items() if v not in ("supported", "partly", "refuted"))
+        effects = np.array([r["effect"] for r in group if r["effect"] is not None], float)
+        interval = None
+        if len(effects) > 1:
+            picks = np.random.default_rng(0).integers(0, len(effects), (BOOTSTRAP, len(effects)))
+            interval = [float(v) for v in np.percentile(np.median(effects[picks], axis=1), [2.5, 97.5])]
+        out.append({"id": cid, "claim": group[0]["claim"], "verdict": verdict, "holds": holds, "counts": dict(counts),
+                    "effect": float(np.median(effects)) if len(effects) else None, "interval": interval,
+                    "unit": group[0]["unit"], "n_models": len({m for r in group for m in r["models"]}),
+                    "n_rows": len(group)})
+    return out

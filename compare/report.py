@@ -146,8 +146,9 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
         if pool:
             pool.shutdown(cancel_futures=True)
     input_clips = {name: clips.write(x, probes.SR, out_dir, f"input__{slug(name)}") for name, x in inputs.items()}
+    rows = claims.judge(results)
     report = {"inputs": list(inputs), "input_clips": input_clips, "models": results, "skipped": skipped,
-              "claims": claims.judge(results), "homogenisation_index_definition": HOMOGENISATION_TEXT,
+              "claims": rows, "claim_summary": claims.summarise(rows), "homogenisation_index_definition": HOMOGENISATION_TEXT,
               "seed_atlas": seed_atlas}
     atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))
@@ -166,10 +167,21 @@ def run_line(r: dict) -> str:
             "(<code>make tensorboard</code> shows its logs).</p>")
 
 
-def evidence_links(claim: dict, models: dict) -> str:
-    """Links from a verdict to the figures and clips of the models its claim names."""
-    keys = [k for k in models if f"({k})" in claim["claim"] or f"({k.split(':')[0]})" in claim["claim"]]
-    return "".join(f" <a href='#{anchor(k)}'>{html.escape(k)}</a>" for k in keys)
+def evidence_links(row: dict) -> str:
+    """Links from a verdict to the figures and clips of the models it rests on."""
+    return "".join(f" <a href='#{anchor(k)}'>{html.escape(k)}</a>" for k in row["models"])
+
+
+def claim_html(summary: dict, rows: list[dict]) -> str:
+    """One row per claim; the per-model verdicts it rests on fold out beneath it."""
+    e = html.escape
+    effect = "-" if summary["effect"] is None else f"{summary['effect']:.3g}"
+    if summary["interval"]:
+        effect += f" [{summary['interval'][0]:.3g}, {summary['interval'][1]:.3g}]"
+    detail = "".join(f"<li><b>{e(r['verdict'])}</b>: {e(r['evidence'])}{evidence_links(r)}</li>" for r in rows)
+    return (f"<tr><td>{e(summary['claim'])}<details><summary>{summary['n_rows']} measurement(s)</summary><ul>{detail}</ul>"
+            f"</details></td><td><b>{e(summary['verdict'])}</b><br><small>{e(summary['holds'])}</small></td>"
+            f"<td>{e(effect)} <small>{e(summary['unit'])}</small></td><td>{summary['n_models']}</td></tr>")
 
 
 def ab_html(report: dict) -> str:
@@ -216,8 +228,8 @@ def to_html(report: dict) -> str:
         f"<td>{', '.join(f'{m:.0f}' for m in r['resonant_modes_hz'][:5]) or '-'}</td>"
         f"<td>{'-' if r['buffer_edge_artifact_db'] is None else round(r['buffer_edge_artifact_db'])}</td></tr>"
         for k, r in report["models"].items())
-    claims_html = "".join(f"<tr><td>{e(c['claim'])}</td><td>{e(c['evidence'])}</td><td><b>{e(c['verdict'])}</b>"
-                          f"{evidence_links(c, report['models'])}</td></tr>" for c in report["claims"])
+    claims_html = "".join(claim_html(c, [r for r in report["claims"] if r["id"] == c["id"]])
+                          for c in report["claim_summary"])
     skipped = "".join(f"<li>{e(s['export'])}: {e(s['why'])}</li>" for s in report["skipped"]) or "<li>none</li>"
     figs = "".join(
         f"<section id='{anchor(k)}'><h3>{e(k)}</h3>{run_line(r)}<img src='{e(r['figure'])}' alt='{e(k)} figures'>"
@@ -242,7 +254,11 @@ on the same inputs: {e(', '.join(report['inputs']))}. Controls of multi-inlet me
 so that louder is not mistaken for better; the level the model produced is printed beside it, &#9888; marks a
 clip whose model output passed full scale (clipped) or stayed under {clips.SILENT_BELOW_DB:.0f} dBFS (silent, not raised).
 First {clips.MAX_SECONDS:.0f} s of each render, MP3 {clips.BITRATE}bit/s.</p>
-<h2>The essay's claims</h2><table><tr><th>claim</th><th>measured</th><th>verdict</th></tr>{claims_html}</table>
+<h2>The essay's claims</h2><p>One row per claim, judged on every model it applies to: the verdict holds for a claim
+when at least {100 * claims.HOLDS_FROM:.0f} % of the decisive per-model verdicts agree (else partly); the effect is the median over
+those models with a 95 % percentile-bootstrap interval ({claims.BOOTSTRAP} resamples, seed 0). Unfold a row for each model's measurement,
+linked to its figures and clips.</p>
+<table><tr><th>claim</th><th>verdict</th><th>effect [95 % interval]</th><th>models</th></tr>{claims_html}</table>
 <h2>Summary</h2><table><tr><th>model:method</th><th>family</th><th>homogenisation</th><th>RMS dBFS</th><th>centroid Hz</th>
 <th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th><th>buffer-edge artifact dB</th></tr>{rows}</table>
 <h2>Homogenisation index</h2><p>{e(report['homogenisation_index_definition'])}</p>

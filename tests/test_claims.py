@@ -91,3 +91,32 @@ def test_finetune():
     assert row["verdict"] == "supported" and "homogenisation 1.00 -> 0.50" in row["evidence"]
     res["hybrid:topo"]["finetune"] = {**ft, "loss_after": 2.5}
     assert verdicts(res, "finetune") == ["refuted"]
+
+
+def judged(*verdicts_and_effects, claim_id="x"):
+    return [claims.row(claim_id, "A claim.", "", v, [f"m{i}:forward"], e) for i, (v, e) in enumerate(verdicts_and_effects)]
+
+
+@pytest.mark.parametrize("rows,expected,holds", [
+    ([("supported", 1.0)] * 4, "supported", "holds for 4/4"),
+    ([("supported", 1.0)] * 3 + [("refuted", 0.0)], "supported", "holds for 3/4"),    # 75 %: HOLDS_FROM
+    ([("supported", 1.0)] * 2 + [("refuted", 0.0)] * 2, "partly", "holds for 2/4"),
+    ([("refuted", 0.0)] * 3 + [("partly", 0.5)], "refuted", "holds for 0/4"),
+    ([("inconclusive", None)] * 2, "inconclusive", "no decisive measurement; 2 inconclusive"),
+    ([("supported", 1.0), ("inconclusive", None)], "supported", "holds for 1/1; 1 inconclusive"),
+])
+def test_one_record_per_claim(rows, expected, holds):
+    [summary] = claims.summarise(judged(*rows))
+    assert (summary["verdict"], summary["holds"]) == (expected, holds)
+    assert summary["n_models"] == len(rows)
+
+
+def test_the_effect_is_a_median_with_a_bootstrap_interval():
+    [same] = claims.summarise(judged(*[("supported", 2.0)] * 5))
+    assert same["effect"] == 2.0 and same["interval"] == [2.0, 2.0]
+    [spread] = claims.summarise(judged(*[("supported", float(v)) for v in (1, 2, 3, 4, 50)]))
+    # five models, one far off: the median is 3, but a resample holding three copies of 50 is not rare
+    # (5.8 %), so the 95 % interval reaches it: few models, wide interval
+    assert spread["effect"] == 3.0 and spread["interval"] == [1.0, 50.0]
+    [one] = claims.summarise(judged(("refuted", 7.0)))
+    assert one["effect"] == 7.0 and one["interval"] is None, "no interval from one model"

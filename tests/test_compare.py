@@ -110,6 +110,13 @@ def test_report_end_to_end(built_report):
     osc = m["models"]["chaos:chaos"]["self_oscillation"]
     assert osc["values"][0] == 1 and osc["values"][-1] == 38  # the essay's control range, from the labels
     assert any("topo runs hotter" in c["claim"] for c in m["claims"])
+    # one record per claim, resting on every model it applies to
+    summary = {c["id"]: c for c in m["claim_summary"]}
+    assert len(summary) == len(m["claim_summary"]) == len({r["id"] for r in m["claims"]})
+    near = summary["near_linear"]
+    assert near["n_rows"] == 3 and near["n_models"] == 3 and near["interval"] is not None
+    thd = sorted(r["effect"] for r in m["claims"] if r["id"] == "near_linear")
+    assert near["effect"] == thd[1] and near["interval"][0] <= thd[1] <= near["interval"][1]
     page = (out / "index.html").read_text()
     assert "The essay's claims" in page and "homogenisation index of a model is" in page
     assert "join no family's claims:\nidentity." in page
