@@ -2,6 +2,7 @@
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 
 from safeio import cli_main
@@ -13,6 +14,9 @@ def main(argv=None):
     ap.add_argument("exports", nargs="*", default=["exports"], help=".ts files or folders (default exports/)")
     ap.add_argument("--inputs", nargs="*", default=None, help="audio files (default: two of each datasets/*/raw/ here, the demo recordings in a checkout)")
     ap.add_argument("--out", default="reports/compare")
+    ap.add_argument("--seeds", type=int, default=16,
+                    help="judge the claims over ChaosEffect rebuilt from this many seeds (and a quarter as many at each "
+                         "other usable w_mult); 0: only the exports given (default 16)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                     help="exports analysed at once, one process each (default: one per CPU core)")
     args = ap.parse_args(argv)
@@ -23,14 +27,19 @@ def main(argv=None):
     use_host_threads()
     files = export_files(args.exports)
     inputs = [Path(p) for p in args.inputs] if args.inputs is not None else probes.default_recordings(Path.cwd())
-    result = report.build(files, inputs, Path(args.out), jobs=args.jobs)
+    t0 = time.perf_counter()
+    result = report.build(files, inputs, Path(args.out), jobs=args.jobs, seeds=args.seeds)
+    took = time.perf_counter() - t0
     for c in result["claim_summary"]:
         effect = "" if c["effect"] is None else f"; effect {c['effect']:.3g} {c['unit']}"
         interval = f" [{c['interval'][0]:.3g}, {c['interval'][1]:.3g}]" if c["interval"] else ""
         print(f"[{c['verdict']}] {c['claim']} ({c['holds']}{effect}{interval})")
+    for c in result["family"]["claims"]:
+        print(f"[{c['verdict']}] ChaosEffect family, {c['method']}, {c['scope']}: {c['claim']} ({c['holds']} instruments)")
     out = Path(args.out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
-    print(f"report: {out / 'index.html'} ({len(result['models'])} model-methods, {len(result['skipped'])} skipped, {size:.1f} MB)")
+    print(f"report: {out / 'index.html'} ({len(result['models'])} model-methods, {len(result['family']['members'])} family "
+          f"instruments, {len(result['skipped'])} skipped, {size:.1f} MB) in {took:.0f} s with {args.jobs} process(es)")
     if browser.chromium():   # open it as a reader would: console errors, missing figures or clips
         checked = browser.check(out)
         found = browser.problems(checked)

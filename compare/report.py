@@ -8,7 +8,7 @@ import numpy as np
 
 from audition.model_file import open_export
 from audition.validate import validate
-from compare import analyse, atlas, claims, clips, probes
+from compare import analyse, atlas, claims, clips, family, probes
 from safeio import UserError, atomic_write_text, warn
 
 HOMOGENISATION_TEXT = (
@@ -22,7 +22,7 @@ HOMOGENISATION_TEXT = (
 FAMILIES = ("trained", "hand-written", "hybrid")
 
 
-def family(export) -> str:
+def family_of(export) -> str:
     """From the manifest beside the export (written by make export-*), never from the file name."""
     kind = export.manifest.get("kind")
     return kind if kind in FAMILIES else "unknown"
@@ -92,7 +92,7 @@ def analyse_export(path: Path, inputs: dict, out_dir: Path) -> tuple[dict, list,
     for method in ok:
         key, stem = f"{path.stem}:{method}", f"{path.stem}__{method}"
         r, arrays = analyse.analyse(export, method, inputs)
-        r.update({"family": family(export), "class": export.manifest.get("class", ""),
+        r.update({"family": family_of(export), "class": export.manifest.get("class", ""),
                   "recipe": export.manifest.get("recipe"), "global_step": export.manifest.get("global_step"),
                   "source_run": export.manifest.get("source_run"),
                   "phase_1_duration": export.manifest.get("trained_with", {}).get("phase_1_duration")})
@@ -115,30 +115,41 @@ def worker_setup() -> None:
     use_host_threads()
 
 
-def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True, jobs: int = 1) -> dict:
-    """jobs > 1: that many processes, one export each at a time (the numbers are the same: every
-    render is seeded on its own)."""
+def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True, jobs: int = 1,
+          seeds: int = 0) -> dict:
+    """jobs > 1: that many processes, one export (or family member) each at a time; the numbers are the
+    same, every render is seeded on its own. seeds > 0: also judge the claims over ChaosEffect's family
+    (compare/family.py: that many seeds at the essay's w_mult, a quarter as many at each other usable one)."""
     if not exports:
         raise UserError("no exports to compare: run make export-chaos or make demo first (exports/ is empty)")
     out_dir.mkdir(parents=True, exist_ok=True)
     inputs = {**probes.recordings(recordings), **probes.synthetic()}
+    members = family.members(seeds) if seeds else []
+    # the biggest files first (trained models take longest), so no worker is left with one at the end
+    order = sorted(exports, key=lambda p: -p.stat().st_size if p.exists() else 0)
+    tasks = {path: (analyse_export, path, inputs, out_dir) for path in order}
+    tasks.update({m: (family.analyse_member, *m, probes.synthetic()) for m in members})
     if jobs > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(min(jobs, len(exports)), mp_context=multiprocessing.get_context("spawn"),
+        pool = ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
                                    initializer=worker_setup)
-        # the biggest files first (trained models take longest), so no worker is left with one at the end
-        parts = {path: pool.submit(analyse_export, path, inputs, out_dir)
-                 for path in sorted(exports, key=lambda p: -p.stat().st_size if p.exists() else 0)}
-        done = (parts[path].result() for path in exports)
+        futures = {k: pool.submit(*task) for k, task in tasks.items()}
+        outcome = lambda k: futures[k].result()
     else:
-        pool, done = None, (analyse_export(path, inputs, out_dir) for path in exports)
+        pool, outcome = None, lambda k: tasks[k][0](*tasks[k][1:])
+    keys = list(exports) + members      # results in the order given, whatever order the workers finish in
+    done = (outcome(k) for k in keys)
     if progress:
         from tqdm import tqdm
-        done = tqdm(done, total=len(exports), desc="compare", unit="export", disable=None)
-    results, skipped, seed_atlas = {}, [], []
+        done = tqdm(done, total=len(keys), desc="compare", unit="model", disable=None)
+    results, skipped, seed_atlas, members_results = {}, [], [], {}
     try:
-        for r, s, a in done:      # in the order given, whatever order the workers finish in
+        for k, part in zip(keys, done):
+            if k in members:
+                members_results.update(part)
+                continue
+            r, s, a = part
             results.update(r)
             skipped += s
             seed_atlas += [a] if a else []
@@ -148,8 +159,11 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
     input_clips = {name: clips.write(x, probes.SR, out_dir, f"input__{slug(name)}") for name, x in inputs.items()}
     rows = claims.judge(results)
     report = {"inputs": list(inputs), "input_clips": input_clips, "models": results, "skipped": skipped,
-              "claims": rows, "claim_summary": claims.summarise(rows), "homogenisation_index_definition": HOMOGENISATION_TEXT,
-              "seed_atlas": seed_atlas}
+              "claims": rows, "claim_summary": claims.summarise(rows),
+              "family": {"seeds": seeds, "members": [list(m) for m in members],
+                         "claims": family.judge(members_results) if members_results else [],
+                         "per_member": members_results},
+              "homogenisation_index_definition": HOMOGENISATION_TEXT, "seed_atlas": seed_atlas}
     atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))
     return report
@@ -195,6 +209,25 @@ def ab_html(report: dict) -> str:
             f"<table><tr><th>model:method</th><th>family</th><th>output</th></tr>{rows}</table>"
             f"<p>Every input, as played into the models:</p><div class='clips'>"
             f"{''.join(clips.player(c, n) for n, c in report['input_clips'].items())}</div>")
+
+
+def family_html(report: dict) -> str:
+    """The claims about ChaosEffect over many of its instruments (seeds and w_mults), not one draw."""
+    fam = report.get("family", {})
+    if not fam.get("claims"):
+        return ""
+    e = html.escape
+    rows = "".join(
+        f"<tr><td>{e(c['claim'])}</td><td>{e(c['method'])}</td><td>{e(c['scope'])}</td><td><b>{e(c['verdict'])}</b><br>"
+        f"<small>{e(c['holds'])} instruments</small></td><td>{'-' if c['effect'] is None else format(c['effect'], '.3g')}"
+        f"{'' if not c['interval'] else ' [' + format(c['interval'][0], '.3g') + ', ' + format(c['interval'][1], '.3g') + ']'}"
+        f" <small>{e(c['unit'])}</small></td></tr>" for c in fam["claims"])
+    return (f"<h2>The claims over ChaosEffect's family</h2><p>One seed is one random network. Here the essay's ChaosEffect "
+            f"(14 operators) is rebuilt from seeds 0-{fam['seeds'] - 1} at the essay's w_mult 2 and from a quarter as many "
+            f"at each other usable w_mult (1-4), {len(fam['members'])} instruments, each analysed like an export on the "
+            f"synthetic probes; each claim is judged per instrument and method. Effect: median over the instruments with a "
+            f"95 % bootstrap interval.</p><table><tr><th>claim</th><th>method</th><th>instruments</th><th>verdict</th>"
+            f"<th>effect [95 % interval]</th></tr>{rows}</table>")
 
 
 def slug(name: str) -> str:
@@ -259,6 +292,7 @@ when at least {100 * claims.HOLDS_FROM:.0f} % of the decisive per-model verdicts
 those models with a 95 % percentile-bootstrap interval ({claims.BOOTSTRAP} resamples, seed 0). Unfold a row for each model's measurement,
 linked to its figures and clips.</p>
 <table><tr><th>claim</th><th>verdict</th><th>effect [95 % interval]</th><th>models</th></tr>{claims_html}</table>
+{family_html(report)}
 <h2>Summary</h2><table><tr><th>model:method</th><th>family</th><th>homogenisation</th><th>RMS dBFS</th><th>centroid Hz</th>
 <th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th><th>buffer-edge artifact dB</th></tr>{rows}</table>
 <h2>Homogenisation index</h2><p>{e(report['homogenisation_index_definition'])}</p>

@@ -120,3 +120,19 @@ def test_the_effect_is_a_median_with_a_bootstrap_interval():
     assert spread["effect"] == 3.0 and spread["interval"] == [1.0, 50.0]
     [one] = claims.summarise(judged(("refuted", 7.0)))
     assert one["effect"] == 7.0 and one["interval"] is None, "no interval from one model"
+
+
+def test_the_family_counts_instruments_per_method_and_scope():
+    from compare import family
+    res = {}
+    for seed, w in family.members(4):       # 4 seeds at w_mult 2, one at each of 1, 3, 4
+        osc = {"threshold": 10.0 if seed < 3 else None, "values": [1.0, 38.0], "silent_input_db": [-120.0, -30.0]}
+        for method in ("forward", "topo", "chaos"):
+            res[family.key(seed, w, method)] = result(self_oscillation=osc, seed=seed, w_mult=w,
+                                                      mean_rms_db=-20.0 + (method == "topo"))
+    by = {(c["id"], c["method"], c["scope"]): c for c in family.judge(res)}
+    essay = by[("self_oscillation", "chaos", "w_mult 2 (the essay's)")]
+    assert (essay["verdict"], essay["holds"]) == ("supported", "holds for 3/4")   # seed 3 never oscillates
+    assert by[("self_oscillation", "chaos", "w_mult 1-4")]["holds"] == "holds for 6/7"
+    assert by[("topo_hotter", "topo vs forward", "w_mult 1-4")]["holds"] == "holds for 7/7"
+    assert ("self_oscillation", "forward", "w_mult 1-4") not in by, "the claim is about chaos only"

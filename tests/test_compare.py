@@ -87,7 +87,7 @@ def built_report(tmp_path_factory):
     bad.write_bytes(b"nope")
     out = tmp_path / "report"
     r = run_cli("-m", "compare", str(ident), str(chaos), str(live), str(bad), "--inputs", "--out", str(out), "--jobs", "2",
-                timeout=900)
+                "--seeds", "1", timeout=900)
     assert r.returncode == 0, r.stderr
     return out
 
@@ -95,7 +95,8 @@ def built_report(tmp_path_factory):
 def test_one_process_gives_the_same_numbers_as_two(built_report, tmp_path):
     src = built_report.parent
     exports = [src / n for n in ("identity.ts", "chaos.ts", "live.ts", "broken.ts")]
-    r = run_cli("-m", "compare", *map(str, exports), "--inputs", "--out", str(tmp_path / "one"), "--jobs", "1", timeout=900)
+    r = run_cli("-m", "compare", *map(str, exports), "--inputs", "--out", str(tmp_path / "one"), "--jobs", "1",
+                "--seeds", "1", timeout=900)
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "one/metrics.json").read_text() == (built_report / "metrics.json").read_text()
 
@@ -110,6 +111,14 @@ def test_report_end_to_end(built_report):
     osc = m["models"]["chaos:chaos"]["self_oscillation"]
     assert osc["values"][0] == 1 and osc["values"][-1] == 38  # the essay's control range, from the labels
     assert any("topo runs hotter" in c["claim"] for c in m["claims"])
+    # the family: ChaosEffect from seed 0 at w_mult 2 and at each other usable w_mult, judged per instrument
+    fam = m["family"]
+    assert fam["members"] == [[0, 2.0], [0, 1.0], [0, 3.0], [0, 4.0]] and len(fam["per_member"]) == 12
+    by = {(c["id"], c["method"], c["scope"]): c for c in fam["claims"]}
+    osc = by[("self_oscillation", "chaos", "w_mult 1-4")]
+    assert osc["n_rows"] == 4 and osc["holds"].endswith("/4")
+    assert by[("topo_hotter", "topo vs forward", "w_mult 2 (the essay's)")]["n_rows"] == 1
+    assert "The claims over ChaosEffect's family" in (out / "index.html").read_text()
     # one record per claim, resting on every model it applies to
     summary = {c["id"]: c for c in m["claim_summary"]}
     assert len(summary) == len(m["claim_summary"]) == len({r["id"] for r in m["claims"]})
