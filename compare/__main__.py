@@ -34,6 +34,9 @@ def main(argv=None):
         effect = "" if c["effect"] is None else f"; effect {c['effect']:.3g} {c['unit']}"
         interval = f" [{c['interval'][0]:.3g}, {c['interval'][1]:.3g}]" if c["interval"] else ""
         print(f"[{c['verdict']}] {c['claim']} ({c['holds']}{effect}{interval})")
+    if result["family"]["members"]:
+        print(f"ChaosEffect's family: {len(result['family']['members'])} instruments, "
+              f"{result['family']['seconds']:.0f} s of analysis (all processes)")
     for c in result["family"]["claims"]:
         print(f"[{c['verdict']}] ChaosEffect family, {c['method']}, {c['scope']}: {c['claim']} ({c['holds']} instruments)")
     out = Path(args.out)

@@ -6,6 +6,7 @@ One seed is one random network; the claims (near-linear when quiet, resonant mod
 topo hotter than forward) are judged on every member, then summarised per claim and per w_mult.
 """
 import tempfile
+import time
 from pathlib import Path
 
 from audition.model_file import open_export
@@ -30,6 +31,7 @@ def analyse_member(seed: int, w_mult: float, inputs: dict) -> dict:
     export (the same host, probes and measures). -> {key: results}."""
     from compare import analyse
 
+    t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         path = export(build("chaos_effect", seed=seed, w_mult=w_mult, operators=ESSAY["chaos_effect"]["operators"]),
                       Path(tmp) / f"chaos_effect_seed{seed}_w{w_mult:g}.ts")
@@ -39,6 +41,8 @@ def analyse_member(seed: int, w_mult: float, inputs: dict) -> dict:
         r, _ = analyse.analyse(e, method, inputs)
         r.update({"family": "hand-written", "class": "chaos_models.models.ChaosEffect", "seed": seed, "w_mult": w_mult})
         out[key(seed, w_mult, method)] = r
+    for r in out.values():
+        r["analysis_seconds"] = round((time.perf_counter() - t0) / len(out), 2)   # the cost, printed by compare
     return out
 
 

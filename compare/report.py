@@ -159,12 +159,14 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
     input_clips = {name: clips.write(x, probes.SR, out_dir, f"input__{slug(name)}") for name, x in inputs.items()}
     rows = claims.judge(results)
     report = {"inputs": list(inputs), "input_clips": input_clips, "models": results, "skipped": skipped,
-              "claims": rows, "claim_summary": claims.summarise(rows),
+              "claims": rows, "claim_summary": [{**c, "n_inputs": len(inputs)} for c in claims.summarise(rows)],
               "family": {"seeds": seeds, "members": [list(m) for m in members],
-                         "claims": family.judge(members_results) if members_results else [],
+                         "claims": [{**c, "n_inputs": len(probes.synthetic())} for c in family.judge(members_results)],
+                         "seconds": round(sum(r.pop("analysis_seconds") for r in members_results.values()), 1),
                          "per_member": members_results},
               "homogenisation_index_definition": HOMOGENISATION_TEXT, "seed_atlas": seed_atlas}
-    atomic_write_text(out_dir / "metrics.json", json.dumps(report, indent=1, default=float) + "\n")
+    numbers = {**report, "family": {k: v for k, v in report["family"].items() if k != "seconds"}}   # timing varies
+    atomic_write_text(out_dir / "metrics.json", json.dumps(numbers, indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))
     return report
 
@@ -195,7 +197,7 @@ def claim_html(summary: dict, rows: list[dict]) -> str:
     detail = "".join(f"<li><b>{e(r['verdict'])}</b>: {e(r['evidence'])}{evidence_links(r)}</li>" for r in rows)
     return (f"<tr><td>{e(summary['claim'])}<details><summary>{summary['n_rows']} measurement(s)</summary><ul>{detail}</ul>"
             f"</details></td><td><b>{e(summary['verdict'])}</b><br><small>{e(summary['holds'])}</small></td>"
-            f"<td>{e(effect)} <small>{e(summary['unit'])}</small></td><td>{summary['n_models']}</td></tr>")
+            f"<td>{e(effect)} <small>{e(summary['unit'])}</small></td><td>{summary['n_models']} / {summary['n_inputs']}</td></tr>")
 
 
 def ab_html(report: dict) -> str:
@@ -225,7 +227,7 @@ def family_html(report: dict) -> str:
     return (f"<h2>The claims over ChaosEffect's family</h2><p>One seed is one random network. Here the essay's ChaosEffect "
             f"(14 operators) is rebuilt from seeds 0-{fam['seeds'] - 1} at the essay's w_mult 2 and from a quarter as many "
             f"at each other usable w_mult (1-4), {len(fam['members'])} instruments, each analysed like an export on the "
-            f"synthetic probes; each claim is judged per instrument and method. Effect: median over the instruments with a "
+            f"{fam['claims'][0]['n_inputs']} synthetic probes ({fam['seconds']:.0f} s of analysis); each claim is judged per instrument and method. Effect: median over the instruments with a "
             f"95 % bootstrap interval.</p><table><tr><th>claim</th><th>method</th><th>instruments</th><th>verdict</th>"
             f"<th>effect [95 % interval]</th></tr>{rows}</table>")
 
@@ -291,7 +293,7 @@ First {clips.MAX_SECONDS:.0f} s of each render, MP3 {clips.BITRATE}bit/s.</p>
 when at least {100 * claims.HOLDS_FROM:.0f} % of the decisive per-model verdicts agree (else partly); the effect is the median over
 those models with a 95 % percentile-bootstrap interval ({claims.BOOTSTRAP} resamples, seed 0). Unfold a row for each model's measurement,
 linked to its figures and clips.</p>
-<table><tr><th>claim</th><th>verdict</th><th>effect [95 % interval]</th><th>models</th></tr>{claims_html}</table>
+<table><tr><th>claim</th><th>verdict</th><th>effect [95 % interval]</th><th>models / inputs</th></tr>{claims_html}</table>
 {family_html(report)}
 <h2>Summary</h2><table><tr><th>model:method</th><th>family</th><th>homogenisation</th><th>RMS dBFS</th><th>centroid Hz</th>
 <th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th><th>buffer-edge artifact dB</th></tr>{rows}</table>
