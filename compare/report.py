@@ -188,15 +188,21 @@ def evidence_links(row: dict) -> str:
     return "".join(f" <a href='#{anchor(k)}'>{html.escape(k)}</a>" for k in row["models"])
 
 
-def claim_html(summary: dict, rows: list[dict]) -> str:
-    """One row per claim; the per-model verdicts it rests on fold out beneath it."""
+def claim_html(summary: dict, rows: list[dict], family_rows=()) -> str:
+    """One row per claim; the per-model verdicts it rests on fold out beneath it; for a claim about
+    ChaosEffect, how it fares over the family's instruments (next section) too."""
     e = html.escape
+    over = "".join(
+        f"<br><small><a href='#family'>family</a>, {e(scope)}: "
+        + " &middot; ".join(f"{e(f['method'])} {e(f['verdict'])} {e(f['holds'].removeprefix('holds for '))}"
+                            for f in family_rows if f["scope"] == scope) + "</small>"
+        for scope in dict.fromkeys(f["scope"] for f in family_rows))
     effect = "-" if summary["effect"] is None else f"{summary['effect']:.3g}"
     if summary["interval"]:
         effect += f" [{summary['interval'][0]:.3g}, {summary['interval'][1]:.3g}]"
     detail = "".join(f"<li><b>{e(r['verdict'])}</b>: {e(r['evidence'])}{evidence_links(r)}</li>" for r in rows)
     return (f"<tr><td>{e(summary['claim'])}<details><summary>{summary['n_rows']} measurement(s)</summary><ul>{detail}</ul>"
-            f"</details></td><td><b>{e(summary['verdict'])}</b><br><small>{e(summary['holds'])}</small></td>"
+            f"</details></td><td><b>{e(summary['verdict'])}</b><br><small>{e(summary['holds'])}</small>{over}</td>"
             f"<td>{e(effect)} <small>{e(summary['unit'])}</small></td><td>{summary['n_models']} / {summary['n_inputs']}</td></tr>")
 
 
@@ -224,7 +230,7 @@ def family_html(report: dict) -> str:
         f"<small>{e(c['holds'])} instruments</small></td><td>{'-' if c['effect'] is None else format(c['effect'], '.3g')}"
         f"{'' if not c['interval'] else ' [' + format(c['interval'][0], '.3g') + ', ' + format(c['interval'][1], '.3g') + ']'}"
         f" <small>{e(c['unit'])}</small></td></tr>" for c in fam["claims"])
-    return (f"<h2>The claims over ChaosEffect's family</h2><p>One seed is one random network. Here the essay's ChaosEffect "
+    return (f"<h2 id='family'>The claims over ChaosEffect's family</h2><p>One seed is one random network. Here the essay's ChaosEffect "
             f"(14 operators) is rebuilt from seeds 0-{fam['seeds'] - 1} at the essay's w_mult 2 and from a quarter as many "
             f"at each other usable w_mult (1-4), {len(fam['members'])} instruments, each analysed like an export on the "
             f"{fam['claims'][0]['n_inputs']} synthetic probes ({fam['seconds']:.0f} s of analysis); each claim is judged per instrument and method. Effect: median over the instruments with a "
@@ -263,7 +269,9 @@ def to_html(report: dict) -> str:
         f"<td>{', '.join(f'{m:.0f}' for m in r['resonant_modes_hz'][:5]) or '-'}</td>"
         f"<td>{'-' if r['buffer_edge_artifact_db'] is None else round(r['buffer_edge_artifact_db'])}</td></tr>"
         for k, r in report["models"].items())
-    claims_html = "".join(claim_html(c, [r for r in report["claims"] if r["id"] == c["id"]])
+    family_claims = report.get("family", {}).get("claims", [])
+    claims_html = "".join(claim_html(c, [r for r in report["claims"] if r["id"] == c["id"]],
+                                     [f for f in family_claims if f["id"] == c["id"]])
                           for c in report["claim_summary"])
     skipped = "".join(f"<li>{e(s['export'])}: {e(s['why'])}</li>" for s in report["skipped"]) or "<li>none</li>"
     figs = "".join(
