@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from safeio import cli_main
+from safeio import UserError, cli_main, warn
 
 
 @cli_main
@@ -44,7 +44,11 @@ def main(argv=None):
     print(f"report: {out / 'index.html'} ({len(result['models'])} model-methods, {len(result['family']['members'])} family "
           f"instruments, {len(result['skipped'])} skipped, {size:.1f} MB) in {took:.0f} s with {args.jobs} process(es)")
     if browser.chromium():   # open it as a reader would: console errors, missing figures or clips
-        checked = browser.check(out)
+        try:
+            checked = browser.check(out)
+        except UserError as e:
+            warn(str(e))
+            return 0
         found = browser.problems(checked)
         print(f"opened in headless Chromium: {len(checked['images'])} figures, {len(checked['audio'])} audio players, "
               f"{'no problems' if not found else f'{len(found)} problem(s)'}; first screen: {checked['screenshot']}")

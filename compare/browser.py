@@ -137,6 +137,8 @@ def check(report_dir: Path, screenshot: str = "screenshot.png") -> dict:
                 else:
                     result["phone_overflow_px"] = max(0, value["scrollWidth"] - value["innerWidth"])
             result["errors"] = errors_in(dt.events)
+        except (RuntimeError, OSError, KeyError) as e:   # the browser died, hung or answered oddly
+            raise UserError(f"Chromium could not open {page} ({e}); the report itself is written, open it by hand")
         finally:
             dt.close()
     result["screenshot"] = str(report_dir / screenshot)

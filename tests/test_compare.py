@@ -10,6 +10,7 @@ import torch
 from chaos_models.export import build, export
 from compare import browser, clips, metrics, probes
 from helpers.cli import run_cli
+from safeio import UserError
 
 SR = 44100
 
@@ -193,3 +194,9 @@ def decoded(mp3) -> np.ndarray:
 def test_empty_exports_folder(tmp_path):
     r = run_cli("-m", "compare", str(tmp_path))
     assert r.returncode == 2 and "no .ts files" in r.stderr
+
+
+def test_a_browser_that_dies_gives_one_sentence(built_report, monkeypatch):
+    monkeypatch.setattr(browser, "chromium", lambda: "/bin/false")
+    with pytest.raises(UserError, match="Chromium could not open .*index.html .*the report itself is written"):
+        browser.check(built_report)
