@@ -88,7 +88,7 @@ def cmd_render(args):
     nonfinite_files = []
     for path, x in jobs:
         torch.manual_seed(args.seed)
-        host = Host(open_export(args.model), m.name, args.buffer, host_name, args.load_delay, args.strict, quiet=True)
+        host = Host(export.fresh(), m.name, args.buffer, host_name, args.load_delay, args.strict, quiet=True)
         y = host.run(x, True, changes)[0, :, : x.shape[-1]] if args.align else host.play(x, True, changes)[0]
         bad = int((~np.isfinite(y)).sum())
         over = int((np.abs(np.nan_to_num(y)) > 1.0).sum())

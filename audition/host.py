@@ -162,8 +162,8 @@ class Host:
         padded = np.zeros((x.shape[0], x.shape[1], frames * n), np.float32)
         padded[..., : x.shape[-1]] = x
         xt = torch.from_numpy(padded)
-        out = torch.empty(x.shape[0], self.spec.out_channels, frames * n)
-        steps = range(frames)
+        out = torch.zeros(x.shape[0], self.spec.out_channels, frames * n)
+        steps = range(0 if self.disabled else frames)   # a disabled nn.ar UGen plays silence
         if progress and frames > 50:
             from tqdm import tqdm
             steps = tqdm(steps, desc=f"{self.export.path.name}:{self.spec.name}", unit="buf", leave=False, disable=None)
@@ -172,9 +172,6 @@ class Host:
                 for at, name, value in changes:
                     if self.change_lands(at) == k:
                         self.set_attribute(name, value)
-                if self.disabled:
-                    out.zero_()
-                    break
                 out[..., k * n:(k + 1) * n] = self.process_buffer(xt[..., k * n:(k + 1) * n])
         if self.replayed_blocks:
             self.say(f"model output size is not consistent, expected {n} samples, got {self.wrong_size}! "

@@ -123,12 +123,13 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
     if not exports:
         raise UserError("no exports to compare: run make export-chaos or make demo first (exports/ is empty)")
     out_dir.mkdir(parents=True, exist_ok=True)
-    inputs = {**probes.recordings(recordings), **probes.synthetic()}
+    synthetic = probes.synthetic()
+    inputs = {**probes.recordings(recordings), **synthetic}
     members = family.members(seeds) if seeds else []
     # the biggest files first (trained models take longest), so no worker is left with one at the end
     order = sorted(exports, key=lambda p: -p.stat().st_size if p.exists() else 0)
     tasks = {path: (analyse_export, path, inputs, out_dir) for path in order}
-    tasks.update({m: (family.analyse_member, *m, probes.synthetic()) for m in members})
+    tasks.update({m: (family.analyse_member, *m, synthetic) for m in members})
     if jobs > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
@@ -161,7 +162,7 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
     report = {"inputs": list(inputs), "input_clips": input_clips, "models": results, "skipped": skipped,
               "claims": rows, "claim_summary": [{**c, "n_inputs": len(inputs)} for c in claims.summarise(rows)],
               "family": {"seeds": seeds, "members": [list(m) for m in members],
-                         "claims": [{**c, "n_inputs": len(probes.synthetic())} for c in family.judge(members_results)],
+                         "claims": [{**c, "n_inputs": len(synthetic)} for c in family.judge(members_results)],
                          "seconds": round(sum(r.pop("analysis_seconds") for r in members_results.values()), 1),
                          "per_member": members_results},
               "homogenisation_index_definition": HOMOGENISATION_TEXT, "seed_atlas": seed_atlas}

@@ -139,7 +139,7 @@ def sc_render(nn_ar_dir: Path, model: Path, method: str, buffer: int, inputs: np
     moves = ", ".join(f"[{t!r}, '{k}', {float(v)!r}]" for t, k, v in changes)
     job = (
         f'(model: "{model}", method: "{method}", buffer: {buffer}, input: "{work}/in.wav", output: "{work}/out.wav", '
-        f'work: "{work}", plugins: "/usr/lib/SuperCollider/plugins:{nn_ar_dir}/nn.ar", seconds: {n / sr!r}, sr: {sr}, '
+        f'work: "{work}", plugins: "{sc_plugins(nn_ar_dir)}", seconds: {n / sr!r}, sr: {sr}, '
         f'attributes: [{attrs}], changes: [{moves}])\n')
     log = run_sclang(nn_ar_dir, "render_nrt.scd", job, work)
     info = yaml.safe_load((work / "info.yaml").read_text())[0] if (work / "info.yaml").exists() else {}
@@ -147,6 +147,11 @@ def sc_render(nn_ar_dir: Path, model: Path, method: str, buffer: int, inputs: np
         raise RuntimeError(f"scsynth wrote no output:\n{log[-3000:]}")
     y, _ = sf.read(str(work / "out.wav"), dtype="float32", always_2d=True)
     return y.T[:, :n], log, info
+
+
+def sc_plugins(nn_ar_dir: Path) -> str:
+    """scsynth's -U: Debian's own UGens and the nn.ar build."""
+    return f"/usr/lib/SuperCollider/plugins:{nn_ar_dir}/nn.ar"
 
 
 def run_sclang(nn_ar_dir: Path, script: str, job: str, work: Path) -> str:
@@ -186,7 +191,7 @@ def sc_play_patches(nn_ar_dir: Path, models: dict, defs: dict, scenes: list, wor
     sc = lambda v: f'"{v}"' if isinstance(v, (str, Path)) else repr(v)
     events = lambda evs: ", ".join(f"[{t!r}, '{d}', [{', '.join(sc(a) for a in args)}]]" for t, d, args in evs)
     job = (f'(models: [{", ".join(f"{sc(k)}, {sc(v)}" for k, v in models.items())}], defs: [{", ".join(files)}], '
-           f'work: "{work}", plugins: "/usr/lib/SuperCollider/plugins:{nn_ar_dir}/nn.ar", sr: {sr}, '
+           f'work: "{work}", plugins: "{sc_plugins(nn_ar_dir)}", sr: {sr}, '
            f'scenes: [{", ".join(f"[{sc(n)}, {s!r}, [{events(e)}]]" for n, s, e in scenes)}])\n')
     log = run_sclang(nn_ar_dir, "play_patches_nrt.scd", job, work)
     out = {}
