@@ -2,6 +2,10 @@
 # `make help` lists the targets. Every variable below can be overridden: make train-voice BATCH=4 GPU=0
 SHELL := /bin/bash
 PY    := .venv/bin/python
+RTC   := .venv/bin/rave-to-chaos
+# The RAVE targets read their settings (ROOT, BATCH, ...: rave_pipeline/options.py) from the make variables
+# themselves, which make hands to the command's environment: no quoting by a shell in between.
+RTC_MAKE := $(RTC) --from-make
 # CPU runs with 2 OpenMP threads on a busy 2-core machine are 10-40x slower.
 export OMP_NUM_THREADS ?= 1
 
@@ -29,38 +33,30 @@ demo:  ## the whole pipeline on the demo data, CPU only (tiny step counts); its 
 	@echo "load these in nn~ / nn.ar: $$(cd exports && ls *.ts | tr '\n' ' ')"
 
 export-chaos:  ## the essay's instruments + streaming, morphing, live (seed as an attribute) and hybrid ones -> exports/
-	$(PY) -m chaos_models export-essay --out-dir exports
-	$(PY) -m chaos_models export-beyond --out-dir exports --targets $(wildcard datasets/noise/raw/*.wav)
+	$(RTC_MAKE) export-chaos
 
 ranges:  ## which operators / w_mult stay musically usable, measured (prints a table)
-	$(PY) -m chaos_models.ranges
+	$(RTC) ranges
 
 bench-chaos:  ## real-time factors of the chaos instruments vs the essay's classes (prints, never asserts)
-	$(PY) -m chaos_models bench
+	$(RTC) bench-chaos
 
 # ---- RAVE pipeline: make train-voice BATCH=4 GPU=0 MAX_STEPS=... (see configs/*.toml) ----------
-RAVE_PIPE  := $(PY) -m rave_pipeline
-yes         = $(filter 1 yes true,$(1))
-DATA_OPTS   = $(if $(ROOT),--root "$(ROOT)") $(if $(TAG),--tag $(TAG)) $(if $(RAW),--raw "$(RAW)") $(if $(EXPORTS),--exports "$(EXPORTS)") \
-              $(if $(N_SIGNAL),--n-signal $(N_SIGNAL)) $(if $(AUGMENT),--augment $(AUGMENT))
-TRAIN_OPTS  = $(DATA_OPTS) $(if $(BATCH),--batch $(BATCH)) $(if $(GPU),--gpu $(GPU)) $(if $(DEVICE),--device $(DEVICE)) \
-              $(if $(MAX_STEPS),--max-steps $(MAX_STEPS)) $(if $(VAL_EVERY),--val-every $(VAL_EVERY)) \
-              $(if $(SAVE_EVERY),--save-every $(SAVE_EVERY)) $(if $(WORKERS),--workers $(WORKERS)) \
-              $(if $(call yes,$(FRESH)),--fresh) $(foreach o,$(OVERRIDE),--override '$(o)')
 RECIPES    := $(basename $(notdir $(wildcard configs/*.toml)))
 
 .PHONY: $(foreach r,$(RECIPES),preprocess-$(r) train-$(r) export-$(r)) export-all
 
 $(RECIPES:%=preprocess-%): preprocess-%:  ## preprocess-noise / preprocess-voice: raw recordings -> RAVE database (only if raw files changed)
-	$(RAVE_PIPE) preprocess $* $(DATA_OPTS)
+	$(RTC_MAKE) preprocess $*
 
 $(RECIPES:%=train-%): train-%: preprocess-%  ## train-noise / train-voice: train or resume (FRESH=1 archives the run and starts anew)
-	$(RAVE_PIPE) train $* $(TRAIN_OPTS)
+	$(RTC_MAKE) train $*
 
 $(RECIPES:%=export-%): export-%:  ## export-noise / export-voice: newest checkpoint -> exports/<recipe>_<config>_streaming.ts
-	$(RAVE_PIPE) export $* $(DATA_OPTS)
+	$(RTC_MAKE) export $*
 
-export-all: export-noise export-voice export-chaos  ## every trained and hand-written export
+export-all:  ## every trained and hand-written export into one folder; one line per recipe it could not export
+	$(RTC_MAKE) export-all
 
 # The demo keeps its databases and runs under demo/ so it never mixes with your own runs.
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
@@ -68,22 +64,22 @@ DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 # ---- audition: the nn~-faithful host --------------------------------------------------------
 .PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess real-hosts
 validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
-	$(PY) -m audition validate exports
+	$(RTC) validate exports
 
 bench:  ## RTF, latency, memory of every export (trained and hand-written), table + reports/bench.json
-	$(PY) -m audition bench exports --json reports/bench.json
+	$(RTC) bench exports --json reports/bench.json
 
 bench-guard:  ## what the NaN guards cost: each trained export vs acids-rave's unguarded export of its run (ratio)
-	$(PY) -m rave_pipeline.bench_guard exports
+	$(RTC) bench-guard exports
 
 bench-gpu:  ## per recipe on this GPU: s/step and data wait per phase, peak memory, batch table proposal -> reports/gpu.json
-	$(PY) -m rave_pipeline.bench_gpu $(if $(DEVICE),--device $(DEVICE)) $(if $(CARD_GB),--card-gb $(CARD_GB))
+	$(RTC) bench-gpu $(if $(DEVICE),--device $(DEVICE)) $(if $(CARD_GB),--card-gb $(CARD_GB))
 
 bench-preprocess:  ## make preprocess vs plain rave preprocess on a generated folder: both wall times and their ratio
-	$(PY) -m rave_pipeline.bench_preprocess
+	$(RTC) bench-preprocess
 
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
-	$(PY) -m rave_pipeline.bench $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))
+	$(RTC) bench-train $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))
 
 real-hosts:  ## audition vs the real nn~ (Pd) and nn.ar (scsynth), built from NN_TILDE_SRC= / NN_AR_SRC=<archive or folder> (cached)
 	.venv/bin/pytest tests/test_real_hosts.py -v -rs
@@ -95,18 +91,19 @@ tensorboard:  ## serve RAVE's training logs of every run of every recipe under R
 # ---- comparison ------------------------------------------------------------------------------
 .PHONY: compare
 compare:  ## render every export through one input set -> reports/compare/index.html + metrics.json
-	$(PY) -m compare exports --out reports/compare
+	$(RTC) compare exports --out reports/compare
 
 # ---- GPU clusters (Slurm): one GPU per job; see scripts/slurm/*.sbatch and the README -------------
 SBATCH      ?= sbatch
 SBATCH_ARGS ?=
-SUBMIT_OPTS = --sbatch '$(SBATCH)' $(if $(SBATCH_ARGS),--sbatch-args '$(SBATCH_ARGS)')
+SUBMIT_OPTS = --sbatch "$$SBATCH" $(if $(SBATCH_ARGS),--sbatch-args "$$SBATCH_ARGS")
+export SBATCH SBATCH_ARGS
 .PHONY: $(RECIPES:%=cluster-train-%) cluster-export-all
 $(RECIPES:%=cluster-train-%): cluster-train-%:  ## submit training + an export that runs after it (afterok); prints job ids
-	@$(RAVE_PIPE) submit $* $(TRAIN_OPTS) $(SUBMIT_OPTS)
+	@$(RTC_MAKE) cluster-train $* $(SUBMIT_OPTS)
 
 cluster-export-all:  ## submit one job exporting every recipe and the chaos instruments (AFTER=job ids); prints its id
-	@$(RAVE_PIPE) submit all $(DATA_OPTS) --export-only $(SUBMIT_OPTS) $(if $(AFTER),--after $(AFTER))
+	@$(RTC_MAKE) cluster-export-all $(SUBMIT_OPTS) $(if $(AFTER),--after "$$AFTER")
 
 # ---- host patches ------------------------------------------------------------------------------
 .PHONY: pd-patch

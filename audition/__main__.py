@@ -6,7 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR, use_host_threads
+from audition.host import use_host_threads
+from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR
 from audition.model_file import export_files
 from safeio import UserError, atomic_write_text, cli_main, warn, write_wav
 

@@ -16,7 +16,8 @@ import time
 import numpy as np
 import torch
 
-from audition.host import BENCH_BUFFERS, DEFAULT_BUFFER, SR, Host, latency
+from audition.host import Host
+from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, SR, latency
 from audition.model_file import open_export
 
 

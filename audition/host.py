@@ -12,7 +12,6 @@ its message; an error with strict=True) and rounds up silently; nn.ar's language
 method and nn.ar says when it rounds. Latency differs too (and nn.ar in real time starts late, while
 the model loads).
 """
-import dataclasses
 import os
 
 import numpy as np
@@ -20,45 +19,13 @@ import torch
 
 from audition.model_file import Export
 from safeio import UserError, warn
-
-SR = 44100  # the hosts' usual rate: every render, probe and benchmark of this project runs at it
-HOST_BLOCK = 64  # Pd's block size; Max and SuperCollider commonly use 64 too
-DEFAULT_BUFFER = 2048  # the buffer nn.ar's examples use (nn~'s own default is 4096)
-BENCH_BUFFERS = (64, 256, 2048)  # small, typical and large host buffers in every real-time table
-
-
-@dataclasses.dataclass(frozen=True)
-class Profile:
-    name: str
-    latency_buffers: int   # output lags input by latency_buffers * N - block samples
-    block: int             # the host's own block (subtracted from the latency); 0 for none
-    says: str              # how the host prefixes its messages: "nn~" or "NNUGen" (nn.ar)
-    set_lead: int          # an attribute change lands this many buffers before the one holding it
-
-    def latency(self, buffer: int) -> int:
-        return self.latency_buffers * buffer - self.block
-
-
-PROFILES = {
-    "nn~": Profile("nn~", 2, HOST_BLOCK, "nn~", 1),                  # Pd / Max, threaded: 2N - 64
-    "nn.ar": Profile("nn.ar", 2, HOST_BLOCK, "NNUGen", 0),           # SuperCollider in real time: 2N - 64
-    "nn.ar-nrt": Profile("nn.ar-nrt", 1, HOST_BLOCK, "NNUGen", 0),   # SuperCollider non-real-time (NN.nrt): N - 64
-    "unthreaded": Profile("unthreaded", 1, 0, "nn~", 0),             # nn~ without its thread: N
-}
+from spec.host import DEFAULT_BUFFER, PROFILES, power_of_two_from
 
 
 def use_host_threads() -> None:
     """A host runs a model on its own audio thread: torch gets OMP_NUM_THREADS threads (default 1);
     extra OpenMP threads only fight over the cores."""
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-
-
-def latency(buffer: int, host: str = "nn~") -> int:
-    return PROFILES[host].latency(buffer)
-
-
-def power_of_two_from(n: int) -> int:
-    return 1 << (n - 1).bit_length()
 
 
 def effective_buffer(export: Export, requested: int) -> int:

@@ -3,13 +3,13 @@ import copy
 import dataclasses
 import io
 import json
-import re
 import zipfile
 from pathlib import Path
 
 import torch
 
 from safeio import UserError
+from spec.inlets import Inlet, label_range
 
 
 @dataclasses.dataclass
@@ -21,6 +21,15 @@ class Method:
     out_ratio: int
     input_labels: list[str]
     output_labels: list[str]
+    inlets: list[Inlet | None]   # each input's typed range: from the export's data, else its label, else None
+
+    def nominal(self, i: int) -> float:
+        """Input i at its nominal value; 1 where the export states no range (e.g. RAVE's)."""
+        return self.inlets[i].nominal if self.inlets[i] else 1.0
+
+    def range(self, i: int) -> tuple[float, float] | None:
+        inlet = self.inlets[i]
+        return (inlet.low, inlet.high) if inlet else None
 
 
 @dataclasses.dataclass
@@ -119,7 +128,8 @@ def open_export(path) -> Export:
         in_ch, in_ratio, out_ch, out_ratio = (int(v) for v in params.tolist()[:4])
         labels_in = getattr(module, f"{name}_input_labels", None) or [f"(signal) input {i}" for i in range(in_ch)]
         labels_out = getattr(module, f"{name}_output_labels", None) or [f"(signal) output {i}" for i in range(out_ch)]
-        methods[name] = Method(name, in_ch, in_ratio, out_ch, out_ratio, list(labels_in), list(labels_out))
+        methods[name] = Method(name, in_ch, in_ratio, out_ch, out_ratio, list(labels_in), list(labels_out),
+                               typed_inlets(module, name, list(labels_in)))
     if not methods:
         raise UserError(f"{path}: no method nn~ can use (needs get_methods() or <method>_params buffers); "
                         "register methods with nn_tilde.Module.register_method")
@@ -131,16 +141,14 @@ def as_export(source) -> Export:
     return source if isinstance(source, Export) else open_export(source)
 
 
-RANGE = re.compile(r"(-?\d+(?:\.\d+)?) to (-?\d+(?:\.\d+)?)\s*$")
 
-
-def label_range(label: str) -> tuple[float, float] | None:
-    """The useful range an inlet label ends with ("..., 1 to 18"), or None."""
-    m = RANGE.search(label)
-    return (float(m[1]), float(m[2])) if m else None
-
-
-def nominal(low: float, high: float) -> float:
-    """Where a control sits when nothing else is asked: a quarter into its range (clearly playing,
-    far from the wild end)."""
-    return low + 0.25 * (high - low)
+def typed_inlets(module, method: str, labels: list[str]) -> list[Inlet | None]:
+    """The typed ranges an export holds (`<method>_ranges` rows min, max, nominal, with `<method>_inlet_names`
+    and `_units`); for a foreign export without them, the range its label ends with, if any."""
+    ranges = getattr(module, f"{method}_ranges", None)
+    if ranges is not None and len(ranges) == len(labels):
+        names = list(getattr(module, f"{method}_inlet_names", [""] * len(labels)))
+        units = list(getattr(module, f"{method}_inlet_units", [""] * len(labels)))
+        return [Inlet(n, label, u, lo, hi, nom) for (lo, hi, nom), n, u, label in zip(ranges.tolist(), names, units, labels)]
+    parsed = [label_range(label) for label in labels]
+    return [Inlet(f"input {i}", label, "", *r) if r else None for i, (r, label) in enumerate(zip(parsed, labels))]

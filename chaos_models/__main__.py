@@ -1,4 +1,4 @@
-"""python -m chaos_models {export,export-essay,export-beyond,bench} — see --help of each."""
+"""python -m chaos_models {export,export-essay,export-beyond} — see --help of each."""
 import argparse
 import sys
 
@@ -31,11 +31,11 @@ def main(argv=None):
     eb.add_argument("--targets", nargs="*", default=[], help="recordings the hybrid is fine-tuned toward")
     eb.add_argument("--steps", type=int, default=None, help="fine-tuning steps of the hybrid (default 300)")
 
-    sub.add_parser("bench", help="real-time factors vs the essay's classes (prints only)")
     args = ap.parse_args(argv)
 
     from chaos_models import export
-    from chaos_models.models import ESSAY
+    from spec import names
+    from spec.instruments import ESSAY
 
     if args.cmd == "export":
         defaults = ESSAY["model_synth" if args.model.endswith("model_synth") else "chaos_effect"]
@@ -45,7 +45,7 @@ def main(argv=None):
             raise UserError("--operators and --kernel must be at least 1")
         w = int(w) if float(w).is_integer() else w  # keep the essay's integer arithmetic when possible
         seed_b = (args.seed + 1 if args.seed_b is None else args.seed_b) if args.model == "morph_chaos_effect" else None
-        out = args.out or f"exports/{export.default_name(args.model, ops, w, args.kernel, args.seed, seed_b)}"
+        out = args.out or f"exports/{names.hand_written(args.model, ops, w, args.kernel, args.seed, seed_b)}"
         if args.model.startswith("live_"):
             essay_ops = ESSAY[args.model.removeprefix("live_")]["operators"]
             if args.kernel != 1 or ops != essay_ops:
@@ -62,9 +62,6 @@ def main(argv=None):
         export.export_essay(args.out_dir, seed=args.seed)
     elif args.cmd == "export-beyond":
         export.export_beyond(args.out_dir, seed=args.seed, targets=args.targets, finetune_steps=args.steps)
-    elif args.cmd == "bench":
-        from chaos_models import bench
-        bench.main()
 
 
 if __name__ == "__main__":

@@ -14,12 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from chaos_models.models import CONTROL, ESSAY, MOD1, MOD2, X, ChaosEffect, Inlet, Instrument, guard_input, guard_output
+from chaos_models.models import ChaosEffect, Instrument, guard_input, guard_output
 from safeio import UserError
+from spec.instruments import CONTROL, ESSAY, MOD1, MOD2, MORPH, X
 
 STREAM_DELAY = 4  # samples: two kernel-5 convs, each looking 2 samples ahead
-
-MORPH = Inlet("morph", "weight morph from seed A to seed B", 0.0, 1.0)
 
 
 class StreamingChaosEffect(ChaosEffect):

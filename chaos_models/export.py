@@ -5,17 +5,10 @@ import torch
 
 from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
 from chaos_models.live import LiveChaosEffect, LiveModelSynth
-from chaos_models.models import ESSAY, ChaosEffect, Instrument, ModelSynth
+from chaos_models.models import ChaosEffect, Instrument, ModelSynth
 from safeio import UserError, atomic_path, write_manifest
-
-# The essay's instruments: ChaosEffect(operators=14, w_mult=2), the "try different values"
-# ChaosEffect(operators=5, w_mult=4), and the first sketch ModelSynth() with its defaults.
-ESSAY_INSTRUMENTS = [
-    ("chaos_effect", ESSAY["chaos_effect"]),
-    ("chaos_effect", {"operators": 5, "w_mult": 4}),
-    ("model_synth", ESSAY["model_synth"]),
-]
-
+from spec import names
+from spec.instruments import ESSAY, ESSAY_EXPORTS
 
 MODELS = {"chaos_effect": ChaosEffect, "model_synth": ModelSynth,
           "streaming_chaos_effect": StreamingChaosEffect, "morph_chaos_effect": MorphChaosEffect,
@@ -28,19 +21,13 @@ def build(model: str, **hparams) -> Instrument:
     return MODELS[model](**hparams).eval()
 
 
-def default_name(model: str, operators: int, w_mult: float, kernel: int = 1, seed: int | None = 0,
-                 seed_b: int | None = None) -> str:
-    """exports/ names, the same from every command: <model>_ops<N>_w<W>[_k<K>]_seed<S>[to<S_B>].ts"""
-    k = f"_k{kernel}" if kernel != 1 else ""
-    b = f"to{seed_b}" if seed_b is not None else ""
-    return f"{model}_ops{operators}_w{w_mult:g}{k}_seed{seed}{b}.ts"
-
-
-def method_table(scripted) -> dict:
-    """What nn~ will see: per method, [in_ch, in_ratio, out_ch, out_ratio] and the inlet labels."""
+def method_table(instrument: Instrument, scripted) -> dict:
+    """What nn~ will see: per method, [in_ch, in_ratio, out_ch, out_ratio], the inlet labels, and each
+    inlet's typed range (name, unit, min, max, nominal)."""
     return {m: {"params": getattr(scripted, f"{m}_params").tolist(),
                 "inputs": list(getattr(scripted, f"{m}_input_labels")),
-                "outputs": list(getattr(scripted, f"{m}_output_labels"))}
+                "outputs": list(getattr(scripted, f"{m}_output_labels")),
+                "inlets": [i.as_dict() for i in instrument.METHODS[m]]}
             for m in scripted.get_methods()}
 
 
@@ -58,7 +45,7 @@ def export(instrument: Instrument, out: str | Path, extra: dict | None = None) -
         "class": f"chaos_models.{type(instrument).__name__}",
         "hyper_parameters": instrument.hyper_parameters(),
         "seed": instrument.hyper_parameters().get("seed", instrument.seed),
-        "methods": method_table(scripted),
+        "methods": method_table(instrument, scripted),
         **(extra or {}),
     })
     return out
@@ -66,8 +53,8 @@ def export(instrument: Instrument, out: str | Path, extra: dict | None = None) -
 
 def export_essay(out_dir: str | Path, seed: int = 0) -> list[Path]:
     paths = []
-    for model, hp in ESSAY_INSTRUMENTS:
-        out = Path(out_dir) / default_name(model, hp["operators"], hp["w_mult"], seed=seed)
+    for model, hp in ESSAY_EXPORTS:
+        out = Path(out_dir) / names.hand_written(model, hp["operators"], hp["w_mult"], seed=seed)
         paths.append(export(build(model, seed=seed, **hp), out))
         print(f"exported {out}")
     return paths
@@ -77,13 +64,12 @@ def export_beyond(out_dir: str | Path, seed: int = 0, targets=(), finetune_steps
     """The beyond-the-essay instruments at the essay's setting: streaming (block-size invariant),
     morphing, and, when target recordings are given, the hybrid fine-tuned toward them."""
     out_dir, essay = Path(out_dir), ESSAY["chaos_effect"]
-    name = lambda model, **kw: out_dir / default_name(model, essay["operators"], essay["w_mult"], seed=seed, **kw)
+    name = lambda model, **kw: out_dir / names.essay(model, seed=seed, **kw)
     paths = [export(build("streaming_chaos_effect", seed=seed, **essay), name("streaming_chaos_effect")),
              export(build("morph_chaos_effect", seed_a=seed, seed_b=seed + 1, **essay),
                     name("morph_chaos_effect", seed_b=seed + 1)),
              export(build("live_chaos_effect", seed=seed, w_mult=essay["w_mult"]), name("live_chaos_effect")),
-             export(build("live_model_synth", seed=seed),
-                    out_dir / default_name("live_model_synth", ESSAY["model_synth"]["operators"], ESSAY["model_synth"]["w_mult"], seed=seed))]
+             export(build("live_model_synth", seed=seed), name("live_model_synth"))]
     if targets:
         from chaos_models.hybrid import FINETUNE_STEPS, finetune
 

@@ -12,9 +12,10 @@ import time
 import numpy as np
 import torch
 
-from audition.host import SR
-from chaos_models.models import ESSAY, ChaosEffect
+from chaos_models.models import ChaosEffect
 from safeio import UserError, decode_audio
+from spec.host import SR
+from spec.instruments import ESSAY
 
 FFT_SIZES = (256, 1024, 4096)
 FINETUNE_STEPS = 300

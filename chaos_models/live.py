@@ -19,11 +19,10 @@ from typing import Optional
 import torch
 from torch import Tensor
 
-from audition.host import SR
 from chaos_models.beyond import MorphChaosEffect, mix
-from chaos_models.models import ESSAY, ChaosEffect, Instrument, ModelSynth
-
-W_MULT_RANGE = (1.0, 4.0)   # usable for both (ChaosEffect at 14, ModelSynth at 7 operators): make ranges, README
+from chaos_models.models import ChaosEffect, Instrument, ModelSynth
+from spec.host import SR
+from spec.instruments import ESSAY, W_MULT_RANGE
 
 
 def fill(weight: Tensor, bias: Optional[Tensor], w_mult: float, g: torch.Generator) -> None:

@@ -8,47 +8,21 @@ Differences from the essay's text (chaos_models/essay.py), none audible at batch
   sample from the host never poisons a block;
 - kernel > 1 pads "same" so that T samples in give T samples out, as nn~ requires (the essay's
   unpadded kernel-k convs shrank the block; its instruments use kernel=1, where nothing changes);
-- nn~ metadata: `<method>_params` buffers, get_methods(), and inlet labels with their useful ranges.
+- nn~ metadata: `<method>_params` buffers, get_methods(), inlet labels with their useful ranges, and
+  the ranges as data (`<method>_ranges`, `_inlet_names`, `_inlet_units`: spec/inlets.py).
 """
 import contextlib
-import dataclasses
 
 import nn_tilde
 import torch
 from torch import Tensor
 
-from audition.model_file import nominal
+from spec.inlets import ranges_row
+from spec.instruments import CHAOS_EFFECT_METHODS, ESSAY, MODEL_SYNTH_METHODS
 
 # What +-inf from the host becomes: far beyond any audio (+-1) or control (the essay's mouse ranges top
 # out at 118) value, small enough that no intermediate overflows float32 at the documented w_mult range.
 INPUT_LIMIT = 1.0e4
-
-# The essay's instruments: ChaosEffect(operators=14, w_mult=2) and ModelSynth(operators=7, w_mult=1).
-ESSAY = {"chaos_effect": {"operators": 14, "w_mult": 2}, "model_synth": {"operators": 7, "w_mult": 1}}
-
-
-@dataclasses.dataclass(frozen=True)
-class Inlet:
-    """One input of an instrument and its useful range (from the essay's patches). The host label
-    ends with the range, which is how bench, ranges and compare find it again in an export."""
-    name: str
-    meaning: str
-    low: float
-    high: float
-
-    @property
-    def nominal(self) -> float:
-        return nominal(self.low, self.high)
-
-    @property
-    def label(self) -> str:
-        return f"(signal) {self.name}: {self.meaning}, {self.low:g} to {self.high:g}"
-
-
-X = Inlet("x", "audio input", -1.0, 1.0)
-MOD1 = Inlet("mod1", "sine fold depth", 1.0, 18.0)
-MOD2 = Inlet("mod2", "tanh gate depth, unipolar", 0.0, 8.0)
-CONTROL = Inlet("control", "intra-buffer phase perturbation", 1.0, 38.0)
 
 
 def guard_input(buffer: Tensor, limit: float = INPUT_LIMIT) -> Tensor:
@@ -79,7 +53,7 @@ def conv(c_in: int, c_out: int, kernel: int) -> torch.nn.Conv1d:
 
 class Instrument(nn_tilde.Module):
     """Base: registers each method in METHODS (method -> its Inlets) with nn~ (params buffers,
-    labels, get_methods)."""
+    labels, get_methods) and stores each inlet's typed range beside it."""
 
     METHODS: dict = {}
 
@@ -88,6 +62,9 @@ class Instrument(nn_tilde.Module):
             self.register_method(method, in_channels=len(inlets), in_ratio=1, out_channels=1, out_ratio=1,
                                  input_labels=[i.label for i in inlets],
                                  output_labels=[f"(signal) {method} output"], test_method=True)
+            self.register_buffer(f"{method}_ranges", torch.tensor([ranges_row(i) for i in inlets], dtype=torch.float64))
+            setattr(self, f"{method}_inlet_names", [i.name for i in inlets])
+            setattr(self, f"{method}_inlet_units", [i.unit for i in inlets])
 
     def hyper_parameters(self) -> dict:
         return {"operators": self.operators, "w_mult": self.w_mult, "kernel": self.kernel, "seed": self.seed}
@@ -108,7 +85,7 @@ class Instrument(nn_tilde.Module):
 class ModelSynth(Instrument):
     """The essay's first instrument: three Conv1d layers, a sine fold and a tanh gate."""
 
-    METHODS = {"forward": (X, MOD1, MOD2)}
+    METHODS = MODEL_SYNTH_METHODS
 
     def __init__(self, operators: int = ESSAY["model_synth"]["operators"], w_mult: float = ESSAY["model_synth"]["w_mult"],
                  kernel: int = 1, seed: int | None = None):
@@ -135,7 +112,7 @@ class ChaosEffect(Instrument):
     Defaults are the essay's instrument, ChaosEffect(operators=14, w_mult=2).
     """
 
-    METHODS = {"forward": (X, MOD1, MOD2), "topo": (X, MOD1), "chaos": (X, CONTROL)}
+    METHODS = CHAOS_EFFECT_METHODS
 
     def __init__(self, operators: int = ESSAY["chaos_effect"]["operators"], w_mult: float = ESSAY["chaos_effect"]["w_mult"],
                  kernel: int = 1, seed: int | None = None):

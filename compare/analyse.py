@@ -3,9 +3,10 @@ import numpy as np
 import torch
 
 from audition import sources
-from audition.host import DEFAULT_BUFFER, Host
-from audition.model_file import as_export, label_range, nominal as nominal_of
+from audition.host import Host
+from audition.model_file import Method, as_export
 from compare import metrics, probes
+from spec.host import DEFAULT_BUFFER, REFERENCE_BUFFER, VALIDATION_BUFFERS
 
 BUFFER = DEFAULT_BUFFER
 SILENT_DB = -60.0  # an output with AC level above this from silent input is self-oscillating
@@ -14,26 +15,21 @@ HF_SPLIT_HZ = 8000  # "high-frequency artifacts": the share of energy above this
 MODE_PERSISTENCE = 0.6  # a resonant mode is a spectral peak found in at least this share of the outputs
 
 
-def nominal(label: str) -> float:
-    """A control at its nominal value (mod1 5.25, mod2 2, control 10.25); 1 where no range is labelled."""
-    r = label_range(label)
-    return nominal_of(*r) if r else 1.0
-
-
 class Timeline:
     """Segments for inlet 0 (audio) with per-segment control values, separated by silent gaps."""
 
-    def __init__(self, labels: list[str], sr: int):
-        self.labels, self.sr, self.parts, self.index = labels, sr, [], {}
+    def __init__(self, method: Method, sr: int):
+        self.method, self.sr, self.parts, self.index = method, sr, [], {}
         self.pos = 0
 
     def add(self, name: str, audio: np.ndarray, controls: dict[int, float] | None = None) -> None:
         n = len(audio)
-        seg = np.zeros((len(self.labels), n), np.float32)
+        inlets = self.method.in_channels
+        seg = np.zeros((inlets, n), np.float32)
         seg[0] = audio
-        for i in range(1, len(self.labels)):
-            seg[i] = (controls or {}).get(i, nominal(self.labels[i]))
-        gap = np.zeros((len(self.labels), int(probes.GAP_S * self.sr)), np.float32)
+        for i in range(1, inlets):
+            seg[i] = (controls or {}).get(i, self.method.nominal(i))
+        gap = np.zeros((inlets, int(probes.GAP_S * self.sr)), np.float32)
         gap[1:] = seg[1:, :1]
         self.parts += [seg, gap]
         self.index[name] = (self.pos, n)
@@ -48,15 +44,15 @@ class Timeline:
 
 
 def edge_artifact_db(source, method: str, sr: int) -> float | None:
-    """Energy of what changes when the host buffer shrinks from 8192 to the smallest that works,
+    """Energy of what changes when the host buffer shrinks from the reference (8192) to the smallest that works,
     relative to the output (dB; very negative = block-size invariant). Same input, same seed."""
     export = as_export(source)
     m = export.method(method)
     x = np.zeros((m.in_channels, sr), np.float32)
     x[0] = sources.make("saw:110:0.5", 1.0, sr)
     for i in range(1, m.in_channels):
-        x[i] = nominal(m.input_labels[i])
-    for n in (64, 128, 256, 512, 1024, 2048, 4096):
+        x[i] = m.nominal(i)
+    for n in VALIDATION_BUFFERS[:-1]:
         torch.manual_seed(0)
         host = Host(export.fresh(), method, n, quiet=True)
         y = host.run(x)[0, 0, :sr]
@@ -65,7 +61,7 @@ def edge_artifact_db(source, method: str, sr: int) -> float | None:
     else:
         return None
     torch.manual_seed(0)
-    ref = Host(export.fresh(), method, 8192, quiet=True).run(x)[0, 0, :sr]
+    ref = Host(export.fresh(), method, REFERENCE_BUFFER, quiet=True).run(x)[0, 0, :sr]
     return metrics.db(metrics.rms(y - ref) / max(metrics.rms(ref), metrics.EPS))
 
 
@@ -73,7 +69,7 @@ def analyse(source, method: str, inputs: dict[str, np.ndarray], sr: int = probes
     """source: a path or an open Export. -> (metrics for metrics.json, arrays for the figures)."""
     export = as_export(source)
     m = export.method(method)
-    tl = Timeline(m.input_labels, sr)
+    tl = Timeline(m, sr)
     for name, x in inputs.items():
         tl.add(name, x)
     freqs = probes.tone_frequencies(sr)
@@ -88,7 +84,7 @@ def analyse(source, method: str, inputs: dict[str, np.ndarray], sr: int = probes
     sweep_inlet = 1 if m.in_channels > 1 else None
     sweep_values = []
     if sweep_inlet is not None:
-        lo, hi = label_range(m.input_labels[1]) or (0.0, 1.0)
+        lo, hi = m.range(1) or (0.0, 1.0)
         sweep_values = [float(v) for v in np.linspace(lo, hi, SWEEP_POINTS)]
     sine = (0.25 * np.sin(2 * np.pi * 220 * np.arange(sr // 2) / sr)).astype(np.float32)
     for v in sweep_values or [None]:
@@ -111,7 +107,7 @@ def analyse(source, method: str, inputs: dict[str, np.ndarray], sr: int = probes
             rows.append({"freq_hz": f, "gain_db": g, "thd": thd})
         response[str(level)] = rows
     ir = tl.cut(y, "ir click") - tl.cut(y, "ir silence")
-    ir = ir[sr // 10 - 64:]
+    ir = ir[sr // 10 - probes.IR_PREROLL:]
     tail = slice(-int(0.4 * sr), None)  # skip the onset
     silent_db = [metrics.db(np.std(tl.cut(y, f"osc silent {v}")[tail])) for v in (sweep_values or [None])]
     sine_db = [metrics.db(np.std(tl.cut(y, f"osc sine {v}")[tail])) for v in (sweep_values or [None])]
@@ -132,7 +128,7 @@ def analyse(source, method: str, inputs: dict[str, np.ndarray], sr: int = probes
         "resonant_modes_hz": metrics.persistent_peaks([metrics.power_spectrum(o, sr) for o in outs.values()
                                                        if metrics.rms(o) > 1e-4], share=MODE_PERSISTENCE),
         "hf_gain_db": float(np.mean(hf_gain)),
-        "impulse_peak_ms": float(np.argmax(np.abs(ir)) - 64) * 1000 / sr,
+        "impulse_peak_ms": float(np.argmax(np.abs(ir)) - probes.IR_PREROLL) * 1000 / sr,
         "buffer_edge_artifact_db": edge_artifact_db(export, method, sr),
     }
     picks = [sweep_values[i] for i in (0, len(sweep_values) // 2, -1)] if sweep_values else [None]

@@ -13,7 +13,7 @@ import torch
 
 from audition.host import Host
 from audition.model_file import as_export
-from compare import analyse, clips, metrics
+from compare import clips, metrics
 
 SEEDS = 32          # seeds 0 ... 31: enough for a spread, one second of audio each per method
 CLIPS = 4           # seeds whose renders are kept as audio clips
@@ -31,8 +31,8 @@ def render(export, method: str, x: np.ndarray, seed: int) -> np.ndarray:
 
 
 def inputs_for(export, method: str, audio: np.ndarray) -> np.ndarray:
-    labels = export.method(method).input_labels
-    return np.stack([audio] + [np.full_like(audio, analyse.nominal(label)) for label in labels[1:]]).astype(np.float32)
+    m = export.method(method)
+    return np.stack([audio] + [np.full_like(audio, m.nominal(i)) for i in range(1, m.in_channels)]).astype(np.float32)
 
 
 def atlas(source, audio: np.ndarray, sr: int, out_dir: Path) -> dict:

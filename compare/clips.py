@@ -43,3 +43,7 @@ def player(clip: dict, caption: str) -> str:
     warn = "".join(f" <span class='warn' title='{f}'>&#9888; {f}</span>" for f in clip["flags"])
     return (f"<figure class='clip'><figcaption>{e(caption)} <small>{clip['rms_db']:.0f} dBFS</small>{warn}</figcaption>"
             f"<audio controls preload='metadata' src='{e(clip['src'])}'></audio></figure>")
+
+
+def slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-." else "_" for c in str(name))

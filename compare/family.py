@@ -11,9 +11,9 @@ from pathlib import Path
 
 from audition.model_file import open_export
 from chaos_models.export import build, export
-from chaos_models.models import ESSAY
+from spec.instruments import ESSAY, W_MULT_RANGE
 
-W_MULTS = (1.0, 2.0, 3.0, 4.0)   # the range measured usable (the live export clamps w_mult to it)
+W_MULTS = tuple(float(w) for w in range(int(W_MULT_RANGE[0]), int(W_MULT_RANGE[1]) + 1))   # the usable range, whole steps
 
 
 def members(seeds: int) -> list[tuple[int, float]]:

@@ -4,12 +4,13 @@ from pathlib import Path
 import numpy as np
 
 from audition import sources
-from audition.host import SR
 from safeio import decode_audio, warn
+from spec.host import SR
 
 LEVELS_DB = (-40, -20, -6, 0)
 TONE_S, TONE_WINDOW = 0.3, 8192
 GAP_S = 0.25
+IR_PREROLL = 64   # samples kept before the click in the impulse response (its time zero in the figure)
 
 
 def recordings(paths: list[Path], seconds: float = 4.0, sr: int = SR) -> dict[str, np.ndarray]:

@@ -16,9 +16,11 @@ from pathlib import Path
 
 import torch
 
-from audition.host import DEFAULT_BUFFER, use_host_threads
+from audition.host import use_host_threads
+from spec.host import DEFAULT_BUFFER
 from audition.model_file import export_files, open_export
 from safeio import UserError, cli_main
+from spec import names
 
 
 def unguarded_twin(run: Path, out: Path) -> Path:
@@ -27,7 +29,7 @@ def unguarded_twin(run: Path, out: Path) -> Path:
                         "--output", str(out), "--name", "unguarded"], env=env, capture_output=True, text=True)
     if r.returncode:
         raise UserError(f"rave export of {run} failed: {r.stderr.strip().splitlines()[-1:]}")
-    return out / "unguarded_streaming.ts"
+    return out / ("unguarded" + names.TRAINED_SUFFIX)
 
 
 def interleaved(models: list, blocks: int, buffer: int) -> list[float]:

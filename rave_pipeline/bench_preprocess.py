@@ -21,6 +21,7 @@ import soundfile as sf
 
 from rave_pipeline import dataset, recipes
 from safeio import cli_main
+from spec.host import SR
 
 
 def sample_library(raw: Path, files: int, low: float = 0.5, high: float = 4.0, seed: int = 0) -> float:
@@ -30,7 +31,7 @@ def sample_library(raw: Path, files: int, low: float = 0.5, high: float = 4.0, s
     raw.mkdir(parents=True, exist_ok=True)
     total = 0.0
     for i in range(files):
-        sr = (44100, 48000)[i % 2]
+        sr = (SR, 48000)[i % 2]
         seconds = float(rng.uniform(low, high))
         x = (rng.standard_normal(int(seconds * sr)) * rng.uniform(0.05, 0.3)).astype(np.float32)
         ext, fmt = [("wav", "WAV"), ("flac", "FLAC"), ("ogg", "OGG")][i % 3]

@@ -8,6 +8,7 @@ from pathlib import Path
 from rave_pipeline import rave_cli, runs
 from rave_pipeline.recipes import Recipe
 from safeio import UserError, atomic_path, write_manifest
+from spec import names
 
 
 def export(recipe: Recipe) -> str:
@@ -22,7 +23,7 @@ def export(recipe: Recipe) -> str:
         pid = stale.name.rsplit("-", 1)[-1]
         if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
             shutil.rmtree(stale, ignore_errors=True)
-    name = final.name.removesuffix("_streaming.ts")
+    name = final.name.removesuffix(names.TRAINED_SUFFIX)
     cmd = rave_cli.command("export", "--run", run_dir, "--streaming", "--output", staging, "--name", name)
     print(f"exporting {ckpt} (step {step}) -> {final}")
     try:

@@ -4,7 +4,9 @@ import os
 import tomllib
 from pathlib import Path
 
+from rave_pipeline.options import check_count
 from safeio import UserError
+from spec.names import trained as trained_export_name
 
 # A checkout holds configs/ beside the packages and keeps datasets/, runs/ and exports/ there. An
 # installed copy (pip install .) works in the current folder and reads the recipes from the folder
@@ -65,7 +67,7 @@ class Recipe:
 
     @property
     def export_path(self) -> Path:
-        return self.root / self.exports / f"{self.run_name}_{self.config}_streaming.ts"
+        return exports_dir(self.root, self.exports) / trained_export_name(self.run_name, self.config)
 
     @property
     def gin_path(self) -> Path | None:
@@ -99,12 +101,10 @@ class Recipe:
             n += 1
 
     def check(self) -> None:
+        where = f" in recipe {self.name}"
         for field in ("n_signal", "max_steps", "val_every", "save_every", "cpu_batch", "sampling_rate", "channels"):
-            value = getattr(self, field)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise UserError(f"recipe {self.name}: {field} = {value!r} must be a whole number of 1 or more")
-        if not isinstance(self.workers, int) or self.workers < 0:
-            raise UserError(f"recipe {self.name}: workers = {self.workers!r} must be 0 (load in the trainer) or more")
+            setattr(self, field, check_count(field, getattr(self, field), 1, where))
+        self.workers = check_count("workers", self.workers, 0, where)
         known = augmentations()
         for name in self.augment:
             if known and name not in known:
@@ -115,6 +115,11 @@ class Recipe:
             raise UserError(f"n_signal {self.n_signal} is too small for RAVE {self.config}: use N_SIGNAL={floor} or more")
         if self.channels < 1 or self.sampling_rate < 8000:
             raise UserError(f"recipe {self.name}: channels must be >= 1 and sampling_rate >= 8000")
+
+
+def exports_dir(root: Path | None, exports: str | None) -> Path:
+    """Where every export goes, trained and hand-written alike: EXPORTS (absolute, or under ROOT)."""
+    return Path(root or REPO).resolve() / (exports or "exports")
 
 
 def augmentations() -> set[str]:

@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from rave_pipeline import dataset, rave_cli, runs, stage
+from rave_pipeline import dataset, disk, rave_cli, runs, stage
 from rave_pipeline.recipes import REPO, Recipe
 from safeio import UserError, atomic_write_text, warn
 
@@ -184,10 +184,10 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
                 print(f"{recipe.name}: already trained to step {step} (MAX_STEPS={recipe.max_steps}); raise MAX_STEPS to continue")
                 return step
             resume_from = runs.run_dir_of(ckpt)
-            size, free = ckpt.stat().st_size, dataset.free_bytes(recipe.runs_dir)
+            size, free = ckpt.stat().st_size, disk.free_bytes(recipe.runs_dir)
             if free < 3 * size:   # RAVE keeps the last and the best checkpoint, and writes a new one beside them
-                raise UserError(f"the disk holding {recipe.runs_dir} has {dataset.megabytes(free)} free; training writes "
-                                f"checkpoints of {dataset.megabytes(size)} and needs {dataset.megabytes(3 * size)}: "
+                raise UserError(f"the disk holding {recipe.runs_dir} has {disk.megabytes(free)} free; training writes "
+                                f"checkpoints of {disk.megabytes(size)} and needs {disk.megabytes(3 * size)}: "
                                 f"free space there and run make train-{recipe.name} again to resume")
             print(f"resuming {resume_from} from {ckpt.name} at step {step} (FRESH=1 starts a new run)")
         db = stage.stage(recipe)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from audition.host import SR
+from spec.host import SR
 from safeio import UserError, cli_main, decode_audio, require_tool, write_wav
 
 PASSAGE_SECONDS = 60          # long files: rave preprocess drops each file's last partial chunk

@@ -1,7 +1,8 @@
 """Write hosts/puredata/side_by_side.local.pd from the template, with absolute paths to two exports.
 
-    python scripts/make_pd_patch.py [--trained exports/noise_v2_small_streaming.ts]
-                                    [--chaos exports/chaos_effect_ops14_w2_seed0.ts] [--buffer 2048]
+    python scripts/make_pd_patch.py [--trained EXPORT.ts] [--chaos EXPORT.ts] [--buffer N]
+
+(default: the noise recipe's export, the essay's ChaosEffect, the default buffer)
 
 nn~ is safest with absolute model paths, so the patch is generated for this checkout.
 """
@@ -10,6 +11,8 @@ import sys
 from pathlib import Path
 
 from safeio import UserError, atomic_write_text, cli_main, warn
+from spec import names
+from spec.host import DEFAULT_BUFFER
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "hosts/puredata/side_by_side.pd.in"
@@ -23,9 +26,11 @@ def pd_symbol(path: Path) -> str:
 @cli_main
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--trained", type=Path, default=REPO / "exports/noise_v2_small_streaming.ts")
-    ap.add_argument("--chaos", type=Path, default=REPO / "exports/chaos_effect_ops14_w2_seed0.ts")
-    ap.add_argument("--buffer", type=int, default=2048, help="nn~ buffer: a power of two, >= 512 for v2_small")
+    from rave_pipeline import recipes
+
+    ap.add_argument("--trained", type=Path, default=recipes.load("noise").export_path)
+    ap.add_argument("--chaos", type=Path, default=REPO / "exports" / names.essay("chaos_effect"))
+    ap.add_argument("--buffer", type=int, default=DEFAULT_BUFFER, help="nn~ buffer: a power of two, >= 512 for v2_small")
     ap.add_argument("--out", type=Path, default=REPO / "hosts/puredata/side_by_side.local.pd")
     args = ap.parse_args(argv)
     if args.buffer < 512 or args.buffer & (args.buffer - 1):

@@ -7,12 +7,14 @@ import pytest
 import soundfile as sf
 import torch
 
-from audition.host import Host, latency
+from audition.host import Host
+from spec.host import latency
 from audition.model_file import open_export
 from safeio import UserError
 from audition.validate import validate
 from chaos_models.export import build, export
 from helpers.cli import run_cli
+from spec.host import SR
 
 
 class Gain(torch.nn.Module):
@@ -235,7 +237,7 @@ def test_render_cli(tmp_path):
                 "--in", "lfo:0.5:1:38", "--seconds", "1", "--buffer", "512", "--out", str(out))
     assert r.returncode == 0, r.stderr
     y, sr = sf.read(out)
-    assert sr == 44100 and len(y) == 44100 and np.isfinite(y).all() and np.abs(y[960:]).max() > 0
+    assert sr == SR and len(y) == SR and np.isfinite(y).all() and np.abs(y[960:]).max() > 0
     assert not y[:960].any(), "the first 2N-64 samples are the host's latency"
 
     r = run_cli("-m", "audition", "render", str(path), "--method", "topo", "--in", "saw:55", "--in", "const:1",
@@ -252,7 +254,7 @@ def test_render_cli(tmp_path):
     wav48 = tmp_path / "48k.wav"
     sf.write(wav48, np.zeros(4800, np.float32), 48000)
     r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", str(wav48), "--in", "const:3")
-    assert r.returncode == 2 and "is at 48000 Hz but the host runs at 44100 Hz" in r.stderr
+    assert r.returncode == 2 and f"is at 48000 Hz but the host runs at {SR} Hz" in r.stderr
     r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", "wobble:3", "--in", "const:3")
     assert r.returncode == 2 and "unknown source 'wobble:3'" in r.stderr
 

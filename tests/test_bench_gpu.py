@@ -4,38 +4,38 @@ import json
 import pytest
 
 from helpers.cli import run_cli
-from rave_pipeline import bench_gpu, recipes
+from rave_pipeline import bench_gpu, gpu_plan, recipes
 
 
 def test_memory_fit_is_least_squares_through_the_points():
     points = [(b, 0.84 + 0.973 * b) for b in (4, 16, 64, 120)]
-    fixed, per = bench_gpu.fit_memory(points)
+    fixed, per = gpu_plan.fit_memory(points)
     assert fixed == pytest.approx(0.84) and per == pytest.approx(0.973)
     # one batch size only: all of it per example, so the proposal can only be too small
-    assert bench_gpu.fit_memory([(10, 5.0)]) == (0.0, 0.5)
+    assert gpu_plan.fit_memory([(10, 5.0)]) == (0.0, 0.5)
 
 
 def test_proposed_batch_keeps_headroom_and_the_floor():
     # 16 GB card: 16 * 0.9 - 0.6 context - 1.0 fixed = 12.8 GB for examples of 1.5 GB -> 8
-    assert bench_gpu.propose((1.0, 1.5), [16], floor=4) == {16: 8}
+    assert gpu_plan.propose((1.0, 1.5), [16], floor=4) == {16: 8}
     # 8 GB: 5.6 GB / 1.5 = 3, under the recipe's floor -> "too small" (0)
-    assert bench_gpu.propose((1.0, 1.5), [8], floor=4) == {8: 0}
+    assert gpu_plan.propose((1.0, 1.5), [8], floor=4) == {8: 0}
 
 
 def test_second_run_never_exceeds_what_the_first_says_fits():
     noise = recipes.load("noise")
     row = noise.batch_for_gpu(150.0)           # a 150e9-byte card (an H200) uses the 141 GB row
-    first = bench_gpu.Plan(noise, row, "wrapper", "141 GB row")
+    first = gpu_plan.Plan(noise, row, "wrapper", "141 GB row")
     # no larger row: the batch scaled to the card, floor(row * 150 / 141) ...
-    nxt = bench_gpu.next_plan(first, [{"phases": {"2": {"peak_reserved_gb": 100.0}}}], 150.0)
+    nxt = gpu_plan.next_plan(first, [{"phases": {"2": {"peak_reserved_gb": 100.0}}}], 150.0)
     assert nxt.batch == row * 150 // 141 and "scaled" in nxt.why
     # ... unless the first run's peak, scaled per example, says less fits: row * (150 * 0.9 - 0.6) / peak
     peak = 134.4 * row / (row + 2.5)
-    nxt = bench_gpu.next_plan(first, [{"phases": {"2": {"peak_reserved_gb": peak}}}], 150.0)
+    nxt = gpu_plan.next_plan(first, [{"phases": {"2": {"peak_reserved_gb": peak}}}], 150.0)
     assert nxt.batch == row + 2 and "capped" in nxt.why
-    oom = bench_gpu.next_plan(first, [{"error": "out of memory"}], 150.0)
+    oom = gpu_plan.next_plan(first, [{"error": "out of memory"}], 150.0)
     assert oom.batch == row // 2 and "out of memory" in oom.why
-    assert bench_gpu.next_plan(first, [{"error": "exit 1: boom"}], 150.0) is None
+    assert gpu_plan.next_plan(first, [{"error": "exit 1: boom"}], 150.0) is None
 
 
 def test_exception_line_is_found_under_gin_context_lines():

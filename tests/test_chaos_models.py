@@ -12,6 +12,8 @@ from chaos_models import essay
 from chaos_models.export import build, export, export_essay
 from chaos_models.models import ChaosEffect, ModelSynth
 from helpers.cli import run_cli
+from spec import names
+from spec.instruments import ESSAY_EXPORTS
 
 METHODS = [(ChaosEffect, m, len(i)) for m, i in ChaosEffect.METHODS.items()] + [(ModelSynth, "forward", 3)]
 
@@ -165,8 +167,8 @@ def test_saved_export_reloads_in_fresh_process_with_identical_output(tmp_path):
 
 def test_export_essay_writes_all_instruments(tmp_path):
     paths = export_essay(tmp_path)
-    assert {p.name for p in paths} == {"chaos_effect_ops14_w2_seed0.ts", "chaos_effect_ops5_w4_seed0.ts",
-                                       "model_synth_ops7_w1_seed0.ts"}
+    assert {p.name for p in paths} == {names.hand_written(m, hp["operators"], hp["w_mult"]) for m, hp in ESSAY_EXPORTS}
+    assert len(paths) == 3
     assert all(p.with_suffix(".json").exists() for p in paths)
     assert not list(tmp_path.glob(".*partial*"))
 
@@ -180,13 +182,26 @@ def test_cli_export_and_bad_arguments(tmp_path):
     assert r.returncode == 2 and "must end in .ts" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_inlet_ranges_survive_export_as_labels_hosts_and_compare_read():
-    from audition.model_file import label_range, nominal
+def test_inlet_ranges_travel_inside_the_export_typed_and_as_labels(tmp_path):
+    """Each method's inlets are data in the .ts (name, unit, min, max, nominal) and in the manifest; the
+    label is generated from them; audition reads the data back, and the label only for foreign exports."""
+    import json
+
+    from audition.model_file import open_export, typed_inlets
     from chaos_models.beyond import MorphChaosEffect
+    from chaos_models.export import export
+    from spec.inlets import label_range, nominal
 
     for model in (ChaosEffect(seed=0), ModelSynth(seed=0), MorphChaosEffect()):
-        scripted = torch.jit.script(model)
+        path = export(model, tmp_path / f"{type(model).__name__}.ts")
+        e, manifest = open_export(path), json.loads(path.with_suffix(".json").read_text())
         for method, inlets in model.METHODS.items():
-            labels = list(getattr(scripted, f"{method}_input_labels"))
-            assert [label_range(label) for label in labels] == [(i.low, i.high) for i in inlets]
-            assert all(i.low < i.high and i.nominal == nominal(i.low, i.high) for i in inlets)
+            read = e.method(method).inlets
+            assert [(i.name, i.unit, i.low, i.high, i.nominal) for i in read] == \
+                [(i.name, i.unit, i.low, i.high, nominal(i.low, i.high)) for i in inlets]
+            assert manifest["methods"][method]["inlets"] == [i.as_dict() for i in inlets]
+            assert [label_range(label) for label in e.method(method).input_labels] == [(i.low, i.high) for i in inlets]
+            assert all(i.low < i.high for i in inlets)
+            # a foreign export without the typed data: the labels still give the same ranges and nominals
+            foreign = typed_inlets(object(), method, e.method(method).input_labels)
+            assert [(i.low, i.high, i.nominal) for i in foreign] == [(i.low, i.high, i.nominal) for i in read]

@@ -2,6 +2,7 @@
 import pytest
 
 from compare import claims
+from spec import names
 
 
 def result(family="hand-written", cls="chaos_models.models.ChaosEffect", **fields):
@@ -85,8 +86,9 @@ def test_buffer_dependence(edges, expected):
 
 def test_finetune():
     ft = {"loss_before": 2.1, "loss_after": 1.2, "steps": 300}
-    res = {"chaos_effect_ops14_w2_seed0:topo": result(),
-           "hybrid:topo": result("hybrid", finetune=ft, parent="chaos_effect_ops14_w2_seed0.ts", homogenisation_index=0.5)}
+    parent = names.essay("chaos_effect")
+    res = {parent.removesuffix(".ts") + ":topo": result(),
+           "hybrid:topo": result("hybrid", finetune=ft, parent=parent, homogenisation_index=0.5)}
     [row] = [r for r in claims.judge(res) if r["id"] == "finetune"]
     assert row["verdict"] == "supported" and "homogenisation 1.00 -> 0.50" in row["evidence"]
     res["hybrid:topo"]["finetune"] = {**ft, "loss_after": 2.5}

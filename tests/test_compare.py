@@ -11,8 +11,8 @@ from chaos_models.export import build, export
 from compare import browser, clips, metrics, probes
 from helpers.cli import run_cli
 from safeio import UserError
+from spec.host import SR
 
-SR = 44100
 
 
 def test_sine_centroid_is_its_frequency():

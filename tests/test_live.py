@@ -9,8 +9,10 @@ import torch
 from audition.host import Host
 from audition.model_file import open_export
 from chaos_models.export import build, export
-from chaos_models.live import W_MULT_RANGE, LiveChaosEffect, LiveModelSynth
+from chaos_models.live import LiveChaosEffect, LiveModelSynth
 from chaos_models.models import ChaosEffect, ModelSynth
+from spec.instruments import W_MULT_RANGE
+from spec.host import SR
 
 
 def essay_instrument(seed: int, w_mult: float) -> ChaosEffect:
@@ -64,15 +66,15 @@ def run(model, method, x, buffer, change_at=None, seed=None):
 
 @pytest.mark.parametrize("method,buffer", [("topo", 64), ("topo", 2048), ("forward", 256), ("chaos", 64), ("chaos", 2048)])
 def test_a_glide_changes_seed_without_a_click_and_lands_exactly(method, buffer):
-    n, glide = 44100, 0.05
-    t = torch.arange(n) / 44100
+    n, glide = SR, 0.05
+    t = torch.arange(n) / SR
     inlets = 3 if method == "forward" else 2
     x = block(inlets, (10.0,) if method == "chaos" else (5.0, 2.0), n)
     x[0, 0] = 0.5 * torch.sin(2 * torch.pi * 110 * t)
     change = n // 4 // buffer * buffer
     y = run(torch.jit.script(LiveChaosEffect(seed=0, glide=glide)), method, x, buffer, change, 7)
     old, new = run(ChaosEffect(seed=0), method, x, buffer), run(ChaosEffect(seed=7), method, x, buffer)
-    steps = int(glide * 44100)
+    steps = int(glide * SR)
     after = change + -(-steps // buffer) * buffer   # the glide ends inside a block; the next one is the new set alone
     assert torch.equal(y[:change], old[:change]), "the change waits for the block"
     assert torch.equal(y[after:], new[after:]), "after the glide: the seed-7 instrument, bit for bit"
@@ -130,10 +132,10 @@ def test_live_model_synth_is_the_essays_first_instrument_for_every_seed(seed):
 def test_live_model_synth_glides_without_a_click():
     n, buffer = 22050, 256
     x = block(3, (5.0, 2.0), n)
-    x[0, 0] = 0.5 * torch.sin(2 * torch.pi * 110 * torch.arange(n) / 44100)
+    x[0, 0] = 0.5 * torch.sin(2 * torch.pi * 110 * torch.arange(n) / SR)
     change = 5120
     y = run(torch.jit.script(LiveModelSynth(glide=0.05)), "forward", x, buffer, change, 9)
     old, new = run(ModelSynth(seed=0), "forward", x, buffer), run(ModelSynth(seed=9), "forward", x, buffer)
-    after = change + -(-int(0.05 * 44100) // buffer) * buffer
+    after = change + -(-int(0.05 * SR) // buffer) * buffer
     assert torch.equal(y[:change], old[:change]) and torch.equal(y[after:], new[after:])
     assert float(y[change - 1:after + 1].diff().abs().max()) <= max(float(old.diff().abs().max()), float(new.diff().abs().max()))

@@ -11,6 +11,7 @@ from helpers.audio import float_wav_with_nan, noise_set, sample_library, sox_noi
 from helpers.cli import run_cli
 from rave_pipeline import recipes
 from safeio import UserError
+from spec.host import SR
 
 
 def pipe(*args, env=None):
@@ -91,8 +92,8 @@ def test_preprocess_converts_repairs_and_skips(tmp_path):
     truncated_wav(raw / "truncated.wav")
     zero_length_wav(raw / "empty.wav")
     (raw / "notes.txt").write_text("not audio")
-    hot = 1.5 * np.sin(2 * np.pi * 220 * np.arange(6 * 44100) / 44100)   # a float file peaking above full scale
-    sf.write(str(raw / "hot float.wav"), hot.astype(np.float32), 44100, subtype="FLOAT")
+    hot = 1.5 * np.sin(2 * np.pi * 220 * np.arange(6 * SR) / SR)   # a float file peaking above full scale
+    sf.write(str(raw / "hot float.wav"), hot.astype(np.float32), SR, subtype="FLOAT")
     (raw / "broken.flac").write_bytes(b"fLaC garbage" * 10)
 
     r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
@@ -169,7 +170,7 @@ def test_compress_augmentation_runs_on_torchaudio_29():
     from rave.transforms import RandomCompress
 
     rng = np.random.default_rng(0)
-    x = (rng.standard_normal((1, 44100)) * np.linspace(0.01, 0.9, 44100)).astype(np.float32)
+    x = (rng.standard_normal((1, SR)) * np.linspace(0.01, 0.9, SR)).astype(np.float32)
     y = RandomCompress(prob=1.0, threshold=-40, amp_range=[-20, -20])(x)
     assert y.shape == x.shape and np.isfinite(y).all()
     loud, quiet = slice(-4410, None), slice(0, 4410)
@@ -188,11 +189,11 @@ def test_sox_stand_in_matches_sox_on_files(tmp_path):
 
     x = (np.random.default_rng(1).standard_normal((2, 22050)) * 0.3).astype(np.float32)
     effect = ["compand", "0.1,0.1", "6:-80,-40,-10"]
-    y, sr = apply_effects_tensor(torch.from_numpy(x), 44100, [effect])
-    sf.write(tmp_path / "in.wav", x.T, 44100, subtype="FLOAT")
+    y, sr = apply_effects_tensor(torch.from_numpy(x), SR, [effect])
+    sf.write(tmp_path / "in.wav", x.T, SR, subtype="FLOAT")
     subprocess.run(["sox", str(tmp_path / "in.wav"), "-e", "floating-point", "-b", "32", str(tmp_path / "out.wav"), *effect], check=True)
     ref, _ = sf.read(tmp_path / "out.wav", dtype="float32")
-    assert sr == 44100 and y.shape == (2, 22050)
+    assert sr == SR and y.shape == (2, 22050)
     np.testing.assert_array_equal(y.numpy(), ref.T)
 
 
@@ -234,8 +235,8 @@ def test_a_library_of_short_files_reaches_the_database(tmp_path):
     assert "accounting:" in r.stdout and f"{acc['in_database_s']:.1f} s in the database" in r.stdout
     first = db_chunks(tmp_path / "datasets/noise/db")[0][0] / 32767   # the joined audio's start
     assert np.abs(first[:20]).max() < 0.01 < np.abs(first[2000:3000]).max(), "each piece fades in (and out): no click at a seam"
-    from rave_pipeline.dataset import faded
-    y = faded(np.ones((1, 44100), np.float32), 44100)
+    from rave_pipeline.recordings import faded
+    y = faded(np.ones((1, SR), np.float32), SR)
     assert y[0, 0] == 0 and y[0, -1] == 0 and y[0, 220:-220].min() == 1, "5 ms ramps, the rest untouched"
 
     # the same library without joining (plus two longer takes): most of it is dropped, and the accounting says so
@@ -287,7 +288,7 @@ def test_bad_settings_are_one_sentence_before_any_work(tmp_path, args, says):
 
 
 def test_size_advice_names_the_n_signal_that_fits_the_audio_at_hand():
-    from rave_pipeline.dataset import size_advice
+    from rave_pipeline.accounting import size_advice
 
     voice = recipes.load("voice")   # v2, n_signal 131072: 38 s of speech is 6 chunks, RAVE needs 51
     text = size_advice(voice, 2, 6, 38.0)
@@ -301,16 +302,16 @@ def test_a_long_recording_is_converted_a_chunk_at_a_time(tmp_path):
     """A multi-hour file must never sit in memory whole: convert streams it through ffmpeg."""
     import tracemalloc
 
-    from rave_pipeline import dataset
+    from rave_pipeline import recordings
     raw = tmp_path / "raw"
     long = sox_noise(raw / "field.flac", 600, sr=48000)     # 10 min: 106 MB as float32 at 44.1 kHz
     recipe = recipes.load("noise", root=tmp_path, raw="raw")
     tracemalloc.start()
-    tail, found, notes = dataset.convert(long, recipe, tmp_path / "out.wav")
+    tail, found, notes = recordings.convert(long, recipe, tmp_path / "out.wav")
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     chunk_bytes = 2 * recipe.n_signal * 4
-    assert found == 600 * 44100 and tail.shape == (1, found % (2 * recipe.n_signal))
+    assert found == 600 * SR and tail.shape == (1, found % (2 * recipe.n_signal))
     assert sf.info(str(tmp_path / "out.wav")).frames == found - tail.shape[1]
     assert peak < 8 * chunk_bytes, f"peak {peak / 1e6:.1f} MB for a {found * 4 / 1e6:.0f} MB recording"
 
@@ -380,14 +381,14 @@ def test_bench_preprocess_prints_both_times_and_the_ratio():
 def test_a_file_ffmpeg_gives_up_on_part_way_leaves_nothing_for_rave(tmp_path, monkeypatch):
     """ffmpeg failing after some chunks (a watchdog kill, a broken stream): the chunks already
     written must not stay where rave preprocess reads."""
-    from rave_pipeline import dataset
+    from rave_pipeline import recordings
 
     recipe = recipes.load("noise", root=tmp_path, n_signal=65536)
 
     def dies_part_way(path, sr, channels, block):
         yield np.zeros((channels, block), np.float32)
         raise UserError(f"{path}: ffmpeg did not finish decoding it")
-    monkeypatch.setattr(dataset, "stream_audio", dies_part_way)
+    monkeypatch.setattr(recordings, "stream_audio", dies_part_way)
     dest = tmp_path / "00000.wav"
-    assert dataset.convert(tmp_path, recipe, dest) == (None, 0, "not audio or corrupt")
+    assert recordings.convert(tmp_path, recipe, dest) == (None, 0, "not audio or corrupt")
     assert not dest.exists()

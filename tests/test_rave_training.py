@@ -17,6 +17,7 @@ import torch
 from helpers.audio import noise_set
 from helpers.cli import REPO
 from rave_pipeline import runs
+from spec import names
 
 pytestmark = pytest.mark.slow
 
@@ -92,7 +93,7 @@ def kill_then_resume(root, recipe, opts, how):
 def export_and_play(root, recipe, opts, config):
     code, out = finish(start("export", recipe, *opts, root=root))
     assert code == 0, out[-3000:]
-    ts = root / "exports" / f"{recipe}_{config}_streaming.ts"
+    ts = root / "exports" / names.trained(recipe, config)
     assert ts.exists() and ts.with_suffix(".json").exists()
     assert not [p for p in ts.parent.iterdir() if p.name.startswith(".")], "no partial files left"
     model = torch.jit.load(str(ts))
@@ -114,7 +115,7 @@ def export_and_play(root, recipe, opts, config):
         runs.newest_checkpoint(root / "runs" / recipe))), "--streaming", "--output", str(plain), "--name", "u"],
         env={**os.environ, "RAVE_PIPELINE_NAN_GUARD": "0", "CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]
-    unguarded, guarded = torch.jit.load(str(plain / "u_streaming.ts")), torch.jit.load(str(ts))
+    unguarded, guarded = torch.jit.load(str(plain / ("u" + names.TRAINED_SUFFIX))), torch.jit.load(str(ts))
     assert list(guarded.get_methods()) == list(unguarded.get_methods())
     assert all(torch.equal(getattr(guarded, f"{m}_params"), getattr(unguarded, f"{m}_params")) for m in guarded.get_methods())
     guarded.load_state_dict(unguarded.state_dict())   # each export leaves its own test-run in the caches

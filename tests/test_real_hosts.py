@@ -17,17 +17,18 @@ import pytest
 from audition.host import Host
 from audition.model_file import open_export
 from chaos_models.export import build, export, export_beyond, export_essay
-from compare import analyse
 from helpers.audio import noise_set, sox_noise
 from helpers.cli import REPO
 from helpers.real_hosts import nn_ar, nn_tilde, pd_render, sc_play_patches, sc_render, synthdefs
+from spec.host import SR
+from spec import names
+from rave_pipeline import recipes
 
 pytestmark = pytest.mark.slow
 NN_DIR, WHY = nn_tilde()
 NN_AR_DIR, WHY_AR = nn_ar()
 needs_pd = pytest.mark.skipif(NN_DIR is None, reason=WHY)
 needs_sc = pytest.mark.skipif(NN_AR_DIR is None, reason=WHY_AR)
-SR = 44100
 
 
 def host_inputs(export_, method: str, seconds: float = 0.5) -> np.ndarray:
@@ -37,8 +38,7 @@ def host_inputs(export_, method: str, seconds: float = 0.5) -> np.ndarray:
     n = int(seconds * SR)
     rng = np.random.default_rng(0)
     x = [rng.uniform(-0.5, 0.5, n)]
-    x += [np.full(n, analyse.nominal(label)) if analyse.label_range(label) else rng.standard_normal(n)
-          for label in m.input_labels[1:]]
+    x += [np.full(n, m.nominal(i)) if m.range(i) else rng.standard_normal(n) for i in range(1, m.in_channels)]
     return np.stack(x).astype(np.float32)
 
 
@@ -64,7 +64,7 @@ def trained(tmp_path_factory):
             r = subprocess.run([sys.executable, "-m", "rave_pipeline", *map(str, step), "--root", str(root)],
                                cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
             assert r.returncode == 0, f"{step}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
-        paths += sorted((root / "exports").glob(f"{recipe}_*_streaming.ts"))
+        paths.append(recipes.load(recipe, root=root).export_path)
     assert len(paths) == 2
     return paths
 
@@ -255,7 +255,7 @@ def test_every_synthdef_plays_in_the_real_nn_ar_at_levels_within_12_db(hand_writ
     assert set(defs) == {s[0] for s in SCENES} - {"probe"} | set(NOT_PLAYED), "a SynthDef no scene plays"
     defs["probe"] = "SynthDef(\\probe, { |out = 0| Out.ar(out, K2A.ar(In.kr(1))) })"
     by_name = {p.name: p for p in hand_written}
-    models = {"void": by_name["chaos_effect_ops14_w2_seed0.ts"], "live": by_name["live_chaos_effect_ops14_w2_seed0.ts"],
+    models = {"void": by_name[names.essay("chaos_effect")], "live": by_name[names.essay("live_chaos_effect")],
               "rave": trained[0]}
     out, log = sc_play_patches(NN_AR_DIR, models, {k: v for k, v in defs.items() if k not in NOT_PLAYED}, SCENES, tmp_path)
     level = {}

@@ -11,6 +11,7 @@ from helpers import slurm_cluster as sc
 from helpers.audio import noise_set
 from helpers.cli import REPO
 from rave_pipeline import runs
+from rave_pipeline import recipes
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sc.available() is not None, reason=str(sc.available()))]
 
@@ -34,7 +35,7 @@ def test_train_export_and_requeue_on_real_slurm(tmp_path):
         train, export = re.search(r"training job (\d+) \(noise\), export job (\d+)", out).groups()
         assert sc.wait_done(train, env, 600) == "COMPLETED", (tmp_path / f"rave-train-{train}.out").read_text()[-3000:]
         assert sc.wait_done(export, env, 300) == "COMPLETED", (tmp_path / f"rave-export-{export}.out").read_text()[-3000:]
-        ts = tmp_path / "exports/noise_v2_small_streaming.ts"
+        ts = recipes.load("noise", root=tmp_path).export_path
         assert ts.exists() and ts.with_suffix(".json").exists()
         assert runs.global_step(runs.newest_checkpoint(tmp_path / "runs/noise")) == 8
         log = (tmp_path / f"rave-train-{train}.out").read_text()

@@ -7,9 +7,10 @@ import numpy as np
 import soundfile as sf
 
 from rave_pipeline.bench_preprocess import sample_library  # noqa: F401  (one generator for tests and the benchmark)
+from spec.host import SR
 
 
-def sox_noise(path: Path, seconds: float, sr: int = 44100, kind: str = "pinknoise", channels: int = 1, bits: int = 16) -> Path:
+def sox_noise(path: Path, seconds: float, sr: int = SR, kind: str = "pinknoise", channels: int = 1, bits: int = 16) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["sox", "-q", "-n", "-r", str(sr), "-c", str(channels), "-b", str(bits), str(path),
                     "synth", str(seconds), kind, "tremolo", "5", "60", "gain", "-6"], check=True)
@@ -23,7 +24,7 @@ def noise_set(raw: Path, seconds: float, files: int = 2) -> Path:
     return raw
 
 
-def float_wav_with_nan(path: Path, seconds: float = 4.0, sr: int = 44100) -> Path:
+def float_wav_with_nan(path: Path, seconds: float = 4.0, sr: int = SR) -> Path:
     x = (np.random.default_rng(0).standard_normal(int(seconds * sr)) * 0.1).astype(np.float32)
     x[1000:1100] = np.nan
     sf.write(str(path), x, sr, subtype="FLOAT")
@@ -42,5 +43,5 @@ def zero_length_wav(path: Path) -> Path:
     with wave.open(str(path), "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
-        w.setframerate(44100)
+        w.setframerate(SR)
     return path

@@ -16,6 +16,7 @@ import numpy as np
 import soundfile as sf
 
 from helpers.cli import REPO
+from spec.host import SR
 
 CACHE = Path(os.environ.get("RAVE_TO_CHAOS_CACHE", Path.home() / ".cache" / "rave-to-chaos"))
 TOOLS = {"pd": "puredata-core", "sclang": "supercollider-language", "scsynth": "supercollider-server",
@@ -74,7 +75,7 @@ def torch_env() -> dict:
 
 
 def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.ndarray, work: Path,
-              sr: int = 44100, messages=()) -> tuple[np.ndarray, str]:
+              sr: int = SR, messages=()) -> tuple[np.ndarray, str]:
     """Play `inputs` [inlets, T] through [nn~ model method buffer] in pd -nrt -batch; messages: (ms, text)
     sent to nn~ at that time, e.g. (500, "set seed 7"). -> (output [T], Pd's log)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -124,7 +125,7 @@ def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.nd
 
 
 def sc_render(nn_ar_dir: Path, model: Path, method: str, buffer: int, inputs: np.ndarray, work: Path,
-              sr: int = 44100, attributes: dict | None = None, changes=()) -> tuple[np.ndarray, str, dict]:
+              sr: int = SR, attributes: dict | None = None, changes=()) -> tuple[np.ndarray, str, dict]:
     """Play `inputs` [inlets, T] through nn.ar's `method.ar(inputs, buffer, attributes: [...])` in scsynth -N
     (hosts/real/render_nrt.scd). attributes: {name: initial value} as synth controls; changes: (seconds,
     name, value) sent as /n_set while it plays. -> (output [outlets, T], the log, nn.ar's model info)."""
@@ -178,7 +179,7 @@ def synthdefs(text: str) -> dict[str, str]:
 
 
 def sc_play_patches(nn_ar_dir: Path, models: dict, defs: dict, scenes: list, work: Path,
-                    sr: int = 44100) -> tuple[dict, str]:
+                    sr: int = SR) -> tuple[dict, str]:
     """Play SynthDefs (name -> source) with the models (key -> path) loaded, in scsynth -N
     (hosts/real/play_patches_nrt.scd). scenes: (name, seconds, [(time, def name, [arg, value, ...])]).
     -> ({scene: stereo output [2, T]}, the log)."""

@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from audition import sources
-from audition.host import DEFAULT_BUFFER, SR
 from chaos_models.models import ChaosEffect
 from compare.metrics import db, rms, spectral_stats
+from spec.host import DEFAULT_BUFFER, SR
 
 N = SR
 CONTROLS = {method: tuple(i.nominal for i in inlets[1:]) for method, inlets in ChaosEffect.METHODS.items()}

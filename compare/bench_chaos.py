@@ -6,10 +6,11 @@ RTF = seconds of audio per second of compute: 100 means a block is computed 100x
 import torch
 
 from audition.bench import timed
-from audition.host import BENCH_BUFFERS, SR
 from chaos_models import essay
 from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
-from chaos_models.models import ESSAY, ChaosEffect, ModelSynth
+from chaos_models.models import ChaosEffect, ModelSynth
+from spec.host import BENCH_BUFFERS, SR
+from spec.instruments import ESSAY
 
 
 def seconds_per_call(fn, x) -> float:
@@ -85,3 +86,7 @@ def main() -> None:
     print(f"{'glide s':>8} {'ms/change':>10} {'RTF no change':>14} {'RTF with change':>16}")
     for glide, ms, rtf, rtf_change in live_rows():
         print(f"{glide:>8g} {ms:>10.2f} {rtf:>14.0f} {rtf_change:>16.0f}")
+
+
+if __name__ == "__main__":
+    main()

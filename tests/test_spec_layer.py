@@ -1,0 +1,125 @@
+"""The spec layer: facts written once (spec/), layers kept by import-linter, patches that name what spec
+names, and the one command."""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.cli import REPO, run_cli
+from rave_pipeline import recipes
+from spec import names
+from spec.host import DEFAULT_BUFFER, SR
+from spec.instruments import ESSAY_EXPORTS
+
+LINT = Path(sys.executable).parent / "lint-imports"
+PACKAGES = ["spec", "safeio", "chaos_models", "audition", "compare", "rave_pipeline", "rave_to_chaos"]
+
+
+def lint(cwd: Path):
+    return subprocess.run([str(LINT)], cwd=cwd, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(cwd)},
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_the_layers_hold():
+    r = lint(REPO)
+    assert r.returncode == 0 and "2 kept, 0 broken" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
+
+
+@pytest.mark.parametrize("module,line,contract", [
+    ("chaos_models/models.py", "from audition.host import Host", "the command, then the pipeline"),
+    ("audition/host.py", "from compare import metrics", "the command, then the pipeline"),
+    ("spec/host.py", "import numpy", "spec is plain data"),
+])
+def test_an_import_across_the_layers_breaks_the_lint(tmp_path, module, line, contract):
+    """One forbidden import in a scratch copy: lint-imports fails and names the contract."""
+    for p in PACKAGES:
+        shutil.copytree(REPO / p, tmp_path / p, ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(REPO / "pyproject.toml", tmp_path)
+    target = tmp_path / module
+    target.write_text(line + "\n" + target.read_text())
+    r = lint(tmp_path)
+    assert r.returncode == 1 and f"{contract}" in r.stdout and "BROKEN" in r.stdout, r.stdout[-3000:]
+
+
+def sources(*globs):
+    for g in globs:
+        yield from (p for p in REPO.glob(g) if "__pycache__" not in p.parts)
+
+
+def test_facts_are_written_once():
+    """The host rate and export names appear as literals only in spec/ (tests included)."""
+    literal = re.compile(r"\b44100\b|_ops\d+_w\d|_streaming\.ts|W_MULT_RANGE\s*=")
+    offenders = []
+    for path in sources("*/*.py", "tests/**/*.py", "scripts/*.py"):
+        rel = path.relative_to(REPO)
+        if rel.parts[0] in ("spec", ".venv") or rel.name == "test_spec_layer.py":
+            continue
+        for n, text in enumerate(path.read_text().splitlines(), 1):
+            if literal.search(text):
+                offenders.append(f"{rel}:{n}: {text.strip()}")
+    assert not offenders, "\n".join(offenders)
+
+
+def default_exports() -> set[str]:
+    hand = {names.hand_written(m, hp["operators"], hp["w_mult"]) for m, hp in ESSAY_EXPORTS}
+    hand |= {names.essay(m) for m in ("streaming_chaos_effect", "live_chaos_effect", "live_model_synth",
+                                       "hybrid_chaos_effect")} | {names.essay("morph_chaos_effect", seed_b=1)}
+    trained = {recipes.load(r).export_path.name for r in recipes.names()}
+    return hand | trained
+
+
+def test_patches_name_the_exports_and_buffer_spec_names():
+    """Every export a shipped patch loads is one make export-all writes; every buffer and rate is spec's."""
+    patches = list(sources("hosts/**/*.scd", "hosts/**/*.pd", "hosts/**/*.pd.in"))
+    assert len(patches) >= 8
+    known, seen = default_exports(), set()
+    for path in patches:
+        text = path.read_text()
+        for name in re.findall(r"([A-Za-z0-9_]+\.ts)\b", text):
+            if "seedS" not in name:   # a comment's pattern for any seed
+                assert name in known, f"{path.name} names {name}, which no export target writes"
+                seen.add(name)
+        buffers = re.findall(r"NN\([^)]*\)\.ar\((?:[^()]|\([^()]*\))*?,\s*(\d+)\s*[,)]", text) + re.findall(r"bufsize (\d+)", text) \
+            + re.findall(r"nn~ \S+ \w+ (\d+)", text) + re.findall(r"2 \* (\d+) /", text)
+        assert all(int(b) == DEFAULT_BUFFER for b in buffers), (path.name, buffers)
+        assert all(int(r) == SR for r in re.findall(r"\?\s*(\d{5})", text)), path.name
+    assert {names.essay("chaos_effect"), names.essay("live_chaos_effect"),
+            recipes.load("noise").export_path.name} <= seen
+
+
+def test_one_command_runs_every_make_target_it_names():
+    cli = Path(sys.executable).parent / "rave-to-chaos"
+    r = subprocess.run([str(cli), "--help"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "export-chaos" in r.stdout and "bench-chaos" in r.stdout, r.stderr
+    make_targets = set(re.findall(r"^([a-z-]+):", (REPO / "Makefile").read_text(), re.M))
+    from rave_to_chaos.cli import COMMANDS
+    plain = {c for c in COMMANDS if c not in ("preprocess", "train", "export", "cluster-train", "info", "render")}
+    assert plain <= make_targets, plain - make_targets
+    r = subprocess.run([str(cli), "nonsense"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "unknown subcommand 'nonsense'" in r.stderr
+    r = run_cli("-m", "rave_to_chaos.cli", "info", "--help")
+    assert r.returncode == 0 and "info" in r.stdout, r.stderr
+
+
+def test_make_variables_and_flags_take_one_path(tmp_path):
+    """BATCH=0 from make and --batch 0 from the command line: the same sentence, before any work."""
+    via_make = subprocess.run(["make", "-s", "--no-print-directory", "train-noise", f"ROOT={tmp_path}", "BATCH=0"],
+                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    via_flag = run_cli("-m", "rave_pipeline", "train", "noise", "--root", tmp_path, "--batch", "0")
+    for r in (via_make, via_flag):
+        assert r.returncode == 2 and "BATCH=0 is not a whole number of 1 or more" in r.stderr, r.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_export_names_follow_one_scheme():
+    """The names themselves, written out once here: what patches, manifests and users see."""
+    assert names.essay("chaos_effect") == "chaos_effect_ops14_w2_seed0.ts"
+    assert names.essay("morph_chaos_effect", seed=3, seed_b=4) == "morph_chaos_effect_ops14_w2_seed3to4.ts"
+    assert names.essay("live_model_synth") == "live_model_synth_ops7_w1_seed0.ts"
+    assert names.hand_written("chaos_effect", 5, 0.5, kernel=3, seed=2) == "chaos_effect_ops5_w0.5_k3_seed2.ts"
+    assert names.trained("noise", "v2_small") == "noise_v2_small_streaming.ts"
+    assert names.trained("noise", "v2_small", 120000) == "noise_v2_small_step120000_streaming.ts"
+    assert recipes.load("voice").export_path.name == "voice_v2_streaming.ts"
