@@ -28,7 +28,7 @@ def cmd_info(args):
                 print(f"      out: {label}")
         if e.attributes():
             print(f"  attributes: {', '.join(e.attributes())}")
-        plays = ", ".join(f"{b} -> {effective_buffer(e, b)}" for b in (64, 256, 1000, 2048))
+        plays = ", ".join(f"{b} -> {effective_buffer(e, b)}" for b in (*BENCH_BUFFERS[:2], 1000, DEFAULT_BUFFER))
         print(f"  host buffer (asked -> played, the same for every method): {plays}")
 
 

@@ -1,4 +1,5 @@
-"""The nn~ contract, checked for every method at buffers 64 ... 8192 as the host runs them (a host
+"""The nn~ contract, checked for every method at every buffer of the validation sweep (64 ... 8192,
+spec.host.VALIDATION_BUFFERS) as the host runs them (a host
 raises a small buffer to the largest ratio over all methods, so RAVE's forward asked at 64 runs at 2048).
 
 Failures (exit 1, one line each): wrong output shape or dtype at a buffer the host runs (the host would
@@ -16,8 +17,9 @@ import torch
 
 from audition.host import Host, effective_buffer
 from audition.model_file import Export, as_export
+from spec.host import DEFAULT_BUFFER, NN_TILDE_BUFFER, VALIDATION_BUFFERS
 
-BUFFERS = [2 ** k for k in range(6, 14)]  # 64 ... 8192
+BUFFERS = list(VALIDATION_BUFFERS)
 
 
 def hostile_inputs(c: int, n: int) -> dict[str, torch.Tensor]:
@@ -57,7 +59,7 @@ def check_method(source, method: str, buffers=BUFFERS) -> tuple[list[str], list[
     if not good:
         return failures, warnings
     ok_buffers = good
-    n = 2048 if 2048 in ok_buffers else ok_buffers[-1]
+    n = DEFAULT_BUFFER if DEFAULT_BUFFER in ok_buffers else ok_buffers[-1]
     frames = 3 * n  # several buffers, so streaming state is exercised
     for name, x in hostile_inputs(m.in_channels, frames).items():
         y = run_host(export, method, n, x)
@@ -97,7 +99,7 @@ def check_method(source, method: str, buffers=BUFFERS) -> tuple[list[str], list[
 
 def loads_in_fresh_process(path) -> str | None:
     code = ("import sys, torch; from audition.model_file import method_names; m = torch.jit.load(sys.argv[1]);"
-            "[getattr(m, k)(torch.zeros(1, int(getattr(m, k + '_params')[0]), 4096 // int(getattr(m, k + '_params')[1])))"
+            f"[getattr(m, k)(torch.zeros(1, int(getattr(m, k + '_params')[0]), {NN_TILDE_BUFFER} // int(getattr(m, k + '_params')[1])))"
             " for k in method_names(m)[0]]")
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300)
     if proc.returncode:

@@ -1,5 +1,5 @@
 """Benchmark: seconds per training step of each recipe on this device (both RAVE phases), and the
-real-time factor of each export at buffer 2048, one thread. Prints a table, never asserts.
+real-time factor of each export at the default buffer (2048), one thread. Prints a table, never asserts.
 
 Steps are timed by RAVE's own run (Lightning's simple profiler, `run_training_batch` mean) on the
 recipe's preprocessed database, in a throw-away runs folder. Phase 2 (adversarial) is reached at once
@@ -17,6 +17,7 @@ import torch
 from rave_pipeline import recipes
 from rave_pipeline.bench_gpu import profiler_mean
 from rave_pipeline.train import choose_batch, rave_command, resolve_device
+from spec.host import DEFAULT_BUFFER
 
 def seconds_per_step(recipe, steps: int, device, phase: int):
     gpu_arg, env_extra, gpu_gb = resolve_device(device, None)
@@ -50,7 +51,7 @@ def main(device=None, steps=None, exports_dir="exports", root=None):
 
     rows = []
     for ts in sorted(Path(exports_dir).glob("*.ts")):
-        rows += [r for r in bench_in_fresh_process(ts, (2048,)) if r["buffer"] == 2048]
+        rows += [r for r in bench_in_fresh_process(ts, (DEFAULT_BUFFER,)) if r["buffer"] == DEFAULT_BUFFER]
     print()
     print(table(rows) if rows else f"no exports in {exports_dir}: run make export-all")
 

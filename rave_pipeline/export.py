@@ -9,6 +9,7 @@ from rave_pipeline import rave_cli, runs
 from rave_pipeline.recipes import Recipe
 from safeio import UserError, atomic_path, write_manifest
 from spec import names
+from spec.host import DEFAULT_BUFFER
 
 
 def export(recipe: Recipe) -> str:
@@ -50,11 +51,11 @@ def export(recipe: Recipe) -> str:
 
 
 def check_loads(path) -> None:
-    """Never publish an export that does not load and stream a 2048-sample block to 2048 samples."""
+    """Never publish an export that does not load and stream a default-buffer block (2048) to as many samples."""
     import torch
 
     model = torch.jit.load(str(path))
     with torch.no_grad():
-        y = model.forward(torch.zeros(1, 1, 2048))
-    if tuple(y.shape) != (1, 1, 2048) or not torch.isfinite(y).all():
-        raise UserError(f"{path}: exported model maps [1,1,2048] to {tuple(y.shape)}; not publishing it")
+        y = model.forward(torch.zeros(1, 1, DEFAULT_BUFFER))
+    if tuple(y.shape) != (1, 1, DEFAULT_BUFFER) or not torch.isfinite(y).all():
+        raise UserError(f"{path}: exported model maps [1,1,{DEFAULT_BUFFER}] to {tuple(y.shape)}; not publishing it")

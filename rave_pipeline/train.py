@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from rave_pipeline import dataset, disk, rave_cli, runs, stage
+from rave_pipeline import dataset, disk, options, rave_cli, runs, stage
 from rave_pipeline.recipes import REPO, Recipe
 from safeio import UserError, atomic_write_text, warn
 
@@ -58,17 +58,17 @@ def choose_batch(recipe: Recipe, batch: int | None, gpu_gb: float | None) -> int
 
 
 def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, workers: int, db=None) -> list[str]:
+    """rave train's command line: the run's places and config, then the settings of the option table
+    (rave_pipeline/options.py) that rave train takes as they are."""
     cmd = rave_cli.command("train", "--name", recipe.name, "--db_path", db or recipe.db_dir, "--out_path", recipe.runs_dir,
-                           "--config", recipe.config, "--n_signal", recipe.n_signal, "--batch", batch,
-                           "--max_steps", recipe.max_steps, "--val_every", recipe.val_every,
-                           "--save_every", recipe.save_every, "--workers", workers,
-                           "--channels", recipe.channels, "--gpu", gpu)
+                           "--config", recipe.config, "--channels", recipe.channels, "--gpu", gpu)
+    cmd += options.rave_flags({"N_SIGNAL": recipe.n_signal, "BATCH": batch, "MAX_STEPS": recipe.max_steps,
+                               "VAL_EVERY": recipe.val_every, "SAVE_EVERY": recipe.save_every, "WORKERS": workers,
+                               "OVERRIDE": list(overrides or [])})
     if recipe.gin_path:
         cmd += ["--config", str(recipe.gin_path)]
     for aug in recipe.augment:
         cmd += ["--augment", aug]
-    for binding in overrides or []:
-        cmd += ["--override", binding]
     if resume_from:
         cmd += ["--ckpt", str(resume_from)]
     if not sys.stdout.isatty():

@@ -32,6 +32,13 @@ def test_a_non_editable_install_runs_outside_the_checkout(tmp_path):
     assert r.returncode == 0 and (work / "mine.ts").exists(), r.stderr
     r = run("-m", "audition", "info", "mine.ts")
     assert r.returncode == 0 and "chaos" in r.stdout, r.stderr
+    # the one command, as pip installed it
+    command = subprocess.run([str(site / "bin" / "rave-to-chaos"), "info", "mine.ts"], cwd=work, env=env,
+                             capture_output=True, text=True, timeout=600)
+    assert command.returncode == 0 and command.stdout == r.stdout, command.stderr
+    r = subprocess.run([str(site / "bin" / "rave-to-chaos"), "validate", "mine.ts"], cwd=work, env=env,
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "mine.ts" in r.stdout, r.stdout + r.stderr
     # recipes: none without the setting, and a sentence that names it; with it, preprocess works here
     r = run("-m", "rave_pipeline", "preprocess", "noise")
     assert r.returncode == 2 and "set RAVE_PIPELINE_CONFIGS" in r.stderr, r.stderr
