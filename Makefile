@@ -62,7 +62,7 @@ export-all:  ## every trained and hand-written export into one folder; one line 
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 
 # ---- audition: the nn~-faithful host --------------------------------------------------------
-.PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess real-hosts
+.PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess real-hosts mutants
 validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
 	$(RTC) validate exports
 
@@ -80,6 +80,9 @@ bench-preprocess:  ## make preprocess vs plain rave preprocess on a generated fo
 
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
 	$(RTC) bench-train $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))
+
+mutants:  ## the mutation gate: each mutation of tests/mutants.toml on a scratch copy, caught or survived -> docs/mutants.md (~30 min)
+	$(PY) scripts/mutants.py
 
 real-hosts:  ## audition vs the real nn~ (Pd) and nn.ar (scsynth), built from NN_TILDE_SRC= / NN_AR_SRC=<archive or folder> (cached)
 	.venv/bin/pytest tests/test_real_hosts.py -v -rs

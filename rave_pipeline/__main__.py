@@ -1,6 +1,7 @@
 """python -m rave_pipeline {preprocess,train,export} RECIPE [options] — the Makefile's RAVE targets."""
 import argparse
 import sys
+from pathlib import Path
 
 from rave_pipeline import options
 from safeio import cli_main
@@ -25,7 +26,9 @@ def export_chaos(args) -> None:
     targets = []
     if "noise" in recipes.names():
         noise_raw = recipe_from(argparse.Namespace(**{**vars(args), "recipe": "noise", "raw": None})).raw_dir
-        targets = sorted(noise_raw.glob("*.wav")) if noise_raw.is_dir() else []
+        here = Path.cwd()   # named from the current folder when inside it, as make always did (the manifest keeps them)
+        targets = [p.relative_to(here) if p.is_relative_to(here) else p
+                   for p in sorted(noise_raw.glob("*.wav"))] if noise_raw.is_dir() else []
     export_essay(out_dir)
     export_beyond(out_dir, targets=targets)
 

@@ -138,3 +138,64 @@ def test_the_family_counts_instruments_per_method_and_scope():
     assert by[("self_oscillation", "chaos", "w_mult 1-4")]["holds"] == "holds for 6/7"
     assert by[("topo_hotter", "topo vs forward", "w_mult 1-4")]["holds"] == "holds for 7/7"
     assert ("self_oscillation", "forward", "w_mult 1-4") not in by, "the claim is about chaos only"
+
+
+# Every named threshold, probed just below and just above the value the README states (2 % of it, or one
+# step), written out here and not read from compare.claims: moving a threshold to either side flips one.
+def near(t: float, side: int) -> float:
+    return t + side * max(abs(t) * 0.02, 1e-9)
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_homogenisation_thresholds_are_where_they_say(side):
+    hand = {"c:forward": result(homogenisation_index=0.95)}
+    res = {"r:forward": result("trained", "", homogenisation_index=near(0.5, side), global_step=2_000_000,
+                               recipe="noise"), **hand}
+    assert verdicts(res, "homogenisation") == ["supported" if side < 0 else "partly"]
+    res["r:forward"]["homogenisation_index"] = near(0.8, side)
+    assert verdicts(res, "homogenisation") == ["partly" if side < 0 else "refuted"]
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_phase_1_default_is_the_boundary(side):
+    step = 1_000_000 + (0 if side < 0 else 1)   # RAVE v2's PHASE_1_DURATION
+    res = {"r:forward": result("trained", "", homogenisation_index=0.1, global_step=step, recipe="noise")}
+    assert verdicts(res, "homogenisation") == ["inconclusive" if side < 0 else "supported"]
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_linearity_thresholds_are_where_they_say(side):
+    def verdict(quiet, loud):
+        fr = {"-40": [{"thd": quiet}], "-6": [{"thd": 0.2}], "0": [{"thd": loud}]}
+        return verdicts({"c:forward": result(frequency_response=fr)}, "near_linear")[0]
+    assert verdict(near(0.03, side), 0.9) == ("supported" if side < 0 else "partly")        # 3 % THD
+    assert verdict(0.01, near(3.0 * 0.01, side)) == ("partly" if side < 0 else "supported")  # 3x louder
+    assert verdict(near(0.10, side), 0.9) == ("partly" if side < 0 else "refuted")          # 10 % THD
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_edge_threshold_is_where_it_says(side):
+    edge = near(-60.0, side)   # -61.2 dB: free of the buffer; -58.8 dB: dependent on it
+    dependent = {"chaos_effect:chaos": edge, "streaming_chaos_effect:chaos": -120.0}
+    assert verdicts({k: result(buffer_edge_artifact_db=v) for k, v in dependent.items()},
+                    "buffer_dependence") == ["refuted" if side < 0 else "supported"]
+    streaming = {"chaos_effect:chaos": -10.0, "streaming_chaos_effect:chaos": edge}
+    assert verdicts({k: result(buffer_edge_artifact_db=v) for k, v in streaming.items()},
+                    "buffer_dependence") == ["supported" if side < 0 else "refuted"]
+    osc = {"threshold": 30.0, "values": [0.0, 50.0], "silent_input_db": [-120.0, -20.0]}
+    [row] = [r for r in claims.judge({"c:chaos": result(self_oscillation=osc, buffer_edge_artifact_db=edge)})
+             if r["id"] == "self_oscillation"]
+    assert ("buffer edge" in row["evidence"]) == (side > 0)
+
+
+@pytest.mark.parametrize("supported,refuted,expected", [
+    (3, 1, "supported"),    # 0.75: exactly the share that decides (HOLDS_FROM)
+    (5, 2, "partly"),       # 0.714: below it
+    (4, 1, "supported"),    # 0.8
+    (1, 3, "refuted"),
+    (2, 5, "partly"),
+])
+def test_holds_from_is_where_it_says(supported, refuted, expected):
+    rows = [("supported", 1.0)] * supported + [("refuted", 0.0)] * refuted
+    [summary] = claims.summarise(judged(*rows))
+    assert summary["verdict"] == expected

@@ -139,3 +139,19 @@ def test_live_model_synth_glides_without_a_click():
     after = change + -(-int(0.05 * SR) // buffer) * buffer
     assert torch.equal(y[:change], old[:change]) and torch.equal(y[after:], new[after:])
     assert float(y[change - 1:after + 1].diff().abs().max()) <= max(float(old.diff().abs().max()), float(new.diff().abs().max()))
+
+
+@pytest.mark.parametrize("host,buffer,first", [
+    ("nn~", 64, 13184), ("nn~", 512, 13248), ("nn~", 2048, 14272),   # measured in pd -nrt (test_real_hosts)
+    ("nn.ar-nrt", 64, 13184), ("nn.ar-nrt", 2048, 14272),             # measured in scsynth -N
+    ("nn.ar", 512, 13760), ("unthreaded", 512, 13312),
+])
+def test_an_attribute_change_lands_on_one_sample(tmp_path, host, buffer, first):
+    """[set seed 7( at 0.3 s (sample 13230): the first output sample that differs, latency included. nn~
+    applies it to the buffer before the one holding that sample (its thread computes a buffer while the
+    next fills) and plays 2N-64 late; nn.ar NRT to the buffer holding it, N-64 late."""
+    path = export(build("live_chaos_effect", seed=0), tmp_path / "live.ts")
+    x = np.stack([np.random.default_rng(0).uniform(-0.5, 0.5, SR), np.full(SR, 10.0)]).astype(np.float32)
+    plain = Host(open_export(path), "chaos", buffer, host, quiet=True).play(x)[0, 0]
+    moved = Host(open_export(path), "chaos", buffer, host, quiet=True).play(x, changes=[(13230, "seed", "7")])[0, 0]
+    assert np.flatnonzero(moved != plain)[0] == first

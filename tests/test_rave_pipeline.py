@@ -55,6 +55,21 @@ def test_overrides_and_bad_recipes(tmp_path):
         recipes.load(str(bad))
 
 
+@pytest.mark.parametrize("field,value,floor", [("n_signal", 0, 1), ("max_steps", 0, 1), ("val_every", -5, 1),
+                                               ("save_every", 0, 1), ("cpu_batch", 0, 1), ("channels", 0, 1),
+                                               ("sampling_rate", 0, 1), ("workers", -1, 0), ("n_signal", 1.5, 1)])
+def test_a_recipe_file_with_a_value_below_its_floor_is_one_sentence(tmp_path, field, value, floor):
+    text = (recipes.CONFIGS / "noise.toml").read_text()
+    bad = tmp_path / "mine.toml"
+    bad.write_text("\n".join(f"{field} = {value}" if line.split("=")[0].strip() == field else line
+                             for line in text.splitlines()))
+    with pytest.raises(UserError) as e:
+        recipes.load(str(bad))
+    assert str(e.value) == f"{field}={value} in recipe mine is not a whole number of {floor} or more"
+    bad.write_text(text)
+    assert recipes.load(str(bad)).name == "mine", "the same file with the recipe's own value loads"
+
+
 @pytest.mark.parametrize("config,n_signal,batch,expected", [
     ("v2", 131072, 2, 51),      # 2 validation chunks of 64 latent frames for the 128-component PCA
     ("v2", 71680, 2, 151),      # 35 frames per chunk -> 4 validation chunks -> 151
@@ -392,3 +407,23 @@ def test_a_file_ffmpeg_gives_up_on_part_way_leaves_nothing_for_rave(tmp_path, mo
     dest = tmp_path / "00000.wav"
     assert recordings.convert(tmp_path, recipe, dest) == (None, 0, "not audio or corrupt")
     assert not dest.exists()
+
+
+def test_joined_audio_keeps_its_remainder_across_write_windows(tmp_path):
+    """Joined audio is written a window (64 chunks) at a time and what is left over carries into the next
+    window: over a library many windows long, only the last partial chunk of all of it is lost."""
+    import dataclasses
+
+    from rave_pipeline import recordings
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    lengths = np.random.default_rng(0).integers(300, 1000, 200)   # every file shorter than a 512-sample chunk
+    for i, n in enumerate(lengths):
+        sf.write(str(raw / f"{i:03d}.wav"), np.full(n, 0.25, np.float32), SR, subtype="FLOAT")
+    recipe = dataclasses.replace(recipes.load("noise", root=tmp_path, raw="raw"), n_signal=256)
+    report = recordings.clean(recipe, recordings.raw_files(raw))
+    total, chunk = int(lengths.sum()), recipe.chunk
+    joined = round(sum(k["seconds"] for k in report["kept"]) * SR)
+    assert total // chunk > 3 * 64, "several windows"
+    assert joined == total // chunk * chunk and round(report["left_s"] * SR) == total % chunk
+    assert round(report["found_s"] * SR) == total

@@ -109,6 +109,7 @@ def export_and_play(root, recipe, opts, config):
     with torch.no_grad():
         blocks = [model.forward(x[..., k:k + 2048]) for k in range(0, x.shape[-1], 2048)]
     assert all(torch.isfinite(b).all() for b in blocks)
+    guards_hold(ts)
     # ... and for finite input it is acids-rave's own export, bit for bit (same cache state, same seed)
     plain = root / "unguarded"
     r = subprocess.run([sys.executable, "-m", "rave_pipeline.rave_cli", "export", "--run", str(runs.run_dir_of(
@@ -127,6 +128,34 @@ def export_and_play(root, recipe, opts, config):
             outs.append(torch.cat([m.forward(x[..., k:k + 2048]) for k in range(0, x.shape[-1], 2048)], -1))
     assert torch.equal(*outs)
     return ts
+
+
+def guards_hold(ts) -> None:
+    """Each guard of the trained export on its own: encode's input, decode's input, decode's output."""
+    fresh, nan = (lambda: torch.jit.load(str(ts))), float("nan")
+    m = fresh()
+    x = torch.randn(1, 1, 6 * 2048) * 0.1
+    x[..., 5] = nan
+    torch.manual_seed(0)
+    with torch.no_grad():   # unguarded, every latent after one NaN sample is NaN (the caches keep it)
+        latents = [m.encode(x[..., k:k + 2048]) for k in range(0, x.shape[-1], 2048)]
+    assert all(torch.isfinite(z).all() for z in latents), "encode: a NaN sample never reaches the caches"
+    m = fresh()
+    dims, frames = int(m.decode_params[0]), 2048 // int(m.decode_params[1])
+    z = torch.randn(1, dims, 6 * frames)
+    z[..., 1] = nan
+    with torch.no_grad():
+        ys = [m.decode(z[..., k:k + frames]) for k in range(0, z.shape[-1], frames)]
+    assert all(torch.isfinite(y).all() for y in ys) and ys[-1].abs().max() > 0, \
+        "decode: a NaN latent neither comes out nor silences the blocks after it"
+    m = fresh()   # a run that diverged to NaN weights (a known RAVE failure): its export plays silence
+    state = m.state_dict()
+    weight = next(k for k in state if k.startswith("decoder") and k.endswith("weight"))
+    state[weight] = torch.full_like(state[weight], nan)
+    m.load_state_dict(state)
+    with torch.no_grad():
+        y = m.decode(torch.zeros(1, dims, frames))
+    assert torch.isfinite(y).all() and not y.any(), "decode: NaN inside never reaches the host"
 
 
 def test_noise_recipe_v2_small(tmp_path):

@@ -67,15 +67,38 @@ def nn_ar() -> tuple[Path | None, str]:
                  "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h")
 
 
-def torch_env() -> dict:
-    """The hosts load the venv's libtorch, as the plugins were built against it."""
+def torch_env(seed: int | None = None) -> dict:
+    """The hosts load the venv's libtorch, as the plugins were built against it; with a seed, the host
+    starts with libtorch's generator seeded (hosts/real/seed_torch.cpp, preloaded)."""
     import torch
 
-    return {**os.environ, "LD_LIBRARY_PATH": str(Path(torch.__file__).parent / "lib")}
+    env = {**os.environ, "LD_LIBRARY_PATH": str(Path(torch.__file__).parent / "lib")}
+    if seed is not None:
+        env.update(LD_PRELOAD=str(seed_shim()), RAVE_TO_CHAOS_TORCH_SEED=str(seed))
+    return env
+
+
+def seed_shim() -> Path:
+    """hosts/real/seed_torch.cpp compiled against the venv's torch, once per torch version (cached)."""
+    import torch
+
+    lib = Path(torch.__file__).parent
+    out = CACHE / f"seed_torch-{torch.__version__}-{hashlib.sha256((REPO / 'hosts/real/seed_torch.cpp').read_bytes()).hexdigest()[:8]}.so"
+    if not out.exists():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".tmp{os.getpid()}")
+        r = subprocess.run(["g++", "-shared", "-fPIC", "-O1", "-std=c++17", "-D_GLIBCXX_USE_CXX11_ABI=1",
+                            f"-I{lib}/include", f"-I{lib}/include/torch/csrc/api/include",
+                            str(REPO / "hosts/real/seed_torch.cpp"), f"-L{lib}/lib", "-ltorch_cpu", "-lc10",
+                            f"-Wl,-rpath,{lib}/lib", "-o", str(tmp)], capture_output=True, text=True, timeout=900)
+        if r.returncode:
+            raise RuntimeError(f"building the torch seed shim failed:\n{r.stderr[-3000:]}")
+        os.replace(tmp, out)
+    return out
 
 
 def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.ndarray, work: Path,
-              sr: int = SR, messages=()) -> tuple[np.ndarray, str]:
+              sr: int = SR, messages=(), seed: int | None = None) -> tuple[np.ndarray, str]:
     """Play `inputs` [inlets, T] through [nn~ model method buffer] in pd -nrt -batch; messages: (ms, text)
     sent to nn~ at that time, e.g. (500, "set seed 7"). -> (output [T], Pd's log)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -116,7 +139,7 @@ def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.nd
     patch = ["#N canvas 0 0 600 400 12;"] + [f"#X {o};" for o in objects] + [f"#X connect {a} {b} {c} {d};" for a, b, c, d in links]
     (work / "render.pd").write_text("\n".join(patch) + "\n")
     r = subprocess.run(["pd", "-nogui", "-nosound", "-nrt", "-r", str(sr), "-stderr", "-batch", "-path", str(nn_dir),
-                        "-open", str(work / "render.pd")], capture_output=True, text=True, timeout=600, env=torch_env())
+                        "-open", str(work / "render.pd")], capture_output=True, text=True, timeout=600, env=torch_env(seed))
     log = r.stdout + r.stderr
     if not (work / "out.wav").exists():
         raise RuntimeError(f"pd wrote no output (exit {r.returncode}):\n{log[-3000:]}")
@@ -125,7 +148,7 @@ def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.nd
 
 
 def sc_render(nn_ar_dir: Path, model: Path, method: str, buffer: int, inputs: np.ndarray, work: Path,
-              sr: int = SR, attributes: dict | None = None, changes=()) -> tuple[np.ndarray, str, dict]:
+              sr: int = SR, attributes: dict | None = None, changes=(), seed: int | None = None) -> tuple[np.ndarray, str, dict]:
     """Play `inputs` [inlets, T] through nn.ar's `method.ar(inputs, buffer, attributes: [...])` in scsynth -N
     (hosts/real/render_nrt.scd). attributes: {name: initial value} as synth controls; changes: (seconds,
     name, value) sent as /n_set while it plays. -> (output [outlets, T], the log, nn.ar's model info)."""
@@ -142,7 +165,7 @@ def sc_render(nn_ar_dir: Path, model: Path, method: str, buffer: int, inputs: np
         f'(model: "{model}", method: "{method}", buffer: {buffer}, input: "{work}/in.wav", output: "{work}/out.wav", '
         f'work: "{work}", plugins: "{sc_plugins(nn_ar_dir)}", seconds: {n / sr!r}, sr: {sr}, '
         f'attributes: [{attrs}], changes: [{moves}])\n')
-    log = run_sclang(nn_ar_dir, "render_nrt.scd", job, work)
+    log = run_sclang(nn_ar_dir, "render_nrt.scd", job, work, seed)
     info = yaml.safe_load((work / "info.yaml").read_text())[0] if (work / "info.yaml").exists() else {}
     if not (work / "out.wav").exists():
         raise RuntimeError(f"scsynth wrote no output:\n{log[-3000:]}")
@@ -155,12 +178,12 @@ def sc_plugins(nn_ar_dir: Path) -> str:
     return f"/usr/lib/SuperCollider/plugins:{nn_ar_dir}/nn.ar"
 
 
-def run_sclang(nn_ar_dir: Path, script: str, job: str, work: Path) -> str:
+def run_sclang(nn_ar_dir: Path, script: str, job: str, work: Path, seed: int | None = None) -> str:
     """Run hosts/real/<script> in a headless sclang that knows nn.ar's classes, with NN_JOB naming a
     file holding `job` (an sclang Event). -> sclang's and scsynth's log; raises if sclang failed."""
     (work / "job.scd").write_text(job)
     (work / "sclang.yaml").write_text(f"includePaths:\n  - {nn_ar_dir}/nn.ar/Classes\nexcludePaths: []\n")
-    env = {**torch_env(), "NN_JOB": str(work / "job.scd"),
+    env = {**torch_env(seed), "NN_JOB": str(work / "job.scd"),
            "QTWEBENGINE_DISABLE_SANDBOX": "1", "QT_QPA_PLATFORM": "offscreen"}   # sclang as root, headless
     try:   # sclang waits at its prompt after an error it could not catch (a class missing): cap it
         r = subprocess.run(["sclang", "-l", str(work / "sclang.yaml"), str(REPO / "hosts/real" / script)],

@@ -1,0 +1,98 @@
+"""make mutants: break one promised behaviour at a time in a scratch copy and check that its tests fail.
+
+Each mutation in tests/mutants.toml replaces one exact piece of code (found once) and names the README
+behaviour it breaks and the tests that must catch it. The copy is this checkout's tracked and
+unignored files; its packages shadow the installed ones (PYTHONPATH), the venv is shared. Prints caught
+or survived and the seconds per mutation, and writes the table to docs/mutants.md.
+
+    .venv/bin/python scripts/mutants.py [--only ID ...] [--out docs/mutants.md]
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("spec", "safeio", "chaos_models", "audition", "compare", "rave_pipeline", "rave_to_chaos")
+
+
+def scratch_copy(into: Path) -> Path:
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
+                           check=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src = REPO / name
+        if src.is_file():
+            (into / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, into / name)
+    (into / ".venv").symlink_to(REPO / ".venv")
+    shadow = into / ".mutant-packages"   # on PYTHONPATH: the copy's packages before the installed ones
+    shadow.mkdir()
+    for p in PACKAGES:
+        (shadow / p).symlink_to(into / p)
+    return shadow
+
+
+def run_one(m: dict, copy: Path, env: dict, timeout: float) -> tuple[str, float, str]:
+    target = copy / m["file"]
+    original = target.read_text()
+    found = original.count(m["find"])
+    if found != 1:
+        return f"stale ({found} matches)", 0.0, ""
+    target.write_text(original.replace(m["find"], m["replace"]))
+    t0 = time.perf_counter()
+    try:
+        proc = subprocess.run([str(copy / ".venv/bin/pytest"), "-x", "-q", "-p", "no:cacheprovider", *m["tests"]],
+                              cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+        verdict = "caught" if proc.returncode != 0 else "SURVIVED"
+        lines = (proc.stdout + proc.stderr).strip().splitlines()
+        tail = [l for l in lines if l.startswith(("FAILED", "ERROR"))][:1] or lines[-1:] or [""]   # which test, and why
+    except subprocess.TimeoutExpired:
+        verdict, tail = "caught (timed out)", [""]
+    finally:
+        target.write_text(original)
+    return verdict, time.perf_counter() - t0, tail[0]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--only", nargs="*", default=None, help="mutation ids to run (default: all)")
+    ap.add_argument("--list", default=str(REPO / "tests/mutants.toml"))
+    ap.add_argument("--out", default=str(REPO / "docs/mutants.md"))
+    ap.add_argument("--timeout", type=float, default=1800)
+    args = ap.parse_args()
+    mutants = tomllib.loads(Path(args.list).read_text())["mutant"]
+    if args.only:
+        mutants = [m for m in mutants if m["id"] in args.only]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
+        copy = Path(tmp)
+        shadow = scratch_copy(copy)
+        env = {**os.environ, "PYTHONPATH": str(shadow), "OMP_NUM_THREADS": "1"}
+        print(f"{len(mutants)} mutation(s) on a copy in {copy}")
+        for m in mutants:
+            verdict, seconds, tail = run_one(m, copy, env, args.timeout)
+            rows.append((m, verdict, seconds))
+            print(f"{verdict:<10} {seconds:6.1f} s  {m['id']:<28} {m['file']}: {m['breaks']}\n{'':<20}{tail[:160]}",
+                  flush=True)
+    caught = sum(v.startswith("caught") for _, v, _ in rows)
+    print(f"\n{caught}/{len(rows)} caught, {sum(s for _, _, s in rows) / 60:.1f} min")
+    if not args.only:
+        table = "\n".join(f"| {m['id']} | `{m['file']}` | {m['breaks']} | {', '.join(f'`{t}`' for t in m['tests'])} | "
+                          f"{v} | {s:.0f} |" for m, v, s in rows)
+        Path(args.out).write_text(
+            "# The mutation gate: its last result\n\n`make mutants` (scripts/mutants.py) applies each one-line mutation of "
+            "`tests/mutants.toml` to a scratch copy and runs the tests that must catch it.\n"
+            f"Last run: {time.strftime('%Y-%m-%d')}, {caught}/{len(rows)} caught, "
+            f"{sum(s for _, _, s in rows) / 60:.0f} min on 2 cores.\n\n"
+            "| id | file | the behaviour it breaks | tests | result | s |\n|---|---|---|---|---|---|\n" + table + "\n")
+        print(f"wrote {args.out}")
+    return 0 if caught == len(rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
