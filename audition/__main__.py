@@ -9,7 +9,7 @@ import numpy as np
 from audition.host import use_host_threads
 from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR
 from audition.model_file import export_files
-from safeio import UserError, atomic_write_text, cli_main, warn, write_wav
+from safeio import UserError, atomic_write_text, cli_main, number, warn, write_wav
 
 
 def cmd_info(args):
@@ -150,13 +150,13 @@ def main(argv=None):
     p.add_argument("model")
     p.add_argument("--method", default="forward")
     p.add_argument("--in", dest="inputs", action="append", default=[], help="one per inlet, in order")
-    p.add_argument("--seconds", type=float, default=4.0)
-    p.add_argument("--sr", type=int, default=SR)
-    p.add_argument("--buffer", type=int, default=DEFAULT_BUFFER,
+    p.add_argument("--seconds", type=number(float, 1e-3, 3600.0, "--seconds"), default=4.0)
+    p.add_argument("--sr", type=number(int, 8000, 384000, "--sr"), default=SR)
+    p.add_argument("--buffer", type=number(int, 1, 1 << 16, "--buffer"), default=DEFAULT_BUFFER,
                    help="host buffer; rounded up to a power of two and raised to the largest ratio, as hosts do")
     p.add_argument("--host", choices=list(PROFILES), default="nn~",
                    help="nn~ (Pd/Max, 2N-64), nn.ar (real time, 2N-64), nn.ar-nrt (N-64), unthreaded (N)")
-    p.add_argument("--load-delay", type=int, default=0, help="nn.ar: samples of input lost while the model loads (measured 512-1792)")
+    p.add_argument("--load-delay", type=number(int, 0, 10 * SR, "--load-delay"), default=0, help="nn.ar: samples of input lost while the model loads (measured 512-1792)")
     p.add_argument("--strict", action="store_true", help="an unknown method is an error instead of the host's fallback to forward")
     p.add_argument("--no-thread", action="store_true", help="same as --host unthreaded")
     p.add_argument("--allow-nonfinite", action="store_true", help="exit 0 even when the output holds NaN/inf")
@@ -164,13 +164,13 @@ def main(argv=None):
                    help="set a model attribute while playing, as [set NAME VALUE( in Pd (repeatable), e.g. seed=7@2.0")
     p.add_argument("--align", action="store_true", help="remove the host latency (for analysis)")
     p.add_argument("--grid", default=None, help="INLET=LOW:HIGH:STEPS: one render per constant value of that inlet")
-    p.add_argument("--seed", type=int, default=0, help="torch seed before each render (RAVE models are random)")
+    p.add_argument("--seed", type=number(int, -(2 ** 63), 2 ** 63 - 1, "--seed"), default=0, help="torch seed before each render (RAVE models are random)")
     p.add_argument("--out", default=None, help="WAV path (default renders/<model>_<method>.wav)")
     p = sub.add_parser("validate", help="check the nn~ contract; exit 1 with one line per failure")
     p.add_argument("models", nargs="+")
     p = sub.add_parser("bench", help="real-time factor, latency, memory per method and buffer")
     p.add_argument("models", nargs="+")
-    p.add_argument("--buffers", type=int, nargs="+", default=list(BENCH_BUFFERS))
+    p.add_argument("--buffers", type=number(int, 1, 1 << 16, "--buffers"), nargs="+", default=list(BENCH_BUFFERS))
     p.add_argument("--json", default=None, help="also write the rows as JSON")
     args = ap.parse_args(argv)
     use_host_threads()

@@ -2,7 +2,15 @@
 import argparse
 import sys
 
-from safeio import UserError, cli_main
+from safeio import UserError, cli_main, number
+
+# What an instrument can be built and played with: a conv of OPERATORS x OPERATORS x 5 must fit in memory and
+# run in real time; w_mult is a finite, positive weight scale (above W_MULT_MAX every weight overflows the
+# float32 circuit into silence); seeds are what torch.manual_seed takes (64-bit).
+OPERATORS_MAX, KERNEL_MAX, W_MULT_MAX, SEED_RANGE = 1024, 63, 1000.0, (-(2 ** 63), 2 ** 63 - 1)
+
+
+SEED = number(int, *SEED_RANGE, "--seed")
 
 
 @cli_main
@@ -14,22 +22,22 @@ def main(argv=None):
     ex.add_argument("--model", choices=["chaos_effect", "model_synth", "streaming_chaos_effect", "morph_chaos_effect",
                                         "live_chaos_effect", "live_model_synth"],
                     default="chaos_effect")
-    ex.add_argument("--operators", type=int, default=None, help="hidden channels (default: the essay's, 14 for chaos_effect, 7 for model_synth)")
-    ex.add_argument("--w-mult", type=float, default=None, help="weight scale (default: the essay's, 2 for chaos_effect, 1 for model_synth)")
-    ex.add_argument("--kernel", type=int, default=1, help="kernel size of conv_in/conv/conv_out (essay: 1)")
-    ex.add_argument("--seed", type=int, default=0, help="weights = the essay's class built right after torch.manual_seed(SEED)")
-    ex.add_argument("--seed-b", type=int, default=None, help="morph_chaos_effect: seed of weight set B (default SEED+1)")
+    ex.add_argument("--operators", type=number(int, 1, OPERATORS_MAX, "--operators"), default=None, help="hidden channels (default: the essay's, 14 for chaos_effect, 7 for model_synth)")
+    ex.add_argument("--w-mult", type=number(float, 1e-6, W_MULT_MAX, "--w-mult"), default=None, help="weight scale (default: the essay's, 2 for chaos_effect, 1 for model_synth)")
+    ex.add_argument("--kernel", type=number(int, 1, KERNEL_MAX, "--kernel"), default=1, help="kernel size of conv_in/conv/conv_out (essay: 1)")
+    ex.add_argument("--seed", type=SEED, default=0, help="weights = the essay's class built right after torch.manual_seed(SEED)")
+    ex.add_argument("--seed-b", type=SEED, default=None, help="morph_chaos_effect: seed of weight set B (default SEED+1)")
     ex.add_argument("--out", default=None, help="output .ts path (default: exports/<model>_ops<N>_w<W>_seed<S>.ts)")
 
     es = sub.add_parser("export-essay", help="export the essay's instruments")
     es.add_argument("--out-dir", default="exports")
-    es.add_argument("--seed", type=int, default=0)
+    es.add_argument("--seed", type=SEED, default=0)
 
     eb = sub.add_parser("export-beyond", help="export the streaming, morphing and (with --targets) hybrid instruments")
     eb.add_argument("--out-dir", default="exports")
-    eb.add_argument("--seed", type=int, default=0)
+    eb.add_argument("--seed", type=SEED, default=0)
     eb.add_argument("--targets", nargs="*", default=[], help="recordings the hybrid is fine-tuned toward")
-    eb.add_argument("--steps", type=int, default=None, help="fine-tuning steps of the hybrid (default 300)")
+    eb.add_argument("--steps", type=number(int, 1, 10 ** 6, "--steps"), default=None, help="fine-tuning steps of the hybrid (default 300)")
 
     args = ap.parse_args(argv)
 

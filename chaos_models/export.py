@@ -1,4 +1,5 @@
 """Script an instrument to TorchScript for nn~ / nn.ar, atomically, with a manifest beside it."""
+import io
 from pathlib import Path
 
 import torch
@@ -37,9 +38,14 @@ def export(instrument: Instrument, out: str | Path, extra: dict | None = None) -
     if out.suffix != ".ts":
         raise UserError(f"{out}: the export must end in .ts (nn~ and nn.ar load TorchScript files)")
     scripted = torch.jit.script(instrument.eval())
-    with atomic_path(out) as tmp:
-        scripted.save(str(tmp))
-        torch.jit.load(str(tmp))  # never publish a file that does not load
+    data = io.BytesIO()
+    torch.jit.save(scripted, data)   # in memory: torch takes no file name that is not UTF-8
+    torch.jit.load(io.BytesIO(data.getvalue()))  # never publish a file that does not load
+    try:
+        with atomic_path(out) as tmp:
+            tmp.write_bytes(data.getvalue())
+    except OSError as e:
+        raise UserError(f"cannot write {out} ({e.strerror or e}): choose a folder you can write to")
     write_manifest(out, {
         "kind": "hand-written",
         "class": f"chaos_models.{type(instrument).__name__}",

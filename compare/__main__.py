@@ -5,7 +5,7 @@ import sys
 import time
 from pathlib import Path
 
-from safeio import UserError, cli_main, warn
+from safeio import UserError, cli_main, number, warn
 
 
 @cli_main
@@ -14,10 +14,10 @@ def main(argv=None):
     ap.add_argument("exports", nargs="*", default=["exports"], help=".ts files or folders (default exports/)")
     ap.add_argument("--inputs", nargs="*", default=None, help="audio files (default: two of each datasets/*/raw/ here, the demo recordings in a checkout)")
     ap.add_argument("--out", default="reports/compare")
-    ap.add_argument("--seeds", type=int, default=16,
+    ap.add_argument("--seeds", type=number(int, 0, 4096, "--seeds"), default=16,
                     help="judge the claims over ChaosEffect rebuilt from this many seeds (and a quarter as many at each "
                          "other usable w_mult); 0: only the exports given (default 16)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+    ap.add_argument("--jobs", type=number(int, 1, 256, "--jobs"), default=os.cpu_count() or 1,
                     help="exports analysed at once, one process each (default: one per CPU core)")
     args = ap.parse_args(argv)
     from audition.host import use_host_threads

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 from rave_pipeline import options
-from safeio import cli_main
+from safeio import UserError, cli_main
 
 
 def recipe_from(args):
@@ -38,7 +38,6 @@ def export_all(args) -> None:
     a recipe that cannot be exported is one line at the end (exit 2), the others are exported."""
     from rave_pipeline import recipes
     from rave_pipeline.export import export
-    from safeio import UserError
 
     missing = []
     for name in recipes.names():
@@ -51,6 +50,17 @@ def export_all(args) -> None:
     if missing:
         raise UserError(f"{', '.join(missing)} not exported (see above); everything else is in "
                         f"{recipes.exports_dir(args.root, args.exports)}")
+
+
+def tidy(args) -> None:
+    """Before any command: EXPORTS must be a folder, and what a killed export left there goes."""
+    from rave_pipeline import recipes
+    from rave_pipeline.export import remove_stale
+
+    out = recipes.exports_dir(args.root, args.exports)
+    if out.exists() and not out.is_dir():
+        raise UserError(f"EXPORTS={out} is a file, not a folder: name a folder (it is created if missing)")
+    remove_stale(out, ".staging-*")
 
 
 @cli_main
@@ -79,6 +89,7 @@ def main(argv=None):
         submit(args.recipe, options.argv(args), options.argv(args, [options.DATA]), args.sbatch,
                args.sbatch_args, args.after, args.export_only)
         return
+    tidy(args)
     if args.command == "export-all":
         return export_all(args)
     if args.command == "export-chaos":

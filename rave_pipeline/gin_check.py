@@ -9,6 +9,7 @@ Runs in a subprocess (it imports rave and torch): `python -m rave_pipeline.gin_c
 BINDING...` prints one JSON line: {"phase_1_duration": N} or {"error": "..."}.
 """
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -34,8 +35,12 @@ def check(configs: list[str], overrides: list[str]) -> dict:
         for binding in overrides:
             try:
                 statements = list(config_parser.ConfigParser(binding, gin_config.ParserDelegate(skip_unknown=True)))
-            except SyntaxError as e:
-                return {"error": f"OVERRIDE '{binding}' is not a gin binding ({e.msg.split(' (line')[0]}): write "
+            except Exception as e:   # SyntaxError, or the tokenizer's own errors on an unclosed ( or [
+                why = str(getattr(e, "msg", None) or (e.args[0] if e.args else type(e).__name__)).split(" (line")[0]
+                why = ("a ( or [ is never closed" if "EOF in multi-line" in why else
+                       "its value is not a number, a quoted string, a list or a tuple" if "malformed node" in why else
+                       why.splitlines()[0])
+                return {"error": f"OVERRIDE '{binding}' is not a gin binding ({why}): write "
                                  "NAME=VALUE or Configurable.parameter=VALUE, no spaces, e.g. OVERRIDE='PHASE_1_DURATION=500000'"}
             for st in statements:
                 if getattr(st, "arg_name", None) == "" and st.selector not in macros:
@@ -44,11 +49,19 @@ def check(configs: list[str], overrides: list[str]) -> dict:
         gin.clear_config()
         try:
             gin.parse_config_files_and_bindings(configs, overrides)
-        except (ValueError, KeyError, TypeError) as e:
+        except (ValueError, KeyError, TypeError, SyntaxError) as e:
             reason = str(e).strip().splitlines()[0]
+            if "malformed node" in reason:   # a bare word: gin reads Python literals only
+                reason = "its value is not a number, a quoted string, a list or a tuple"
             culprit = next((b for b in overrides if b.split("=")[0].strip().split(".")[0] in reason), " ".join(overrides))
             return {"error": f"OVERRIDE '{culprit}' does not fit {shown}: {reason}"}
-        return {"phase_1_duration": int(gin.query_parameter("%PHASE_1_DURATION"))}
+        phase_1 = gin.query_parameter("%PHASE_1_DURATION")
+        if not isinstance(phase_1, int) or isinstance(phase_1, bool) or phase_1 < 0:
+            culprit = next((b for b in overrides if "PHASE_1_DURATION" in b), "the config")
+            return {"error": f"OVERRIDE '{culprit}' sets PHASE_1_DURATION to {phase_1!r}: it takes a whole number of steps, "
+                             "e.g. OVERRIDE='PHASE_1_DURATION=500000'"}
+        ratios, bands = gin.query_parameter("%RATIOS"), gin.query_parameter("%N_BAND")
+        return {"phase_1_duration": phase_1, "compression": int(math.prod(ratios)) * int(bands)}
     finally:
         gin.clear_config()
 

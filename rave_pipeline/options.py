@@ -13,7 +13,8 @@ from pathlib import Path
 
 from safeio import UserError
 
-DATA, TRAIN = "data", "train"   # data: every RAVE command (preprocess, export); train: training only
+DATA, TRAIN = "data", "train"
+COUNT_MAX = 2 ** 31 - 1   # what RAVE's and Lightning's integer settings hold   # data: every RAVE command (preprocess, export); train: training only
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +65,8 @@ def check_count(var: str, value, minimum: int = 1, where: str = "") -> int:
             pass
     if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
         raise UserError(f"{var}={value}{where} is not a whole number of {minimum} or more")
+    if value > COUNT_MAX:
+        raise UserError(f"{var}={value}{where} is too large: at most {COUNT_MAX}")
     return value
 
 

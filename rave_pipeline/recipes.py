@@ -113,6 +113,15 @@ class Recipe:
         floor = CONFIG_FACTS.get(self.config, {}).get("min_n_signal", 0)
         if self.n_signal < floor:
             raise UserError(f"n_signal {self.n_signal} is too small for RAVE {self.config}: use N_SIGNAL={floor} or more")
+        frame = self.compression
+        if self.n_signal % frame:
+            below, above = self.n_signal // frame * frame, (self.n_signal // frame + 1) * frame
+            raise UserError(f"N_SIGNAL={self.n_signal} does not fit RAVE {self.config}: an example must be a whole number of "
+                            f"latent frames of {frame} samples (RATIOS x N_BAND of its config); use N_SIGNAL="
+                            f"{below if below >= floor else above} or {above}")
+        if self.tag and (self.tag in (".", "..") or "/" in self.tag or "\0" in self.tag):
+            raise UserError(f"TAG={self.tag!r} would put the run outside {self.root / 'runs'}: a tag is one folder name "
+                            "(no '/', not '.' or '..'), e.g. TAG=batch8")
         if self.channels < 1 or self.sampling_rate < 8000:
             raise UserError(f"recipe {self.name}: channels must be >= 1 and sampling_rate >= 8000")
 

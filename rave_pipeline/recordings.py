@@ -63,6 +63,8 @@ def convert(f: Path, recipe: Recipe, dest: Path):
     NaN/inf become silence. -> (tail or None, samples found, notes) or (None, 0, reason skipped)."""
     import soundfile as sf
 
+    if not f.exists():
+        return None, 0, "vanished while preprocessing (deleted or moved)"
     if not os.access(f, os.R_OK):
         return None, 0, "unreadable: no read permission"
     chunk, sr = recipe.chunk, recipe.sampling_rate

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from rave_pipeline import dataset, disk, options, rave_cli, runs, stage
+from rave_pipeline.export import DISK_FULL
 from rave_pipeline.recipes import REPO, Recipe
 from safeio import UserError, atomic_write_text, warn
 
@@ -142,7 +143,8 @@ def record_settings(recipe: Recipe, batch: int, gpu: str, phase_1: int) -> None:
 
 
 def check_gin(recipe: Recipe, overrides) -> int:
-    """Parse the recipe's config and OVERRIDE bindings as rave train will; -> PHASE_1_DURATION."""
+    """Parse the recipe's config and OVERRIDE bindings as rave train will, and check N_SIGNAL against the
+    latent frame they give; -> PHASE_1_DURATION."""
     configs = [recipe.config] + ([str(recipe.gin_path)] if recipe.gin_path else [])
     cmd = [sys.executable, "-m", "rave_pipeline.gin_check", *configs, "--", *(overrides or [])]
     try:
@@ -152,6 +154,11 @@ def check_gin(recipe: Recipe, overrides) -> int:
         raise UserError(f"could not read RAVE's {recipe.config} config (is acids-rave installed? run make setup)")
     if "error" in result:
         raise UserError(result["error"])
+    frame = result["compression"]
+    if recipe.n_signal % frame:   # the config as overridden may cut latent frames of another size than the recipe's
+        raise UserError(f"N_SIGNAL={recipe.n_signal} does not fit RAVE {recipe.config} as overridden: an example must be "
+                        f"a whole number of latent frames of {frame} samples; use N_SIGNAL="
+                        f"{max(recipe.n_signal // frame, 1) * frame} or {(recipe.n_signal // frame + 1) * frame}")
     return result["phase_1_duration"]
 
 
@@ -169,6 +176,10 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
              "makes RAVE's loss infinite (NaN weights); use BATCH=4 or more")
     if workers is None:
         workers = recipe.workers if gpu_gb else 0  # CPU: load in the main process, no extra memory
+    cpus = len(os.sched_getaffinity(0))
+    if workers > cpus:   # each loader process holds its own copy of the dataset's state: more than cores only costs memory
+        warn(f"WORKERS={workers} is more than the {cpus} CPU core(s) this job may use: using {cpus}")
+        workers = cpus
     with runs.exclusive(runs.lock_of(recipe.runs_dir), recipe.runs_dir) as lock_fd:
         if fresh:
             moved = runs.archive(recipe.runs_dir)
@@ -211,9 +222,17 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
             sys.exit(128 + sig)
         if code < 0:
             name = signal.Signals(-code).name
-            why = " (the kernel's out-of-memory killer sends it: lower BATCH, see dmesg)" if -code == signal.SIGKILL else ""
+            why = (" (by someone, or by the kernel's out-of-memory killer: if dmesg says 'Out of memory', lower BATCH "
+                   "or WORKERS)") if -code == signal.SIGKILL else ""
             raise UserError(f"rave train was killed ({name}, signal {-code}){why}; newest checkpoint: "
                             f"{newest or 'none yet'} (step {step}); run make train-{recipe.name} to resume")
+        if code != 0 and (any(k in tail for k in DISK_FULL) or disk.free_bytes(recipe.runs_dir) < 1e6):
+            free = disk.megabytes(disk.free_bytes(recipe.runs_dir))
+            need = (f"checkpoints of {disk.megabytes(newest.stat().st_size)} and needs about "
+                    f"{disk.megabytes(3 * newest.stat().st_size)} free" if newest else "its first checkpoints")
+            raise UserError(f"the disk holding {recipe.runs_dir} is full ({free} free): training writes {need} there; "
+                            f"free space (or train under ROOT= on a bigger disk) and run make train-{recipe.name} again "
+                            f"to resume from {newest or 'the start'} (step {step})")
         if code != 0:
             hint = next((fix for key, fix in KNOWN_FAILURES.items() if key in tail), None)
             last = [l for l in tail.strip().splitlines() if l.strip()][-1:] or ["(no output)"]

@@ -1,4 +1,5 @@
 """Decode any audio file through ffmpeg (as rave preprocess does) and write WAVs atomically."""
+import os
 import signal
 import subprocess
 import tempfile
@@ -63,5 +64,9 @@ def write_wav(path, audio: np.ndarray, sr: int, subtype: str = "PCM_16") -> None
     import soundfile as sf
 
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    with atomic_path(path) as tmp:
-        sf.write(str(tmp), audio.T, sr, subtype=subtype, format="WAV")
+    try:
+        with atomic_path(path) as tmp:
+            sf.write(os.fsencode(tmp), audio.T, sr, subtype=subtype, format="WAV")   # bytes: any file name
+    except (OSError, sf.LibsndfileError) as e:
+        why = getattr(e, "strerror", None) or str(e).strip().splitlines()[0][:120]
+        raise UserError(f"cannot write {path} ({why}): choose a folder you can write to")

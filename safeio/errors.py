@@ -1,5 +1,7 @@
 """One-sentence errors for users instead of tracebacks."""
+import argparse
 import functools
+import math
 import shutil
 import sys
 
@@ -33,3 +35,19 @@ def cli_main(main):
             print("interrupted", file=sys.stderr)
             sys.exit(130)
     return wrapper
+
+
+def number(kind, low, high, what: str):
+    """argparse type: a finite number of `kind` in [low, high], refused in one sentence naming the option."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except (ValueError, OverflowError):
+            value = None
+        if value is None or (kind is float and not math.isfinite(value)) or not low <= value <= high:
+            shown = (lambda v: str(v)) if kind is int else (lambda v: f"{v:g}")
+            raise argparse.ArgumentTypeError(f"{what} {text!r}: give a {'whole ' if kind is int else ''}number "
+                                             f"from {shown(low)} to {shown(high)}")
+        return value
+    parse.__name__ = what
+    return parse

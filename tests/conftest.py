@@ -45,10 +45,12 @@ def nn_ar_dir():
     return real_host(nn_ar())
 
 
-def pytest_terminal_summary(terminalreporter):
-    missing = [r for r in terminalreporter.stats.get("skipped", []) if NOT_HERE in str(r.longrepr)]
+def pytest_unconfigure(config):
+    """After pytest's own last line: how many real-host tests did not run here, and how to run them."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    missing = [r for r in (reporter.stats.get("skipped", []) if reporter else []) if NOT_HERE in str(r.longrepr)]
     if missing:
-        terminalreporter.write_line(
+        reporter.write_line(
             f"{len(missing)} real-host test(s) did not run: set NN_TILDE_SRC and NN_AR_SRC to the sources of nn_tilde "
             "and nn.ar (a git archive .tar.gz or a folder; .ci/run sets them), then make test or make real-hosts; "
             "REQUIRE_REAL_HOSTS=1 turns a missing host into a failure", yellow=True, bold=True)
