@@ -155,7 +155,8 @@ def main(argv=None):
     p.add_argument("--buffer", type=number(int, 1, 1 << 16, "--buffer"), default=DEFAULT_BUFFER,
                    help="host buffer; rounded up to a power of two and raised to the largest ratio, as hosts do")
     p.add_argument("--host", choices=list(PROFILES), default="nn~",
-                   help="nn~ (Pd/Max, 2N-64), nn.ar (real time, 2N-64), nn.ar-nrt (N-64), unthreaded (N)")
+                   help="nn~ (Pd/Max, 2N-64), nn~-unsized (no [bufsize N( sent: a 1-in/1-out method 4096+N-64 late), "
+                        "nn.ar (real time, 2N-64), nn.ar-nrt (N-64), unthreaded (N)")
     p.add_argument("--load-delay", type=number(int, 0, 10 * SR, "--load-delay"), default=0, help="nn.ar: samples of input lost while the model loads (measured 512-1792)")
     p.add_argument("--strict", action="store_true", help="an unknown method is an error instead of the host's fallback to forward")
     p.add_argument("--no-thread", action="store_true", help="same as --host unthreaded")

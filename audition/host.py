@@ -19,7 +19,7 @@ import torch
 
 from audition.model_file import Export
 from safeio import UserError, warn
-from spec.host import DEFAULT_BUFFER, PROFILES, power_of_two_from
+from spec.host import DEFAULT_BUFFER, NN_TILDE_BUFFER, PROFILES, power_of_two_from
 
 
 def use_host_threads() -> None:
@@ -61,6 +61,15 @@ class Host:
         elif self.buffer > power_of_two_from(buffer):  # nn~ rounds up to a power of two silently
             self.say(f"buffer size too small, switching to {self.buffer}")
         self.disabled = nn_ar and self.buffer < self.profile.block   # nn.ar plays silence then
+        # nn~ keeps its 4096-sample buffer for a 1-in/1-out model unless [bufsize N( came first: it still
+        # computes N-sample blocks, but their output comes NN_TILDE_BUFFER - N samples later (measured)
+        self.unsized_delay = 0
+        if self.profile.unsized and self.spec.in_channels == self.spec.out_channels == 1:
+            if self.buffer > NN_TILDE_BUFFER:
+                raise UserError(f"nn~ without [bufsize {self.buffer}( keeps {NN_TILDE_BUFFER}-sample buffers for a "
+                                f"1-in/1-out model and corrupts memory above that: send [bufsize {self.buffer}( "
+                                "before DSP starts (host nn~)")
+            self.unsized_delay = NN_TILDE_BUFFER - self.buffer
         if self.disabled:
             self.say(f"blockSize({self.profile.block}) larger than model bufferSize({self.buffer}), disabling")
         self.fn = getattr(export.module, self.spec.name)
@@ -72,7 +81,7 @@ class Host:
 
     @property
     def latency(self) -> int:
-        return max(self.profile.latency(self.buffer), 0)   # below nn.ar's block it plays nothing at all
+        return max(self.profile.latency(self.buffer), 0) + self.unsized_delay   # below nn.ar's block: nothing at all
 
     def process_buffer(self, frame: torch.Tensor) -> torch.Tensor:
         """One host buffer: [batch, in_ch, N] -> [batch, out_ch, N]."""

@@ -8,7 +8,8 @@ the GPU's, not the launch queue's. RAVE's phase is read from the model (`warmed_
 PHASE_1_DURATION steps are done: the adversarial phase). Peak memory is reset when phase 2 begins,
 so each phase reports its own peak.
 
-Every validation and the end of training print one line and write `progress.json` into the run's
+Every validation, every PROGRESS_S seconds of training (30; RAVE_PIPELINE_PROGRESS_S) whatever the
+validation interval, and the end of training print one line and write `progress.json` into the run's
 version folder (what `make bench-gpu` reads, and what a user sizes `--time` from).
 """
 import collections
@@ -26,6 +27,7 @@ import torch
 WINDOW = 200   # steps kept per phase for the rolling rate (an ETA follows the recent rate)
 # First steps of each phase left out of the rate (cudnn autotuning, allocator growth); bench-gpu sets it.
 SKIP = int(os.environ.get("RAVE_PIPELINE_WARMUP_STEPS", 3))
+PROGRESS_S = float(os.environ.get("RAVE_PIPELINE_PROGRESS_S", 30))   # a line at least this often, with the ETA
 
 
 def duration(seconds: float) -> str:
@@ -58,6 +60,7 @@ class StepMeter(pl.Callback):
         self.start = self.end = None
         self.phase = 1
         self.cuda = False
+        self.shown_at = time.monotonic()
 
     def setup(self, trainer, pl_module, stage):
         # bench-gpu's --card-gb: behave like a smaller card (torch's allocator refuses beyond it)
@@ -92,6 +95,8 @@ class StepMeter(pl.Callback):
             torch.cuda.synchronize(pl_module.device)
         self.end = time.perf_counter()
         self.phases[self.phase].steps += 1
+        if time.monotonic() - self.shown_at >= PROGRESS_S:   # quiet between validations no longer than this
+            self.show(trainer, pl_module)
 
     def _read_memory(self):
         stats = self.phases[self.phase]
@@ -134,11 +139,14 @@ class StepMeter(pl.Callback):
             parts.append(f"validation {float(val):.4g}")
         return " · ".join(parts)
 
+    def show(self, trainer, pl_module) -> None:
+        print(self.line(self.report(trainer, pl_module), trainer), flush=True)
+        self.shown_step, self.shown_at = trainer.global_step, time.monotonic()
+
     def on_validation_end(self, trainer, pl_module):
         if trainer.sanity_checking or not trainer.global_step:
             return
-        print(self.line(self.report(trainer, pl_module), trainer), flush=True)
-        self.shown_step = trainer.global_step
+        self.show(trainer, pl_module)
 
     def on_train_end(self, trainer, pl_module):
         stats = self.phases[self.phase]

@@ -77,6 +77,15 @@ def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, w
     return cmd
 
 
+def loader_workers(workers: int) -> int:
+    """At most one loader process per CPU core this job may use: each holds its own copy of the loader's
+    state (670 MB each measured with WORKERS=1000, which ended in the out-of-memory killer)."""
+    cpus = len(os.sched_getaffinity(0))
+    if workers > cpus:
+        warn(f"WORKERS={workers} is more than the {cpus} CPU core(s) this job may use: using {cpus}")
+    return min(workers, cpus)
+
+
 def die_with_parent() -> None:
     """In the child, before exec: SIGTERM when the wrapper dies, even by SIGKILL (Linux prctl), so
     RAVE checkpoints and stops instead of training on as an orphan."""
@@ -176,10 +185,7 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
              "makes RAVE's loss infinite (NaN weights); use BATCH=4 or more")
     if workers is None:
         workers = recipe.workers if gpu_gb else 0  # CPU: load in the main process, no extra memory
-    cpus = len(os.sched_getaffinity(0))
-    if workers > cpus:   # each loader process holds its own copy of the dataset's state: more than cores only costs memory
-        warn(f"WORKERS={workers} is more than the {cpus} CPU core(s) this job may use: using {cpus}")
-        workers = cpus
+    workers = loader_workers(workers)
     with runs.exclusive(runs.lock_of(recipe.runs_dir), recipe.runs_dir) as lock_fd:
         if fresh:
             moved = runs.archive(recipe.runs_dir)

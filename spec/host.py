@@ -18,6 +18,7 @@ class Profile:
     block: int             # the host's own block (subtracted from the latency); 0 for none
     says: str              # how the host prefixes its messages: "nn~" or "NNUGen" (nn.ar)
     set_lead: int          # an attribute change lands this many buffers before the one holding it
+    unsized: bool = False  # nn~ never sent [bufsize N(: a 1-in/1-out method's output comes NN_TILDE_BUFFER - N later
 
     def latency(self, buffer: int) -> int:
         return self.latency_buffers * buffer - self.block
@@ -25,6 +26,7 @@ class Profile:
 
 PROFILES = {
     "nn~": Profile("nn~", 2, HOST_BLOCK, "nn~", 1),                  # Pd / Max, threaded: 2N - 64
+    "nn~-unsized": Profile("nn~-unsized", 2, HOST_BLOCK, "nn~", 1, True),   # ... without [bufsize N( (measured)
     "nn.ar": Profile("nn.ar", 2, HOST_BLOCK, "NNUGen", 0),           # SuperCollider in real time: 2N - 64
     "nn.ar-nrt": Profile("nn.ar-nrt", 1, HOST_BLOCK, "NNUGen", 0),   # SuperCollider non-real-time (NN.nrt): N - 64
     "unthreaded": Profile("unthreaded", 1, 0, "nn~", 0),             # nn~ without its thread: N

@@ -8,13 +8,12 @@ import soundfile as sf
 import torch
 
 from audition.host import Host
-from spec.host import latency
 from audition.model_file import open_export
 from safeio import UserError
 from audition.validate import validate
 from chaos_models.export import build, export
 from helpers.cli import run_cli
-from spec.host import SR
+from spec.host import SR, latency
 
 
 class Gain(torch.nn.Module):
@@ -106,6 +105,20 @@ def save(module, path):
 def test_latency_by_host_profile():
     assert latency(2048) == 4032 and latency(512) == 960 and latency(4096) == 8128  # nn~'s threaded mode at Pd's 64-sample block: 2N - 64
     assert latency(2048, "nn.ar") == 4032 and latency(2048, "nn.ar-nrt") == 1984 and latency(2048, "unthreaded") == 2048
+
+
+def test_nn_tilde_without_bufsize_plays_a_one_in_one_out_model_4096_minus_n_later(tmp_path):
+    """Measured in the real nn~ (test_real_hosts): no [bufsize N( sent, RAVE's forward comes N + 4032 late."""
+    gain = open_export(save(Gain(), tmp_path / "gain.ts"))
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 10000)).astype(np.float32)
+    for n, late in ((512, 4544), (2048, 6080), (4096, 8128)):
+        host = Host(gain, "forward", n, "nn~-unsized")
+        y = host.play(x)[0, 0]
+        assert host.latency == late and not y[:late].any() and np.array_equal(y[late:], 2 * x[0, :10000 - late])
+    with pytest.raises(UserError, match=r"nn~ without \[bufsize 8192\( keeps 4096-sample buffers .* corrupts memory"):
+        Host(gain, "forward", 8192, "nn~-unsized")
+    chaos = open_export(export(build("chaos_effect", seed=0), tmp_path / "c.ts"))
+    assert Host(chaos, "chaos", 512, "nn~-unsized").latency == 960, "two inlets: [bufsize( does not matter"
 
 
 def test_params_only_discovery_and_host_latency(tmp_path):

@@ -295,6 +295,16 @@ def test_symlinked_folders_loops_and_non_utf8_names(tmp_path):
     (["--augment", "foo"], "augmentation 'foo' is not one of acids-rave's: compress, gain, mute"),
     (["--override", "PHASE_1_DUATION=5"], "sets PHASE_1_DUATION, which nothing in v2_small, noise reads"),
     (["--override", "RAVE.foo=1"], "OVERRIDE 'RAVE.foo=1' does not fit v2_small, noise: Configurable 'RAVE' doesn't"),
+    (["--n-signal", "100000"], "N_SIGNAL=100000 does not fit RAVE v2_small: an example must be a whole number of latent "
+                               "frames of 512 samples (RATIOS x N_BAND of its config); use N_SIGNAL=99840 or 100352"),
+    (["--override", "RAVE.latent_size=(("], "OVERRIDE 'RAVE.latent_size=((' is not a gin binding (a ( or [ is never closed)"),
+    (["--override", "PHASE_1_DURATION='abc'"], "sets PHASE_1_DURATION to 'abc': it takes a whole number of steps"),
+    (["--override", "PHASE_1_DURATION=abc"], "is not a gin binding (its value is not a number, a quoted string"),
+    (["--override", "RATIOS=[4,4,4,3]"], "N_SIGNAL=131072 does not fit RAVE v2_small as overridden: an example must be a "
+                                         "whole number of latent frames of 3072 samples"),
+    (["--tag", "../../escape"], "TAG='../../escape' would put the run outside"),
+    (["--tag", ".."], "TAG='..' would put the run outside"),
+    (["--batch", "99999999999999999999"], "BATCH=99999999999999999999 is too large: at most 2147483647"),
 ])
 def test_bad_settings_are_one_sentence_before_any_work(tmp_path, args, says):
     r = pipe("train", "noise", *args, "--root", tmp_path, "--device", "cpu")
@@ -427,3 +437,49 @@ def test_joined_audio_keeps_its_remainder_across_write_windows(tmp_path):
     assert total // chunk > 3 * 64, "several windows"
     assert joined == total // chunk * chunk and round(report["left_s"] * SR) == total % chunk
     assert round(report["found_s"] * SR) == total
+
+
+def test_any_command_removes_what_a_killed_export_left_and_exports_must_be_a_folder(tmp_path):
+    staging = tmp_path / "exports/.staging-noise-99999999"   # no such process
+    (staging / "x").mkdir(parents=True)
+    alive = tmp_path / f"exports/.staging-voice-{os.getpid()}"   # a running export's: kept
+    alive.mkdir()
+    r = pipe("preprocess", "noise", "--root", tmp_path)
+    assert r.returncode == 2 and "does not exist: put recordings there" in r.stderr, r.stderr
+    assert not staging.exists() and alive.exists()
+    (tmp_path / "a file").write_text("")
+    for command in ("export", "export-chaos", "preprocess"):
+        r = pipe(command, "noise", "--root", tmp_path, "--exports", tmp_path / "a file")
+        assert r.returncode == 2 and f"EXPORTS={tmp_path / 'a file'} is a file, not a folder" in r.stderr, r.stderr
+
+
+def test_workers_beyond_the_cores_are_clamped_with_one_line(capsys):
+    from rave_pipeline.train import loader_workers
+    cores = len(os.sched_getaffinity(0))
+    assert loader_workers(1000) == cores and f"WORKERS=1000 is more than the {cores} CPU core(s)" in capsys.readouterr().err
+    assert loader_workers(cores) == cores and capsys.readouterr().err == ""
+
+
+def test_training_says_where_it_is_at_least_every_30_seconds(tmp_path, monkeypatch, capsys):
+    """Between validations (hours apart on a cluster) a line with the step and the ETA, by the clock."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from rave_pipeline import progress
+    clock = [1000.0]
+    monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    trainer = SimpleNamespace(global_step=0, max_steps=1000, log_dir=str(tmp_path), default_root_dir=str(tmp_path),
+                              callback_metrics={}, sanity_checking=False)
+    model = SimpleNamespace(device=torch.device("cpu"), warmed_up=False, warmup=500)
+    meter = progress.StepMeter()
+    meter.on_train_start(trainer, model)
+    shown = []
+    for step in range(1, 101):
+        clock[0] += 1.0   # one step a second
+        meter.on_train_batch_start(trainer, model, None, step)
+        trainer.global_step = step
+        meter.on_train_batch_end(trainer, model, None, None, step)
+        shown += [step] if capsys.readouterr().out else []
+    assert shown == [30, 60, 90]
+    assert (tmp_path / "progress.json").exists()

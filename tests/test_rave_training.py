@@ -158,6 +158,40 @@ def guards_hold(ts) -> None:
     assert torch.isfinite(y).all() and not y.any(), "decode: NaN inside never reaches the host"
 
 
+def exports_while_checkpoints_churn(root, opts) -> None:
+    """Export while a trainer saves and prunes: every 0.3 s a new checkpoint is written in place (as Lightning
+    writes it) and the one before is deleted. Each export holds the checkpoint it picked and succeeds."""
+    import threading
+
+    runs_dir = root / "runs/noise"
+    source = runs.newest_checkpoint(runs_dir)
+    data, stop = source.read_bytes(), threading.Event()
+
+    def churn():
+        previous = None
+        for k in range(10 ** 6):
+            if stop.is_set():
+                return
+            new = source.parent / f"churn-step={k}.ckpt"
+            with open(new, "wb") as f:
+                for i in range(0, len(data), 1 << 20):
+                    f.write(data[i:i + (1 << 20)])
+            if previous:
+                previous.unlink()
+            previous = new
+            time.sleep(0.3)
+    thread = threading.Thread(target=churn)
+    thread.start()
+    try:
+        for _ in range(2):
+            code, out = finish(start("export", "noise", *opts, root=root))
+            assert code == 0 and "Traceback" not in out, out[-3000:]
+    finally:
+        stop.set()
+        thread.join()
+    assert not list((root / "runs").glob(".export-*")) and not list((root / "exports").glob(".staging-*"))
+
+
 def test_noise_recipe_v2_small(tmp_path):
     noise_set(tmp_path / "datasets/noise/raw", 40)
     opts = ["--n-signal", "65536", "--max-steps", "15", "--val-every", "4", "--device", "cpu"]
@@ -168,6 +202,7 @@ def test_noise_recipe_v2_small(tmp_path):
     # after 3 untimed warm-up steps the resumed run's steps are timed: s/step and an ETA at the next validation
     assert re.search(r"step \d+/15 · phase 1 · [0-9.]+ s/step \(data wait \d+ %\) · ETA", out), out[-2000:]
     export_and_play(tmp_path, "noise", opts, "v2_small")
+    exports_while_checkpoints_churn(tmp_path, opts)
     # FRESH archives, never deletes
     code, out = finish(start("train", "noise", *opts[:-2], "--max-steps", "4", "--device", "cpu", "--fresh", root=tmp_path))
     assert code == 0 and "previous runs moved to" in out, out[-2000:]

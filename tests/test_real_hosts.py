@@ -152,6 +152,21 @@ def test_trained_exports_are_exact_in_the_real_nn_tilde_with_a_nan(nn_dir, train
 
 
 
+@pytest.mark.parametrize("buffer", [512, 2048])
+def test_without_bufsize_nn_tilde_plays_a_one_in_one_out_model_later_as_its_profile_says(nn_dir, trained, buffer,
+                                                                                         tmp_path):
+    """No [bufsize N( before DSP: nn~ keeps its 4096-sample buffer for RAVE's forward (1 in, 1 out) and the
+    output comes 4096 - N samples later; audition's nn~-unsized profile renders it sample for sample."""
+    path = trained[0]
+    x = host_inputs(open_export(path), "forward", seconds=1.0)
+    y, log = pd_render(nn_dir, path, "forward", buffer, x, tmp_path, seed=0, bufsize=False)
+    ours = seeded_play(path, "forward", buffer, x, "nn~-unsized")[0]
+    assert np.array_equal(y, ours), f"max {np.abs(y - ours).max():.3g}\n{log[-500:]}"
+    sized = seeded_play(path, "forward", buffer, x, "nn~")[0]
+    late = 4096 - buffer
+    assert np.array_equal(y[late:], sized[:-late]) and not y[:late + 2 * buffer - 64].any()
+
+
 def test_an_unknown_method_plays_forward_in_both(nn_dir, hand_written, tmp_path, capsys):
     path = hand_written[0]
     x = host_inputs(open_export(path), "chaos")     # two inlets connected; forward's third hears silence

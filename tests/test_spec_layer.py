@@ -123,3 +123,23 @@ def test_export_names_follow_one_scheme():
     assert names.trained("noise", "v2_small") == "noise_v2_small_streaming.ts"
     assert names.trained("noise", "v2_small", 120000) == "noise_v2_small_step120000_streaming.ts"
     assert recipes.load("voice").export_path.name == "voice_v2_streaming.ts"
+
+
+def test_any_root_name_reaches_the_command_as_typed(tmp_path):
+    """Quotes, $, spaces and unicode in ROOT travel through make unmangled (no shell in between)."""
+    odd = tmp_path / 'my "runs" $HOME ü'
+    r = subprocess.run(["make", "-s", "--no-print-directory", "preprocess-noise", f"ROOT={odd}".replace("$", "$$")],
+                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and f"{odd}/datasets/noise/raw does not exist" in r.stderr, r.stderr
+    assert [p.name for p in tmp_path.iterdir()] in ([], [odd.name]), "no folder made from a mangled name"
+
+
+def test_export_all_exports_what_it_can_into_one_folder_then_names_what_it_could_not(tmp_path):
+    r = subprocess.run(["make", "-s", "--no-print-directory", "export-all", f"ROOT={tmp_path}",
+                        f"EXPORTS={tmp_path / 'mine'}"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 2, r.stdout + r.stderr
+    for recipe in recipes.names():
+        assert f"not exported: {recipe}: no checkpoint in {tmp_path}/runs/{recipe}" in r.stderr, r.stderr
+    made = {p.name for p in (tmp_path / "mine").glob("*.ts")}
+    assert {names.essay("chaos_effect"), names.essay("live_chaos_effect"), names.essay("streaming_chaos_effect")} <= made
+    assert not (REPO / "exports" / "mine").exists() and not list(tmp_path.glob("exports"))

@@ -98,7 +98,7 @@ def seed_shim() -> Path:
 
 
 def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.ndarray, work: Path,
-              sr: int = SR, messages=(), seed: int | None = None) -> tuple[np.ndarray, str]:
+              sr: int = SR, messages=(), seed: int | None = None, bufsize: bool = True) -> tuple[np.ndarray, str]:
     """Play `inputs` [inlets, T] through [nn~ model method buffer] in pd -nrt -batch; messages: (ms, text)
     sent to nn~ at that time, e.g. (500, "set seed 7"). -> (output [T], Pd's log)."""
     work.mkdir(parents=True, exist_ok=True)
@@ -129,7 +129,8 @@ def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.nd
     write = obj(f"msg 300 280 write -wave -bytes 4 {work}/out.wav out0")
     files2 = obj("obj 300 300 soundfiler")
     quit_ = obj("msg 300 320 \\; pd quit")
-    links += [(load, 0, trig, 0), (trig, 3, read, 0), (read, 0, files, 0), (trig, 2, size, 0), (size, 0, nn, 0),
+    links += [(trig, 2, size, 0)] if bufsize else []   # [bufsize N( before DSP starts, as a patch should send it
+    links += [(load, 0, trig, 0), (trig, 3, read, 0), (read, 0, files, 0), (size, 0, nn, 0),
               (trig, 1, dsp, 0), (trig, 0, rec, 0), (trig, 0, wait, 0), (nn, 0, rec, 0),
               (wait, 0, end, 0), (end, 2, write, 0), (write, 0, files2, 0), (end, 1, size, 0), (end, 0, quit_, 0)]
     links += [(trig, 0, p, 0) for p in plays] + [(p, 0, nn, i) for i, p in enumerate(plays)]

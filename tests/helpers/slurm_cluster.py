@@ -95,6 +95,7 @@ def cluster(d: Path):
         wait_for(idle, 60, "the Slurm node to become idle")
         yield env
     finally:
+        subprocess.run(["scancel", "--full", "--quiet", "--partition=test"], env=env, capture_output=True, timeout=30)
         for p in reversed(procs):
             p.send_signal(signal.SIGTERM)
         for p in reversed(procs):
@@ -103,6 +104,21 @@ def cluster(d: Path):
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait(timeout=10)
+        reap(conf)
+
+
+def reap(conf: Path) -> None:
+    """Kill what this cluster started and outlived it: slurmd's job step daemons (slurmstepd ignores
+    SIGTERM once slurmd is gone) and their jobs, found by the SLURM_CONF they inherited."""
+    mark = f"SLURM_CONF={conf}".encode()
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit() or int(proc.name) == os.getpid():
+            continue
+        try:
+            if mark in (proc / "environ").read_bytes().split(b"\0"):
+                os.kill(int(proc.name), signal.SIGKILL)
+        except (OSError, ProcessLookupError):
+            continue   # gone already, or not ours to read
 
 
 def job_state(job: str, env) -> str:
