@@ -105,6 +105,20 @@ def test_any_float_block_gives_finite_chaos(values):
     assert torch.isfinite(ChaosEffect(seed=0).chaos(x)).all()
 
 
+@pytest.mark.parametrize("cls,method,c", METHODS)
+def test_a_bad_sample_plays_as_the_guard_says(cls, method, c):
+    """NaN from the host plays exactly as silence, +-inf exactly as +-INPUT_LIMIT, on every inlet, and the
+    finite samples around them exactly as they would anyway."""
+    from chaos_models.models import INPUT_LIMIT
+    m = cls(seed=0)
+    for inlet in range(c):
+        x = playable(c, 256)
+        x[:, inlet, 100], x[:, inlet, 150], x[:, inlet, 200] = float("nan"), float("inf"), -float("inf")
+        same = x.clone()
+        same[:, inlet, 100], same[:, inlet, 150], same[:, inlet, 200] = 0.0, INPUT_LIMIT, -INPUT_LIMIT
+        assert torch.equal(getattr(m, method)(x), getattr(m, method)(same)), (method, inlet)
+
+
 def test_nan_does_not_spread_through_the_kernel5_conv():
     m, x = ChaosEffect(seed=0), playable(2, 256)
     clean = m.chaos(x)
