@@ -62,3 +62,18 @@ def test_export_all_is_one_job_after_the_named_ones(tmp_path):
 def test_a_refused_submission_is_one_sentence(tmp_path):
     r = run_cli("-m", "rave_pipeline", "submit", "noise", "--sbatch", "/bin/false")
     assert r.returncode == 2 and "sbatch refused the job (exit 1); the command was: /bin/false --parsable" in r.stderr
+
+
+def test_cluster_targets_take_root_and_exports_like_every_export_target(tmp_path):
+    """make cluster-train-* and cluster-export-all hand ROOT and EXPORTS to the jobs, as the local targets
+    use them: the trained and hand-written exports land in the same folder."""
+    sbatch, calls = recording_sbatch(tmp_path)
+    root, out = tmp_path / "my root", tmp_path / "shared exports"
+    for target in ("cluster-train-noise", "cluster-export-all"):
+        r = subprocess.run(["make", "-s", "--no-print-directory", target, f"ROOT={root}", f"EXPORTS={out}",
+                            f"SBATCH={sbatch}", "AFTER=7"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    train, export, export_all = calls()
+    for job in (train, export, export_all):
+        assert job[job.index("--root") + 1] == str(root) and job[job.index("--exports") + 1] == str(out), job
+    assert export_all[:3] == ["--parsable", "--dependency=afterok:7", str(REPO / "scripts/slurm/export.sbatch")]
