@@ -81,17 +81,28 @@ def main() -> int:
                   flush=True)
     caught = sum(v.startswith("caught") for _, v, _ in rows)
     print(f"\n{caught}/{len(rows)} caught, {sum(s for _, _, s in rows) / 60:.1f} min")
-    if not args.only:
-        table = "\n".join(f"| {m['id']} | `{m['file']}` | {m['breaks']} | {', '.join(f'`{t}`' for t in m['tests'])} | "
-                          f"{v} | {s:.0f} |" for m, v, s in rows)
-        Path(args.out).write_text(
-            "# The mutation gate: its last result\n\n`make mutants` (scripts/mutants.py) applies each one-line mutation of "
-            "`tests/mutants.toml` to a scratch copy and runs the tests that must catch it.\n"
-            f"Last run: {time.strftime('%Y-%m-%d')}, {caught}/{len(rows)} caught, "
-            f"{sum(s for _, _, s in rows) / 60:.0f} min on 2 cores.\n\n"
-            "| id | file | the behaviour it breaks | tests | result | s |\n|---|---|---|---|---|---|\n" + table + "\n")
-        print(f"wrote {args.out}")
+    write_table(Path(args.out), rows)
     return 0 if caught == len(rows) else 1
+
+
+def write_table(out: Path, rows: list) -> None:
+    """docs/mutants.md: one row per mutation; a run of some (--only) replaces their rows and keeps the rest."""
+    table = {m["id"]: f"| {m['id']} | `{m['file']}` | {m['breaks']} | {', '.join(f'`{t}`' for t in m['tests'])} | "
+                      f"{v} | {s:.0f} | {time.strftime('%Y-%m-%d')} |" for m, v, s in rows}
+    if out.exists():
+        old = {line.split(" | ")[0][2:]: line for line in out.read_text().splitlines() if line.startswith("| ") and
+               not line.startswith(("| id ", "|---")) and line.count(" | ") == 6}
+        table = {**old, **table}
+    results = [line.split(" | ")[4] for line in table.values()]
+    seconds = sum(float(line.split(" | ")[5]) for line in table.values())
+    out.write_text(
+        "# The mutation gate: its last result\n\n`make mutants` (scripts/mutants.py) applies each one-line mutation of "
+        "`tests/mutants.toml` to a scratch copy and runs the tests that must catch it.\n"
+        f"{sum(r.startswith('caught') for r in results)}/{len(results)} caught, {seconds / 60:.0f} min on 2 cores "
+        "(the run date of each row at its end).\n\n"
+        "| id | file | the behaviour it breaks | tests | result | s | run |\n|---|---|---|---|---|---|---|\n"
+        + "\n".join(table.values()) + "\n")
+    print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -139,6 +139,12 @@ def test_live_model_synth_glides_without_a_click():
     after = change + -(-int(0.05 * SR) // buffer) * buffer
     assert torch.equal(y[:change], old[:change]) and torch.equal(y[after:], new[after:])
     assert float(y[change - 1:after + 1].diff().abs().max()) <= max(float(old.diff().abs().max()), float(new.diff().abs().max()))
+    # the crossfade itself, per sample: the k-th sample of the glide holds (k + 1) / steps of the new set, and
+    # the glide's last sample is the new instrument alone
+    steps = int(0.05 * SR)
+    share = torch.clamp((torch.arange(after - change, dtype=torch.float32) + 1.0) / float(steps), 0.0, 1.0)
+    expected = old[change:after] * (1.0 - share) + new[change:after] * share
+    assert torch.equal(y[change:after], expected) and torch.equal(y[change + steps - 1], new[change + steps - 1])
 
 
 @pytest.mark.parametrize("host,buffer,first", [

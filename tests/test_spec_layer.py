@@ -117,6 +117,7 @@ def test_make_variables_and_flags_take_one_path(tmp_path):
 def test_export_names_follow_one_scheme():
     """The names themselves, written out once here: what patches, manifests and users see."""
     assert names.essay("chaos_effect") == "chaos_effect_ops14_w2_seed0.ts"
+    assert names.hand_written("chaos_effect", 14, 2.0) == "chaos_effect_ops14_w2_seed0.ts", "w_mult 2.0 is w2"
     assert names.essay("morph_chaos_effect", seed=3, seed_b=4) == "morph_chaos_effect_ops14_w2_seed3to4.ts"
     assert names.essay("live_model_synth") == "live_model_synth_ops7_w1_seed0.ts"
     assert names.hand_written("chaos_effect", 5, 0.5, kernel=3, seed=2) == "chaos_effect_ops5_w0.5_k3_seed2.ts"
