@@ -325,6 +325,8 @@ def test_every_synthdef_plays_in_the_real_nn_ar_at_the_measured_levels(nn_ar_dir
     played = {k: v for k, v in level.items() if k not in TRAINED}
     spread = max(played.values()) - min(played.values())
     print("SynthDef levels, dBFS RMS:", {k: round(v, 1) for k, v in level.items()}, f"spread {spread:.1f} dB")
-    assert round(spread, 1) == 8.6, f"levels (dBFS RMS): {played}"   # the README's table
+    # the README's table, measured with the server's random generator seeded (RandSeed 1984): LFNoise1 in pad
+    # and reroll draws the same curve every run (unseeded runs gave 8.6 and 10.5 dB)
+    assert round(spread, 1) == 9.5, f"levels (dBFS RMS): {played}"
     # 01's comment: topo's level on the bus at mod1 = 1 (the mouse at rest) is 0.029: Chaos's pitch +21 Hz
     assert round(bus, 3) == 0.029, bus

@@ -216,7 +216,7 @@ def sc_play_patches(nn_ar_dir: Path, models: dict, defs: dict, scenes: list, wor
     sc = lambda v: f'"{v}"' if isinstance(v, (str, Path)) else repr(v)
     events = lambda evs: ", ".join(f"[{t!r}, '{d}', [{', '.join(sc(a) for a in args)}]]" for t, d, args in evs)
     job = (f'(models: [{", ".join(f"{sc(k)}, {sc(v)}" for k, v in models.items())}], defs: [{", ".join(files)}], '
-           f'work: "{work}", plugins: "{sc_plugins(nn_ar_dir)}", sr: {sr}, '
+           f'work: "{work}", plugins: "{sc_plugins(nn_ar_dir)}", sr: {sr}, seed: 1984, '
            f'scenes: [{", ".join(f"[{sc(n)}, {s!r}, [{events(e)}]]" for n, s, e in scenes)}])\n')
     log = run_sclang(nn_ar_dir, "play_patches_nrt.scd", job, work)
     out = {}
