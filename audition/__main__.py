@@ -8,6 +8,7 @@ import numpy as np
 
 from audition.host import use_host_threads
 from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR
+from spec.instruments import SEED_RANGE
 from audition.model_file import export_files
 from safeio import UserError, atomic_write_text, cli_main, number, warn, write_wav
 
@@ -165,7 +166,7 @@ def main(argv=None):
                    help="set a model attribute while playing, as [set NAME VALUE( in Pd (repeatable), e.g. seed=7@2.0")
     p.add_argument("--align", action="store_true", help="remove the host latency (for analysis)")
     p.add_argument("--grid", default=None, help="INLET=LOW:HIGH:STEPS: one render per constant value of that inlet")
-    p.add_argument("--seed", type=number(int, -(2 ** 63), 2 ** 63 - 1, "--seed"), default=0, help="torch seed before each render (RAVE models are random)")
+    p.add_argument("--seed", type=number(int, *SEED_RANGE, "--seed"), default=0, help="torch seed before each render (RAVE models are random)")
     p.add_argument("--out", default=None, help="WAV path (default renders/<model>_<method>.wav)")
     p = sub.add_parser("validate", help="check the nn~ contract; exit 1 with one line per failure")
     p.add_argument("models", nargs="+")

@@ -3,11 +3,12 @@ import argparse
 import sys
 
 from safeio import UserError, cli_main, number
+from spec.instruments import SEED_RANGE
 
 # What an instrument can be built and played with: a conv of OPERATORS x OPERATORS x 5 must fit in memory and
 # run in real time; w_mult is a finite, positive weight scale (above W_MULT_MAX every weight overflows the
-# float32 circuit into silence); seeds are what torch.manual_seed takes (64-bit).
-OPERATORS_MAX, KERNEL_MAX, W_MULT_MAX, SEED_RANGE = 1024, 63, 1000.0, (-(2 ** 63), 2 ** 63 - 1)
+# float32 circuit into silence); seeds are what torch.manual_seed takes (spec.instruments.SEED_RANGE).
+OPERATORS_MAX, KERNEL_MAX, W_MULT_MAX = 1024, 63, 1000.0
 
 
 SEED = number(int, *SEED_RANGE, "--seed")

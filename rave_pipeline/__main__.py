@@ -7,9 +7,12 @@ from rave_pipeline import options
 from safeio import UserError, cli_main
 
 
-def recipe_from(args):
+def recipe_from(args, **changes):
+    """The recipe the command line names (or, with changes such as recipe="noise", another one with the
+    same settings)."""
     from rave_pipeline import recipes
 
+    args = argparse.Namespace(**{**vars(args), **changes})
     return recipes.load(args.recipe, root=args.root, n_signal=args.n_signal, max_steps=args.max_steps,
                         val_every=args.val_every, save_every=args.save_every,
                         augment=None if args.augment is None else [a for a in args.augment.split(",") if a and a != "none"],
@@ -25,7 +28,7 @@ def export_chaos(args) -> None:
     out_dir = recipes.exports_dir(args.root, args.exports)
     targets = []
     if "noise" in recipes.names():
-        noise_raw = recipe_from(argparse.Namespace(**{**vars(args), "recipe": "noise", "raw": None})).raw_dir
+        noise_raw = recipe_from(args, recipe="noise", raw=None).raw_dir
         here = Path.cwd()   # named from the current folder when inside it, as make always did (the manifest keeps them)
         targets = [p.relative_to(here) if p.is_relative_to(here) else p
                    for p in sorted(noise_raw.glob("*.wav"))] if noise_raw.is_dir() else []
@@ -42,7 +45,7 @@ def export_all(args) -> None:
     missing = []
     for name in recipes.names():
         try:
-            export(recipe_from(argparse.Namespace(**{**vars(args), "recipe": name})))
+            export(recipe_from(args, recipe=name))
         except UserError as e:
             missing.append(name)
             print(f"not exported: {name}: {e}", file=sys.stderr)

@@ -23,6 +23,16 @@ def disk_full(e: Exception, folder: Path) -> bool:
     return getattr(e, "errno", None) == errno.ENOSPC or free_bytes(folder) < 1e6
 
 
+# What a tool that ran out of disk leaves in its output: the OS's words, or torch.save's when the
+# checkpoint or export it was writing was cut short.
+FULL_DISK_SAYS = ("No space left on device", "file write failed", "PytorchStreamWriter failed")
+
+
+def output_says_full(output: str, folder: Path) -> bool:
+    """A failed rave train / rave export: did the disk holding `folder` fill up?"""
+    return any(k in output for k in FULL_DISK_SAYS) or free_bytes(folder) < 1e6
+
+
 def database_bytes(recipe: Recipe, seconds: float) -> float:
     return 1.1 * seconds * recipe.sampling_rate * recipe.channels * 2   # int16 + LMDB's overhead
 

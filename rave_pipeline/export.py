@@ -12,9 +12,6 @@ from spec import names
 from spec.host import DEFAULT_BUFFER
 
 
-DISK_FULL = ("No space left on device", "file write failed", "PytorchStreamWriter failed")
-
-
 def remove_stale(folder: Path, pattern: str) -> None:
     """Working folders a killed export left (named ...-<pid>): removed once their process is gone."""
     for stale in folder.glob(pattern):
@@ -23,10 +20,10 @@ def remove_stale(folder: Path, pattern: str) -> None:
             shutil.rmtree(stale, ignore_errors=True)
 
 
-def hold(recipe: Recipe, holding: Path) -> tuple[Path, Path, int]:
+def hold(recipe: Recipe, holding: Path) -> tuple[Path, Path, Path, int]:
     """The newest checkpoint, held: a hard link (a copy across file systems) beside its run's config.gin,
     in a folder the trainer never touches, so that a run still training can save, replace and prune its
-    checkpoints while rave export reads. -> (original, held copy, global step)."""
+    checkpoints while rave export reads. -> (original, its run folder, held copy, global step)."""
     for _ in range(10):
         try:
             ckpt = runs.newest_checkpoint(recipe.runs_dir)
@@ -41,7 +38,7 @@ def hold(recipe: Recipe, holding: Path) -> tuple[Path, Path, int]:
             except OSError:
                 shutil.copy2(ckpt, held)
             shutil.copy2(run_dir / "config.gin", holding / "config.gin")
-            return ckpt, held, runs.global_step(held)
+            return ckpt, run_dir, held, runs.global_step(held)
         except FileNotFoundError:   # the trainer replaced it between our look and our link: look again
             continue
     raise UserError(f"{recipe.runs_dir}: every checkpoint vanished while it was being read (a trainer pruning "
@@ -49,17 +46,15 @@ def hold(recipe: Recipe, holding: Path) -> tuple[Path, Path, int]:
 
 
 def export(recipe: Recipe) -> str:
+    """Export the recipe's newest checkpoint (the command line has already checked EXPORTS and removed what a
+    killed export left there: rave_pipeline.__main__.tidy)."""
     final = recipe.export_path
-    if final.parent.exists() and not final.parent.is_dir():
-        raise UserError(f"EXPORTS={final.parent} is a file, not a folder: name a folder (it is created if missing)")
-    remove_stale(final.parent, f".staging-{recipe.name}-*")
     remove_stale(recipe.runs_dir.parent, f".export-{recipe.run_name}-*")
     staging = final.parent / f".staging-{recipe.name}-{os.getpid()}"
     holding = recipe.runs_dir.with_name(f".export-{recipe.run_name}-{os.getpid()}")
     name = final.name.removesuffix(names.TRAINED_SUFFIX)
     try:
-        ckpt, held, step = hold(recipe, holding)
-        run_dir = runs.run_dir_of(ckpt)
+        ckpt, run_dir, held, step = hold(recipe, holding)
         cmd = rave_cli.command("export", "--run", held, "--streaming", "--output", staging, "--name", name)
         print(f"exporting {ckpt} (step {step}) -> {final}")
         try:
@@ -69,7 +64,7 @@ def export(recipe: Recipe) -> str:
             raise UserError(f"rave export did not finish within 30 min for {recipe.runs_dir}; run make export-{recipe.name} again")
         produced = staging / final.name
         if proc.returncode != 0 or not produced.exists():
-            if any(k in proc.stdout + proc.stderr for k in DISK_FULL) or disk.free_bytes(final.parent) < 1e6:
+            if disk.output_says_full(proc.stdout + proc.stderr, final.parent):
                 need = 2 * held.stat().st_size
                 raise UserError(f"the disk holding {final.parent} is full: exporting {recipe.name} needs about "
                                 f"{disk.megabytes(need)} there and it has {disk.megabytes(disk.free_bytes(final.parent))}; "

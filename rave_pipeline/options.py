@@ -13,8 +13,8 @@ from pathlib import Path
 
 from safeio import UserError
 
-DATA, TRAIN = "data", "train"
-COUNT_MAX = 2 ** 31 - 1   # what RAVE's and Lightning's integer settings hold   # data: every RAVE command (preprocess, export); train: training only
+DATA, TRAIN = "data", "train"   # data: every RAVE command (preprocess, export); train: training only
+COUNT_MAX = 2 ** 31 - 1         # what RAVE's and Lightning's integer settings hold
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,7 +53,6 @@ OPTIONS = [
     Option("OVERRIDE", "list", TRAIN, "extra gin binding, repeatable (make: one per word)", rave="--override"),
     Option("FRESH", "switch", TRAIN, "archive the existing run and start a new one"),
 ]
-BY_VAR = {o.var: o for o in OPTIONS}
 
 
 def check_count(var: str, value, minimum: int = 1, where: str = "") -> int:

@@ -86,6 +86,12 @@ class Recipe:
     def compression(self) -> int:
         return CONFIG_FACTS.get(self.config, {}).get("compression", 2048)
 
+    def frames_that_fit(self, frame: int) -> str:
+        """The N_SIGNAL values next to this one that are whole latent frames (and not below the config's floor)."""
+        floor = CONFIG_FACTS.get(self.config, {}).get("min_n_signal", frame)
+        below, above = self.n_signal // frame * frame, (self.n_signal // frame + 1) * frame
+        return f"use N_SIGNAL={below if below >= floor else above} or {above}"
+
     def batch_for_gpu(self, gb: float) -> int | None:
         fits = [b for mem, b in sorted(self.batch_by_gpu_gb.items()) if mem <= gb * 1.05]
         return fits[-1] if fits else None
@@ -113,12 +119,10 @@ class Recipe:
         floor = CONFIG_FACTS.get(self.config, {}).get("min_n_signal", 0)
         if self.n_signal < floor:
             raise UserError(f"n_signal {self.n_signal} is too small for RAVE {self.config}: use N_SIGNAL={floor} or more")
-        frame = self.compression
-        if self.n_signal % frame:
-            below, above = self.n_signal // frame * frame, (self.n_signal // frame + 1) * frame
+        if self.n_signal % self.compression:
             raise UserError(f"N_SIGNAL={self.n_signal} does not fit RAVE {self.config}: an example must be a whole number of "
-                            f"latent frames of {frame} samples (RATIOS x N_BAND of its config); use N_SIGNAL="
-                            f"{below if below >= floor else above} or {above}")
+                            f"latent frames of {self.compression} samples (RATIOS x N_BAND of its config); "
+                            + self.frames_that_fit(self.compression))
         if self.tag and (self.tag in (".", "..") or "/" in self.tag or "\0" in self.tag):
             raise UserError(f"TAG={self.tag!r} would put the run outside {self.root / 'runs'}: a tag is one folder name "
                             "(no '/', not '.' or '..'), e.g. TAG=batch8")

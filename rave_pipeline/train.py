@@ -8,7 +8,6 @@ import time
 from pathlib import Path
 
 from rave_pipeline import dataset, disk, options, rave_cli, runs, stage
-from rave_pipeline.export import DISK_FULL
 from rave_pipeline.recipes import REPO, Recipe
 from safeio import UserError, atomic_write_text, warn
 
@@ -18,8 +17,6 @@ KNOWN_FAILURES = {
     "CUDA out of memory": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
     "OutOfMemoryError": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
     "n_components=128 must be between": "the validation set is too small for RAVE's PCA: add recordings (the size check before training says how many seconds)",
-    "No space left on device": "the disk holding runs/ is full: free space there (or train under ROOT= on a bigger disk) "
-                               "and run the same command again to resume",
     "contains NaN": "training diverged to NaN; with the mute augmentation a batch of only muted examples does this "
                     "(p = 0.1^BATCH per step): use BATCH=4 or more, or AUGMENT=none, and FRESH=1",
 }
@@ -166,8 +163,7 @@ def check_gin(recipe: Recipe, overrides) -> int:
     frame = result["compression"]
     if recipe.n_signal % frame:   # the config as overridden may cut latent frames of another size than the recipe's
         raise UserError(f"N_SIGNAL={recipe.n_signal} does not fit RAVE {recipe.config} as overridden: an example must be "
-                        f"a whole number of latent frames of {frame} samples; use N_SIGNAL="
-                        f"{max(recipe.n_signal // frame, 1) * frame} or {(recipe.n_signal // frame + 1) * frame}")
+                        f"a whole number of latent frames of {frame} samples; " + recipe.frames_that_fit(frame))
     return result["phase_1_duration"]
 
 
@@ -232,7 +228,7 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
                    "or WORKERS)") if -code == signal.SIGKILL else ""
             raise UserError(f"rave train was killed ({name}, signal {-code}){why}; newest checkpoint: "
                             f"{newest or 'none yet'} (step {step}); run make train-{recipe.name} to resume")
-        if code != 0 and (any(k in tail for k in DISK_FULL) or disk.free_bytes(recipe.runs_dir) < 1e6):
+        if code != 0 and disk.output_says_full(tail, recipe.runs_dir):
             free = disk.megabytes(disk.free_bytes(recipe.runs_dir))
             need = (f"checkpoints of {disk.megabytes(newest.stat().st_size)} and needs about "
                     f"{disk.megabytes(3 * newest.stat().st_size)} free" if newest else "its first checkpoints")

@@ -1,7 +1,6 @@
 """One-sentence errors for users instead of tracebacks."""
 import argparse
 import functools
-import math
 import shutil
 import sys
 
@@ -44,7 +43,7 @@ def number(kind, low, high, what: str):
             value = kind(text)
         except (ValueError, OverflowError):
             value = None
-        if value is None or (kind is float and not math.isfinite(value)) or not low <= value <= high:
+        if value is None or not low <= value <= high:   # NaN and inf fail the bounds too
             shown = (lambda v: str(v)) if kind is int else (lambda v: f"{v:g}")
             raise argparse.ArgumentTypeError(f"{what} {text!r}: give a {'whole ' if kind is int else ''}number "
                                              f"from {shown(low)} to {shown(high)}")

@@ -7,6 +7,7 @@ ESSAY = {"chaos_effect": {"operators": 14, "w_mult": 2}, "model_synth": {"operat
 # The essay's instruments exported as they stand, plus its "try different values" ChaosEffect(5, 4).
 ESSAY_EXPORTS = [("chaos_effect", ESSAY["chaos_effect"]), ("chaos_effect", {"operators": 5, "w_mult": 4}),
                  ("model_synth", ESSAY["model_synth"])]
+SEED_RANGE = (-(2 ** 63), 2 ** 63 - 1)   # what torch.manual_seed takes: every seed a CLI accepts
 W_MULT_RANGE = (1.0, 4.0)   # usable for both (ChaosEffect at 14, ModelSynth at 7 operators); live exports clamp to it
 
 # The inlets, with the ranges of the essay's patches.
