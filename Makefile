@@ -44,7 +44,7 @@ bench-chaos:  ## real-time factors of the chaos instruments vs the essay's class
 # ---- RAVE pipeline: make train-voice BATCH=4 GPU=0 MAX_STEPS=... (see configs/*.toml) ----------
 RECIPES    := $(basename $(notdir $(wildcard configs/*.toml)))
 
-.PHONY: $(foreach r,$(RECIPES),preprocess-$(r) train-$(r) export-$(r)) export-all
+.PHONY: $(foreach r,$(RECIPES),preprocess-$(r) train-$(r) export-$(r) timeline-$(r)) export-all
 
 $(RECIPES:%=preprocess-%): preprocess-%:  ## preprocess-noise / preprocess-voice: raw recordings -> RAVE database (only if raw files changed)
 	$(RTC_MAKE) preprocess $*
@@ -52,8 +52,11 @@ $(RECIPES:%=preprocess-%): preprocess-%:  ## preprocess-noise / preprocess-voice
 $(RECIPES:%=train-%): train-%: preprocess-%  ## train-noise / train-voice: train or resume (FRESH=1 archives the run and starts anew)
 	$(RTC_MAKE) train $*
 
-$(RECIPES:%=export-%): export-%:  ## export-noise / export-voice: newest checkpoint -> exports/<recipe>_<config>_streaming.ts
+$(RECIPES:%=export-%): export-%:  ## export-noise / export-voice: newest checkpoint -> exports/<recipe>_<config>_streaming.ts (CKPT=<step|best|last|path>: that one, _step<N> in the name)
 	$(RTC_MAKE) export $*
+
+$(RECIPES:%=timeline-%): timeline-%:  ## timeline-noise / timeline-voice: every kept checkpoint exported, heard and measured -> reports/timeline-<recipe>/ (EVERY=k, INPUTS="a.wav b.wav")
+	$(RTC_MAKE) timeline $*
 
 export-all:  ## every trained and hand-written export into one folder; one line per recipe it could not export
 	$(RTC_MAKE) export-all

@@ -97,3 +97,39 @@ def persistent_peaks(spectra: list[tuple[np.ndarray, np.ndarray]], prominence_db
         if hits >= share * len(found) and not any(abs(m - cand) <= tolerance * cand for m in modes):
             modes.append(float(cand))
     return modes
+
+
+def multiresolution_distance(x: np.ndarray, y: np.ndarray, sizes=(256, 1024, 4096)) -> float:
+    """How far y's spectrogram is from x's (reconstruction error): the mean absolute difference of the
+    log10 magnitudes (Hann STFTs, hop a quarter of the size), averaged over the three sizes. 0 = the
+    same spectrogram at every resolution; 1 = a factor of 10 apart on average."""
+    n = min(len(x), len(y))
+    out = []
+    for size in sizes:
+        if n < size:
+            continue
+        _, _, X = sps.stft(x[:n], nperseg=size, noverlap=3 * size // 4, window="hann")
+        _, _, Y = sps.stft(y[:n], nperseg=size, noverlap=3 * size // 4, window="hann")
+        out.append(np.mean(np.abs(np.log10(np.abs(Y) + 1e-5) - np.log10(np.abs(X) + 1e-5))))
+    return float(np.mean(out)) if out else float("nan")
+
+
+def band_share(x: np.ndarray, sr: int, above_hz: float) -> float:
+    """Share (0..1) of x's energy above a frequency."""
+    f, p = power_spectrum(x, sr)
+    return float(p[f > above_hz].sum() / max(p.sum(), EPS))
+
+
+def mode_prominences(spectra: list[tuple[np.ndarray, np.ndarray]], modes: list[float],
+                     tolerance: float = 0.03) -> list[float]:
+    """For each persistent mode (persistent_peaks), its median prominence (dB) over the spectra that show it."""
+    peaks = []
+    for f, p in spectra:
+        idx, props = sps.find_peaks(10 * np.log10(p + EPS), prominence=0)
+        peaks.append((f[idx], props["prominences"]))
+    out = []
+    for m in modes:
+        found = [prom[np.abs(freqs - m) <= tolerance * m].max() for freqs, prom in peaks
+                 if np.any(np.abs(freqs - m) <= tolerance * m)]
+        out.append(float(np.median(found)) if found else 0.0)
+    return out

@@ -7,6 +7,11 @@ import numpy as np
 from compare import analyse, claims, clips
 from compare.clips import slug
 
+STYLE = """body{font-family:sans-serif;max-width:1000px;margin:auto;padding:0 8px}td,th{border:1px solid #ccc;padding:3px 6px;font-size:13px}
+table{border-collapse:collapse;display:block;overflow-x:auto}img{max-width:100%;height:auto}
+.clips{display:flex;flex-wrap:wrap;gap:6px}.clip{margin:0}.clip audio{width:220px;max-width:100%}.clip figcaption{font-size:12px}
+.warn{color:#b00}"""
+
 HOMOGENISATION_TEXT = (
     "The homogenisation index of a model is the mean pairwise distance between the time-averaged "
     "log-mel spectra (64 bands, dB) of its outputs over the whole input set, divided by the same mean "
@@ -126,10 +131,7 @@ def to_html(report: dict) -> str:
         for k, r in report["models"].items() for name, d in r["per_input"].items())
     return f"""<!doctype html><meta charset="utf-8"><title>Trained vs hand-written instruments</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{{font-family:sans-serif;max-width:1000px;margin:auto;padding:0 8px}}td,th{{border:1px solid #ccc;padding:3px 6px;font-size:13px}}
-table{{border-collapse:collapse;display:block;overflow-x:auto}}img{{max-width:100%;height:auto}}
-.clips{{display:flex;flex-wrap:wrap;gap:6px}}.clip{{margin:0}}.clip audio{{width:220px;max-width:100%}}.clip figcaption{{font-size:12px}}
-.warn{{color:#b00}}</style>
+<style>{STYLE}</style>
 <h1>Trained vs hand-written instruments</h1>
 <p>Every method of every export was run block by block as nn~ runs it (buffer {analyse.BUFFER}, latency removed, torch seed 0)
 on the same inputs: {e(', '.join(report['inputs']))}. Controls of multi-inlet methods sit a quarter into their documented range.</p>

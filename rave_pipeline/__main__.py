@@ -108,7 +108,7 @@ def main(argv=None):
               overrides=args.override, workers=args.workers)
     else:
         from rave_pipeline.export import export
-        export(recipe)
+        export(recipe, args.ckpt or "last")
 
 
 if __name__ == "__main__":

@@ -51,16 +51,17 @@ class CheckpointOnExit(pl.Callback):
 
 
 def install() -> None:
-    """Make every pl.Trainer built from now on carry CheckpointOnExit and StepMeter (and no SLURM
+    """Make every pl.Trainer built from now on carry CheckpointOnExit, StepMeter and TimelineSaves (and no SLURM
     auto-requeue)."""
     from lightning_fabric.plugins.environments import SLURMEnvironment
 
     from rave_pipeline.progress import StepMeter
+    from rave_pipeline.timeline_saves import TimelineSaves
 
     original = pl.Trainer.__init__
 
     def init(self, *args, callbacks=None, plugins=None, **kwargs):
-        callbacks = [*(callbacks or []), CheckpointOnExit(), StepMeter()]
+        callbacks = [*(callbacks or []), CheckpointOnExit(), StepMeter(), TimelineSaves()]
         if SLURMEnvironment.detect():
             plugins = [*(plugins or []), SLURMEnvironment(auto_requeue=False)]
         original(self, *args, callbacks=callbacks, plugins=plugins, **kwargs)

@@ -14,6 +14,7 @@ from pathlib import Path
 from safeio import UserError
 
 DATA, TRAIN = "data", "train"   # data: every RAVE command (preprocess, export); train: training only
+EXPORT, TIMELINE = "export", "timeline"   # one checkpoint's export; the timeline of a run
 COUNT_MAX = 2 ** 31 - 1         # what RAVE's and Lightning's integer settings hold
 
 
@@ -48,10 +49,13 @@ OPTIONS = [
     Option("DEVICE", "text", TRAIN, "auto (default), cuda or cpu"),
     Option("MAX_STEPS", "count", TRAIN, "train up to this global step", rave="--max_steps"),
     Option("VAL_EVERY", "count", TRAIN, "validate every N steps", rave="--val_every"),
-    Option("SAVE_EVERY", "count", TRAIN, "save a checkpoint every N steps", rave="--save_every"),
+    Option("SAVE_EVERY", "count", TRAIN, "keep a checkpoint every N steps, for CKPT= exports and the timeline"),
     Option("WORKERS", "count", TRAIN, "data loader processes (0: load in the trainer)", minimum=0, rave="--workers"),
     Option("OVERRIDE", "list", TRAIN, "extra gin binding, repeatable (make: one per word)", rave="--override"),
     Option("FRESH", "switch", TRAIN, "archive the existing run and start a new one"),
+    Option("CKPT", "text", EXPORT, "the checkpoint to export: a step (e.g. 120000), best, last (default) or a .ckpt path"),
+    Option("EVERY", "count", TIMELINE, "timeline: every k-th kept checkpoint (the newest always)"),
+    Option("INPUTS", "list", TIMELINE, "timeline: your audio files, rendered beside compare's input set (make: one per word)"),
 ]
 
 
@@ -79,7 +83,7 @@ def parse(option: Option, text: str):
     return text
 
 
-def add_to(parser: argparse.ArgumentParser, scopes=(DATA, TRAIN)) -> None:
+def add_to(parser: argparse.ArgumentParser, scopes=(DATA, TRAIN, EXPORT)) -> None:
     """The table's flags on an argparse parser (checked by `parse`, said as the make variable)."""
     for o in OPTIONS:
         if o.scope not in scopes:
@@ -117,7 +121,7 @@ def from_environment(args: argparse.Namespace, environ=os.environ) -> None:
             setattr(args, o.dest, parse(o, text))
 
 
-def argv(args: argparse.Namespace, scopes=(DATA, TRAIN)) -> list[str]:
+def argv(args: argparse.Namespace, scopes=(DATA, TRAIN, EXPORT)) -> list[str]:
     """The flags that give a job the same settings (ROOT made absolute)."""
     out = []
     for o in OPTIONS:

@@ -61,8 +61,11 @@ def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, w
     cmd = rave_cli.command("train", "--name", recipe.name, "--db_path", db or recipe.db_dir, "--out_path", recipe.runs_dir,
                            "--config", recipe.config, "--channels", recipe.channels, "--gpu", gpu)
     cmd += options.rave_flags({"N_SIGNAL": recipe.n_signal, "BATCH": batch, "MAX_STEPS": recipe.max_steps,
-                               "VAL_EVERY": recipe.val_every, "SAVE_EVERY": recipe.save_every, "WORKERS": workers,
+                               "VAL_EVERY": recipe.val_every, "WORKERS": workers,
                                "OVERRIDE": list(overrides or [])})
+    # RAVE's own numbered saves count batches from 0 again after a resume (overwriting the first run's):
+    # off; TimelineSaves keeps one every SAVE_EVERY global steps instead (rave_pipeline/timeline_saves.py)
+    cmd += ["--save_every", "0"]
     if recipe.gin_path:
         cmd += ["--config", str(recipe.gin_path)]
     for aug in recipe.augment:
@@ -209,7 +212,7 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
               f"max_steps {recipe.max_steps}, on {where}, reading {db}")
         record_settings(recipe, batch, gpu_arg, phase_1)
         cmd = rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers, db)
-        env = {**os.environ, **env_extra}
+        env = {**os.environ, **env_extra, "RAVE_PIPELINE_SAVE_EVERY": str(recipe.save_every)}
         log = recipe.runs_dir / "train.log"
         print(f"RAVE's full output: {log}")
         code, tail, sig = run_forwarding_signals(cmd, env, log, lock_fd)

@@ -21,6 +21,7 @@ COMMANDS = {
     "info": ("audition", ["info"]),
     "render": ("audition", ["render"]),
     "compare": ("compare", []),
+    "timeline": ("rave_to_chaos.timeline", []),
     "bench-chaos": ("compare.bench_chaos", []),
     "ranges": ("compare.ranges", []),
     "bench-guard": ("rave_pipeline.bench_guard", []),
@@ -46,7 +47,7 @@ def main(argv=None) -> None:
         print(usage())
         return
     module, first = COMMANDS[argv[0]]
-    make = ["--from-make"] if from_make and module == "rave_pipeline" else []
+    make = ["--from-make"] if from_make and module in ("rave_pipeline", "rave_to_chaos.timeline") else []
     sys.argv = [f"rave-to-chaos {argv[0]}", *first, *argv[1:], *make]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 
