@@ -104,9 +104,12 @@ SBATCH      ?= sbatch
 SBATCH_ARGS ?=
 SUBMIT_OPTS = --sbatch "$$SBATCH" $(if $(SBATCH_ARGS),--sbatch-args "$$SBATCH_ARGS")
 export SBATCH SBATCH_ARGS
-.PHONY: $(RECIPES:%=cluster-train-%) cluster-export-all
+.PHONY: $(RECIPES:%=cluster-train-%) $(RECIPES:%=cluster-timeline-%) cluster-export-all
 $(RECIPES:%=cluster-train-%): cluster-train-%:  ## submit training + an export that runs after it (afterok); prints job ids
 	@$(RTC_MAKE) cluster-train $* $(SUBMIT_OPTS)
+
+$(RECIPES:%=cluster-timeline-%): cluster-timeline-%:  ## submit the timeline as a CPU job (now, beside training, or AFTER=job ids); prints its id
+	@$(RTC_MAKE) cluster-timeline $* $(SUBMIT_OPTS) $(if $(AFTER),--after "$$AFTER")
 
 cluster-export-all:  ## submit one job exporting every recipe and the chaos instruments (AFTER=job ids); prints its id
 	@$(RTC_MAKE) cluster-export-all $(SUBMIT_OPTS) $(if $(AFTER),--after "$$AFTER")

@@ -17,6 +17,8 @@ from compare import analyse
 RAVE_PHASE_1_DEFAULT = 1_000_000
 HOMOGENISED_BELOW = 0.5          # homogenisation index: outputs keep < half the inputs' diversity
 KEEPS_DIVERSITY_FROM = 0.8       # ... at 0.8 or more the model keeps most of it: refuted
+NARROW_BELOW = 0.5               # random latent codes decode to < half the training data's diversity: a narrow band
+BROAD_FROM = 1.0                 # ... as diverse as the training data, or more: refuted
 LINEAR_THD_BELOW = 0.03          # median THD at -40 dBFS: near-linear when under 3 %
 NONLINEAR_GROWTH = 3.0           # ... and the distortion at 0 dBFS is at least 3x that
 NOT_LINEAR_FROM = 0.10           # median THD at -40 dBFS of 10 % or more: refuted
@@ -49,6 +51,29 @@ def homogenisation(results: dict) -> list[dict]:
         else:
             verdict = "refuted" if h >= KEEPS_DIVERSITY_FROM else "partly"
         rows.append(row("homogenisation", claim, evidence, verdict, [k], h, "index"))
+    return rows
+
+
+def random_latents(results: dict) -> list[dict]:
+    claim = "Even from random latent codes, a trained model's sound stays within a narrow band of what it learned."
+    trained = {k: r for k, r in results.items() if r["family"] == "trained" and "latent" in r}
+    measured = {k: r for k, r in trained.items() if r["latent"].get("diversity_ratio") is not None}
+    if not measured:
+        why = "no trained export in the set" if not trained else "the training data of the trained exports is not here"
+        return [row("random_latents", claim, why, "not measured")]
+    rows = []
+    for k, r in measured.items():
+        ratio, step = r["latent"]["diversity_ratio"], r.get("global_step") or 0
+        phase_1 = r.get("phase_1_duration") or RAVE_PHASE_1_DEFAULT
+        evidence = (f"{k.split(':')[0]}: decoded random latent codes (N(0,1) and around the data's statistics, smooth "
+                    f"and white) vary {ratio:.2f}x as much as {r['latent']['data_chunks']} chunks of its training data "
+                    f"(log-mel distance; trained {step} steps)")
+        if step <= phase_1:
+            verdict = "inconclusive"
+            evidence += f"; before RAVE's adversarial phase ({phase_1} steps) the decoder is still blurry"
+        else:
+            verdict = "supported" if ratio < NARROW_BELOW else "refuted" if ratio >= BROAD_FROM else "partly"
+        rows.append(row("random_latents", claim, evidence, verdict, [k], ratio, "x data diversity"))
     return rows
 
 
@@ -169,7 +194,7 @@ def buffer_dependence(results: dict) -> list[dict]:
 
 
 CLAIMS = (homogenisation, near_linear_when_quiet, resonant_modes, self_oscillation, topo_hotter, neural_sound,
-          finetuned_keeps_character, buffer_dependence)
+          finetuned_keeps_character, buffer_dependence, random_latents)
 
 
 def row(claim_id: str, claim: str, evidence: str, verdict: str, models=(), effect=None, unit: str = "") -> dict:

@@ -103,6 +103,18 @@ def seed_atlas_html(report: dict) -> str:
     return "".join(parts)
 
 
+def latent_html(r: dict) -> str:
+    """A trained model's decoded random latent codes (compare/latent.py), with their measured diversity."""
+    lat = r.get("latent")
+    if not lat:
+        return ""
+    ratio = lat.get("diversity_ratio")
+    said = (f"they vary {ratio:.2f}x as much as {lat['data_chunks']} chunks of its training data (log-mel distance)"
+            if ratio is not None else "its training data is not here, so their diversity is not measured")
+    return (f"<p>Decoded from random latent codes ({lat['latent_size']} dimensions, {lat['seconds']:.0f} s each); {said}:</p>"
+            f"<div class='clips'>{''.join(clips.player(c, name) for name, c in lat['clips'].items())}</div>")
+
+
 def to_html(report: dict) -> str:
     e = html.escape
     rows = "".join(
@@ -123,7 +135,7 @@ def to_html(report: dict) -> str:
         f"<section id='{anchor(k)}'><h3>{e(k)}</h3>{run_line(r)}<img src='{e(r['figure'])}' alt='{e(k)} figures'>"
         f"<div class='clips'>{''.join(clips.player(c, name) for name, c in r['clips'].items())}</div>"
         f"<p>Self-oscillation map, heard at three control values (0.5 s each):</p>"
-        f"<div class='clips'>{''.join(clips.player(c, name) for name, c in r['osc_clips'].items())}</div></section>"
+        f"<div class='clips'>{''.join(clips.player(c, name) for name, c in r['osc_clips'].items())}</div>{latent_html(r)}</section>"
         for k, r in report["models"].items())
     per_input = "".join(
         f"<tr><td>{e(k)}</td><td>{e(name)}</td><td>{d['rms_db']:.1f}</td><td>{d['centroid_hz']:.0f}</td>"

@@ -5,11 +5,12 @@ from pathlib import Path
 
 from audition.model_file import open_export
 from audition.validate import validate
-from compare import analyse, atlas, claims, clips, family, probes
+from compare import analyse, atlas, claims, clips, family, latent, probes
 from compare.clips import slug
 from compare.figures import figure
 from compare.page import HOMOGENISATION_TEXT, to_html
 from safeio import UserError, atomic_write_text, warn
+from safeio.database import chunks
 from spec.host import DEFAULT_BUFFER
 
 
@@ -20,6 +21,17 @@ def family_of(export) -> str:
     """From the manifest beside the export (written by make export-*), never from the file name."""
     kind = export.manifest.get("kind")
     return kind if kind in FAMILIES else "unknown"
+
+
+def training_chunks(export) -> tuple[list | None, str]:
+    """Chunks of the database a trained export's run read (its manifest says which), for its latent
+    statistics; None when that database is not on this machine. -> (chunks, the database's path)."""
+    db = export.manifest.get("trained_with", {}).get("db")
+    try:
+        return (chunks(Path(db), latent.DATA_CHUNKS, int(latent.SECONDS * probes.SR)) if db else None), str(db)
+    except UserError as e:
+        warn(f"{export.path.name}: latent statistics not measured ({e})")
+        return None, str(db)
 
 
 def audio_methods(export) -> tuple[list[str], list[str]]:
@@ -41,9 +53,9 @@ def analyse_export(path: Path, inputs: dict, out_dir: Path) -> tuple[dict, list,
     if failures:
         warn(f"{path}: skipped, fails validation ({failures[0]})")
         return {}, [{"export": str(path), "why": failures[0]}], None
-    ok, latent = audio_methods(export)
+    ok, latent_rate = audio_methods(export)
     skipped = [{"export": f"{path.name}:{m}", "why": "latent-rate method (not audio to audio); forward covers it"}
-               for m in latent]
+               for m in latent_rate]
     results = {}
     for method in ok:
         key, stem = f"{path.stem}:{method}", f"{path.stem}__{method}"
@@ -61,6 +73,10 @@ def analyse_export(path: Path, inputs: dict, out_dir: Path) -> tuple[dict, list,
                           clips.write(o, probes.SR, out_dir, f"{stem}__osc_{v}_{slug(what)}")
                           for v, pair in arrays["osc"].items() for what, o in pair.items()}
         results[key] = r
+    if latent.has_latent(export) and family_of(export) == "trained" and f"{path.stem}:forward" in results:
+        lat, lat_clips = latent.analyse(export, *training_chunks(export))
+        lat["clips"] = {k: clips.write(o, probes.SR, out_dir, f"{path.stem}__latent_{slug(k)}") for k, o in lat_clips.items()}
+        results[f"{path.stem}:forward"]["latent"] = lat
     first_input = next(iter(inputs.values()))[: probes.SR]
     seeds = atlas.atlas(export, first_input, probes.SR, out_dir) if ok and atlas.is_live(export) else None
     return results, skipped, seeds

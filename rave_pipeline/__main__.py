@@ -72,12 +72,13 @@ def main(argv=None):
     ap.add_argument("command", choices=["preprocess", "train", "export", "export-chaos", "export-all", "submit"],
                     help="submit: sbatch a training job and an export after it (--export-only: just the export)")
     ap.add_argument("recipe", help="recipe name (configs/<name>.toml) or a .toml path; all: every recipe (export-all, export-chaos, submit --export-only)")
-    options.add_to(ap)
+    options.add_to(ap, scopes=(options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE))
     ap.add_argument("--force", action="store_true", help="preprocess even if the database is up to date")
     ap.add_argument("--sbatch", default="sbatch", help="submit: the sbatch command")
     ap.add_argument("--sbatch-args", default="", help="submit: extra sbatch options, e.g. '--partition=gpu --time=48:00:00'")
     ap.add_argument("--after", default=None, help="submit: start after these jobs succeed (JOB[:JOB...])")
     ap.add_argument("--export-only", action="store_true", help="submit: one export job, no training")
+    ap.add_argument("--timeline", action="store_true", help="submit: one timeline job (make cluster-timeline-RECIPE)")
     ap.add_argument("--from-make", action="store_true", help="also read the settings from make variables in the "
                     "environment (BATCH=8 ...; the flags win); the Makefile passes this")
     args = ap.parse_args(argv)
@@ -87,10 +88,11 @@ def main(argv=None):
     if args.command == "submit":
         from rave_pipeline.submit import submit
 
-        if args.recipe != "all" or not args.export_only:
+        if args.recipe != "all" or not (args.export_only or args.timeline):
             recipe_from(args)   # a bad recipe or setting is said now, not in the job's log
         submit(args.recipe, options.argv(args), options.argv(args, [options.DATA]), args.sbatch,
-               args.sbatch_args, args.after, args.export_only)
+               args.sbatch_args, args.after, args.export_only,
+               options.argv(args, [options.DATA, options.TIMELINE]) if args.timeline else None)
         return
     tidy(args)
     if args.command == "export-all":

@@ -37,10 +37,15 @@ def run_sbatch(cmd: list[str]) -> str:
 
 
 def submit(recipe: str, train_args: list[str], data_args: list[str], sbatch: str = "sbatch", sbatch_args: str = "",
-           after: str | None = None, export_only: bool = False) -> list[str]:
+           after: str | None = None, export_only: bool = False, timeline_args: list[str] | None = None) -> list[str]:
     """Training, then an export that runs when it succeeds (--dependency=afterok); or, with
-    export_only, one export job (recipe "all": every recipe and the hand-written instruments)."""
+    export_only, one export job (recipe "all": every recipe and the hand-written instruments); or, with
+    timeline_args, one timeline job (after the jobs named, or now, beside a training still running)."""
     LOGS.mkdir(parents=True, exist_ok=True)
+    if timeline_args is not None:
+        job = run_sbatch(sbatch_command(sbatch, sbatch_args, "timeline.sbatch", [recipe, *timeline_args], after))
+        print(f"timeline job {job} ({recipe}{', after ' + after if after else ''}); logs in {LOGS}/")
+        return [job]
     if export_only:
         job = run_sbatch(sbatch_command(sbatch, sbatch_args, "export.sbatch", [recipe, *data_args], after))
         print(f"export job {job} ({recipe}); logs in {LOGS}/")

@@ -16,6 +16,7 @@ COMMANDS = {
     "export-all": ("rave_pipeline", ["export-all", "all"]),
     "cluster-train": ("rave_pipeline", ["submit"]),
     "cluster-export-all": ("rave_pipeline", ["submit", "all", "--export-only"]),
+    "cluster-timeline": ("rave_pipeline", ["submit", "--timeline"]),
     "validate": ("audition", ["validate"]),
     "bench": ("audition", ["bench"]),
     "info": ("audition", ["info"]),

@@ -13,8 +13,6 @@ from pathlib import Path
 
 from safeio import UserError, cli_main, number, warn
 
-CHUNKS_FOR_STATS = 16   # training chunks encoded for the latent statistics and the data's diversity
-
 
 @cli_main
 def main(argv=None):
@@ -32,7 +30,7 @@ def main(argv=None):
         options.from_environment(args)
 
     from audition.host import use_host_threads
-    from compare import browser, probes, timeline
+    from compare import browser, latent, probes, timeline
     from compare.timeline_page import fmt
     from rave_pipeline import checkpoints, recipes
     from rave_pipeline.export import timeline_exports
@@ -52,7 +50,7 @@ def main(argv=None):
     inputs = {**probes.recordings(recordings), **probes.synthetic(), **probes.recordings(mine)}
     data = []
     try:
-        data = chunks(recipe.db_dir, CHUNKS_FOR_STATS, recipe.chunk)
+        data = chunks(recipe.db_dir, latent.DATA_CHUNKS, int(latent.SECONDS * probes.SR))
     except UserError as e:
         warn(f"latent statistics of the training data not measured: {e}")
     out = Path(args.out or f"reports/timeline-{recipe.run_name}")
