@@ -69,6 +69,17 @@ def measure(record: dict, inputs: dict, chunks: list | None, key: str, out_dir: 
             "seconds": round(time.perf_counter() - t0, 1)}
 
 
+def strict(value):
+    """JSON has no inf or NaN (RAVE logs an infinite validation loss when a validation chunk is silent): null."""
+    if isinstance(value, dict):
+        return {k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
+
+
 def figure(path: Path, checkpoints: list[dict], phase_1: int) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -77,7 +88,8 @@ def figure(path: Path, checkpoints: list[dict], phase_1: int) -> None:
     steps = [c["step"] for c in checkpoints]
     fig, axes = plt.subplots(4, 2, figsize=(12, 11), sharex=True)
     for ax, (key, (label, _)) in zip(axes.flat, CURVES.items()):
-        pts = [(s, c["metrics"][key]) for s, c in zip(steps, checkpoints) if c["metrics"].get(key) is not None]
+        pts = [(s, c["metrics"][key]) for s, c in zip(steps, checkpoints)
+               if c["metrics"].get(key) is not None and np.isfinite(c["metrics"][key])]
         if pts:
             ax.plot(*zip(*pts), "o-", ms=3)
         ax.set(title=label)
@@ -118,6 +130,6 @@ def build(records: list[dict], inputs: dict, out_dir: Path, title: dict, chunks:
               "input_clips": {k: clips.write(x, SR, out_dir, f"input__{slug(k)}") for k, x in inputs.items()},
               "latent_definition": latent.__doc__.strip(), "checkpoints": done}
     numbers = {**report, "checkpoints": [{k: v for k, v in c.items() if k != "seconds"} for c in done]}  # timing varies
-    atomic_write_text(out_dir / "metrics.json", json.dumps(numbers, indent=1, default=float) + "\n")
+    atomic_write_text(out_dir / "metrics.json", json.dumps(strict(numbers), indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))
     return report

@@ -199,3 +199,36 @@ def test_holds_from_is_where_it_says(supported, refuted, expected):
     rows = [("supported", 1.0)] * supported + [("refuted", 0.0)] * refuted
     [summary] = claims.summarise(judged(*rows))
     assert summary["verdict"] == expected
+
+
+def latent_result(ratio, step, **fields):
+    lat = {"diversity_ratio": ratio, "data_chunks": 16, "latent_size": 8}
+    return result("trained", "", global_step=step, recipe="noise", latent=lat, **fields)
+
+
+@pytest.mark.parametrize("ratio,step,expected", [
+    (0.2, 2_000_000, "supported"),
+    (0.7, 2_000_000, "partly"),
+    (1.3, 2_000_000, "refuted"),
+    (0.2, 900_000, "inconclusive"),               # before RAVE's adversarial phase
+    (None, 2_000_000, "not measured"),            # its training data is not on this machine
+])
+def test_random_latents(ratio, step, expected):
+    res = {"r:forward": latent_result(ratio, step), "chaos:forward": result()}
+    assert verdicts(res, "random_latents") == [expected]
+    assert verdicts({"chaos:forward": result()}, "random_latents") == ["not measured"]
+
+
+def test_random_latents_reads_the_phase_1_the_model_was_trained_with():
+    res = {"r:forward": latent_result(0.2, 400_000, phase_1_duration=300_000)}
+    assert verdicts(res, "random_latents") == ["supported"]
+    row = next(r for r in claims.judge(res) if r["id"] == "random_latents")
+    assert row["effect"] == 0.2 and "0.20x as much as 16 chunks" in row["evidence"]
+
+
+@pytest.mark.parametrize("side", [-1, 1])
+def test_random_latents_thresholds_are_where_they_say(side):
+    res = {"r:forward": latent_result(near(0.5, side), 2_000_000)}
+    assert verdicts(res, "random_latents") == ["supported" if side < 0 else "partly"]
+    res = {"r:forward": latent_result(near(1.0, side), 2_000_000)}
+    assert verdicts(res, "random_latents") == ["partly" if side < 0 else "refuted"]

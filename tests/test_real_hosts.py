@@ -10,10 +10,12 @@ last lines count them; with REQUIRE_REAL_HOSTS=1 (.ci/run) a missing host fails 
 built by session fixtures (tests/conftest.py) the first time a test asks for one.
 """
 import os
+import re
 import subprocess
 import sys
 
 import numpy as np
+import soundfile as sf
 import pytest
 import torch
 
@@ -22,7 +24,7 @@ from audition.model_file import open_export
 from chaos_models.export import build, export, export_beyond, export_essay
 from helpers.audio import noise_set, sox_noise
 from helpers.cli import REPO
-from helpers.real_hosts import pd_render, sc_play_patches, sc_render, synthdefs
+from helpers.real_hosts import pd_render, sc_play_patches, sc_render, synthdefs, torch_env
 from spec.host import HOST_BLOCK, SR
 from spec import names
 from rave_pipeline import recipes
@@ -58,14 +60,23 @@ def trained(tmp_path_factory):
     for recipe, minutes, n_signal in (("noise", 0.7, 65536), ("voice", 8.5, 71680)):
         noise_set(root / f"datasets/{recipe}/raw", minutes * 60, files=2 if recipe == "noise" else 3)
         for step in (["preprocess", recipe, "--n-signal", n_signal],
-                     ["train", recipe, "--n-signal", n_signal, "--max-steps", 2, "--val-every", 2, "--device", "cpu"],
-                     ["export", recipe, "--device", "cpu"]):
+                     ["train", recipe, "--n-signal", n_signal, "--max-steps", 2, "--val-every", 2, "--save-every", 1,
+                      "--device", "cpu"],
+                     ["export", recipe, "--device", "cpu"], ["export", recipe, "--ckpt", 1]):
             r = subprocess.run([sys.executable, "-m", "rave_pipeline", *map(str, step), "--root", str(root)],
                                cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
             assert r.returncode == 0, f"{step}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
         paths.append(recipes.load(recipe, root=root).export_path)
     assert len(paths) == 2
     return paths
+
+
+@pytest.fixture(scope="module")
+def early_noise(trained):
+    """The noise run's first checkpoint, exported with CKPT=1 beside its newest (step 2)."""
+    path = trained[0].with_name(names.trained("noise", "v2_small", 1))
+    assert path.is_file() and path.with_suffix(".json").is_file()
+    return path
 
 
 def plays_on_time(y: np.ndarray, host: Host, where: str) -> None:
@@ -195,6 +206,45 @@ def test_set_seed_mid_render_in_the_real_nn_tilde(nn_dir, buffer, tmp_path):
     assert np.array_equal(y[-SR // 2:], tail), "after the change: the seed-7 instrument, bit for bit"
 
 
+def timeline_patch(nn_dir, early, late, mix, work):
+    """scripts/make_timeline_patch.py's patch, recorded headless in the real nn~ (seeded). -> ([2, T], log)."""
+    patch, wav = work / "timeline.pd", work / "out.wav"
+    r = subprocess.run([sys.executable, str(REPO / "scripts/make_timeline_patch.py"), "--early", str(early), "--late",
+                        str(late), "--out", str(patch), "--record", str(wav), "--seconds", "2", "--mix", str(mix)],
+                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert r.returncode == 0, r.stderr
+    p = subprocess.run(["pd", "-nogui", "-nosound", "-nrt", "-r", str(SR), "-stderr", "-batch", "-path", str(nn_dir),
+                        "-open", str(patch)], capture_output=True, text=True, timeout=300, env=torch_env(0))
+    y, _ = sf.read(str(wav), dtype="float32", always_2d=True)
+    return y.T, p.stdout + p.stderr
+
+
+def test_the_timeline_patch_plays_two_checkpoints_and_the_latent_space_in_the_real_nn_tilde(nn_dir, trained,
+                                                                                             early_noise, tmp_path):
+    late = trained[0]
+    y0, log = timeline_patch(nn_dir, early_noise, late, 0.0, tmp_path / "early")
+    y1, _ = timeline_patch(nn_dir, early_noise, late, 1.0, tmp_path / "late")
+    assert "error" not in log and "couldn't create" not in log, log[-3000:]
+    latency = Host(open_export(late), "forward", 2048).latency
+    for y in (y0, y1):
+        assert np.isfinite(y).all() and y.shape == (2, 2 * SR)
+        assert not y[:, :latency].any(), "silent until the host's latency"
+        assert np.sqrt(np.mean(y[:, latency:] ** 2, axis=1)).min() > 1e-4, "both the crossfade and the LFO voice sound"
+    # the wiring (the renders alone cannot show it: three nn~ threads draw from one generator in no fixed order)
+    text = (tmp_path / "late/timeline.pd").read_text()
+    objects = [l for l in text.splitlines() if re.match(r"#X (obj|msg|floatatom|text) ", l)]
+    at = lambda pattern: next(i for i, l in enumerate(objects) if re.search(pattern, l))
+    wires = {tuple(map(int, l.rstrip(";").split()[2:6])) for l in text.splitlines() if l.startswith("#X connect")}
+    early_nn, late_nn, line, flip = at(r"nn~ .*step1_.* forward"), at(r"nn~ .*small_streaming.ts forward"), \
+        at(r"line~"), at(r"expr~ 1 - ")
+    gain_early = next(b for a, _, b, i in wires if a == early_nn)
+    gain_late = next(b for a, _, b, i in wires if a == late_nn)
+    assert {(line, 0, gain_late, 1), (line, 0, flip, 0), (flip, 0, gain_early, 1)} <= wires, "slider: 0 early, 1 late"
+    dims = open_export(late).method("decode").in_channels
+    decoder = at(r"nn~ .* decode")
+    assert sorted(i for a, _, b, i in wires if b == decoder and "*~ 1.5" in objects[a]) == list(range(dims))
+
+
 # ---- nn.ar in SuperCollider (scsynth -N) ---------------------------------------------------------
 
 def nn_ar_methods(info: dict) -> dict:
@@ -298,12 +348,15 @@ SCENES = [("topo", 3.0, [(0, "topo", ["freq", 100])]),
           ("perc", 1.6, BEAT),
           ("pad", 6.0, [(0, "pad", ["freq", 82.4])]),
           ("reroll", 3.0, [(0, "reroll", [])]),
-          ("rave_noise", 3.0, [(0, "rave_noise", [])])]
+          ("rave_noise", 3.0, [(0, "rave_noise", [])]),
+          ("timeline_xfade", 3.0, [(0, "timeline_xfade", [])]),
+          ("latent_lfo", 3.0, [(0, "latent_lfo", [])])]
 NOT_PLAYED = {"rave_into_chaos": "plays the sound card's input"}
-TRAINED = {"rave_noise"}   # its level is the trained model's, whatever training gave it
+TRAINED = {"rave_noise", "timeline_xfade", "latent_lfo"}   # their level is the trained model's, whatever training gave it
 
 
-def test_every_synthdef_plays_in_the_real_nn_ar_at_the_measured_levels(nn_ar_dir, hand_written, trained, tmp_path):
+def test_every_synthdef_plays_in_the_real_nn_ar_at_the_measured_levels(nn_ar_dir, hand_written, trained, early_noise,
+                                                                      tmp_path):
     """Headless, the mouse reads its minimum (MouseX/MouseY at rest): that is the setting measured."""
     defs = {}
     for f in sorted((REPO / "hosts/supercollider").glob("*.scd")):
@@ -312,7 +365,7 @@ def test_every_synthdef_plays_in_the_real_nn_ar_at_the_measured_levels(nn_ar_dir
     defs["probe"] = "SynthDef(\\probe, { |out = 0| Out.ar(out, K2A.ar(In.kr(1))) })"
     by_name = {p.name: p for p in hand_written}
     models = {"void": by_name[names.essay("chaos_effect")], "live": by_name[names.essay("live_chaos_effect")],
-              "rave": trained[0]}
+              "rave": trained[0], "early": early_noise, "late": trained[0]}
     out, log = sc_play_patches(nn_ar_dir, models, {k: v for k, v in defs.items() if k not in NOT_PLAYED}, SCENES, tmp_path)
     level = {}
     for name, y in out.items():
@@ -321,7 +374,8 @@ def test_every_synthdef_plays_in_the_real_nn_ar_at_the_measured_levels(nn_ar_dir
         level[name] = 20 * np.log10(np.sqrt(np.mean(settled ** 2)) + 1e-12)
     bus = float(np.mean(out.pop("probe")[0, SR:]))
     level.pop("probe")
-    assert level["rave_noise"] > -80, "the trained model sounds"
+    for name in TRAINED:   # 06_timeline.scd: both checkpoints crossfaded, and the decoder driven by its LFOs
+        assert level[name] > -80, f"{name}: the trained model sounds ({level[name]:.1f} dBFS)"
     played = {k: v for k, v in level.items() if k not in TRAINED}
     spread = max(played.values()) - min(played.values())
     print("SynthDef levels, dBFS RMS:", {k: round(v, 1) for k, v in level.items()}, f"spread {spread:.1f} dB")
