@@ -28,7 +28,7 @@ demo-data:  ## build the demo datasets from Debian's recordings into datasets/*/
 
 demo:  ## the whole pipeline on the demo data, CPU only (tiny step counts); its output fits one screen
 	@$(MAKE) -s --no-print-directory demo-data export-chaos
-	@$(MAKE) -s --no-print-directory train-noise export-noise $(DEMO_VARS) RAW=$(CURDIR)/datasets/noise/raw N_SIGNAL=65536 MAX_STEPS=20 VAL_EVERY=10
+	@$(MAKE) -s --no-print-directory train-noise export-noise $(DEMO_VARS) RAW=$(CURDIR)/datasets/noise/raw N_SIGNAL=65536 MAX_STEPS=20 VAL_EVERY=10 SAVE_EVERY=5
 	@$(MAKE) -s --no-print-directory train-voice export-voice $(DEMO_VARS) RAW=$(CURDIR)/datasets/voice/raw MAX_STEPS=10 VAL_EVERY=5
 	@echo "load these in nn~ / nn.ar: $$(cd exports && ls *.ts | tr '\n' ' ')"
 

@@ -18,8 +18,10 @@ CONFIGS = Path(os.environ.get("RAVE_PIPELINE_CONFIGS") or REPO / "configs")
 # Compression (samples per latent frame) = prod(RATIOS) * N_BAND of each acids-rave config, and the
 # smallest n_signal that trains (smaller fails with "Padding size should be less than ...").
 # Measured: docs/facts.md, "acids-rave".
-CONFIG_FACTS = {"v2_small": {"compression": 512, "min_n_signal": 40960},
-                "v2": {"compression": 2048, "min_n_signal": 71680}}
+# checkpoint_mb: one checkpoint in RAVE's phase 1 and phase 2 (the discriminator's optimizer state joins in
+# phase 2): 4 bytes x (3 x generator + discriminator parameters), then 3 x both. Measured: docs/facts.md.
+CONFIG_FACTS = {"v2_small": {"compression": 512, "min_n_signal": 40960, "checkpoint_mb": (121, 175)},
+                "v2": {"compression": 2048, "min_n_signal": 71680, "checkpoint_mb": (487, 704)}}
 PCA_COMPONENTS = 128  # RAVE's validation fits a 128-component PCA on validation latents (docs/facts.md)
 
 
@@ -91,6 +93,12 @@ class Recipe:
         floor = CONFIG_FACTS.get(self.config, {}).get("min_n_signal", frame)
         below, above = self.n_signal // frame * frame, (self.n_signal // frame + 1) * frame
         return f"use N_SIGNAL={below if below >= floor else above} or {above}"
+
+    def timeline_bytes(self, from_step: int, phase_1: int) -> tuple[int, int]:
+        """-> (checkpoints SAVE_EVERY keeps from this step to max_steps, their bytes)."""
+        phase_mb = CONFIG_FACTS.get(self.config, {}).get("checkpoint_mb", (0, 0))
+        steps = range((from_step // self.save_every + 1) * self.save_every, self.max_steps + 1, self.save_every)
+        return len(steps), sum(int(phase_mb[s > phase_1] * 1e6) for s in steps)
 
     def batch_for_gpu(self, gb: float) -> int | None:
         fits = [b for mem, b in sorted(self.batch_by_gpu_gb.items()) if mem <= gb * 1.05]

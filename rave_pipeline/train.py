@@ -170,6 +170,17 @@ def check_gin(recipe: Recipe, overrides) -> int:
     return result["phase_1_duration"]
 
 
+def warn_timeline_disk(recipe: Recipe, step: int, phase_1: int) -> None:
+    """One warning when the checkpoints SAVE_EVERY will keep do not fit: training still starts (and stops
+    with the full-disk sentence if it does fill)."""
+    count, need = recipe.timeline_bytes(step, phase_1)
+    free = disk.free_bytes(recipe.runs_dir)
+    if need > free:
+        warn(f"SAVE_EVERY={recipe.save_every} keeps {count} more checkpoints, about {disk.megabytes(need)} by "
+             f"MAX_STEPS={recipe.max_steps}, and the disk holding {recipe.runs_dir} has {disk.megabytes(free)} free: "
+             f"raise SAVE_EVERY, free space, or delete checkpoints you will not export")
+
+
 def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overrides=None, workers=None) -> int:
     """Train (or resume) the recipe's run. Returns the global step of the newest checkpoint."""
     phase_1 = check_gin(recipe, overrides)
@@ -206,6 +217,7 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
                                 f"checkpoints of {disk.megabytes(size)} and needs {disk.megabytes(3 * size)}: "
                                 f"free space there and run make train-{recipe.name} again to resume")
             print(f"resuming {resume_from} from {ckpt.name} at step {step} (FRESH=1 starts a new run)")
+        warn_timeline_disk(recipe, runs.global_step(ckpt) if ckpt else 0, phase_1)
         db = stage.stage(recipe)
         where = f"GPU {gpu_arg} ({gpu_gb:.0f} GB)" if gpu_gb else "CPU"
         print(f"training {recipe.name}: RAVE {recipe.config}, batch {batch}, n_signal {recipe.n_signal}, "

@@ -483,3 +483,18 @@ def test_training_says_where_it_is_at_least_every_30_seconds(tmp_path, monkeypat
         shown += [step] if capsys.readouterr().out else []
     assert shown == [30, 60, 90]
     assert (tmp_path / "progress.json").exists()
+
+
+def test_the_checkpoints_save_every_keeps_are_counted_per_phase(tmp_path, monkeypatch, capsys):
+    """The recipes' defaults keep 20-50 checkpoints over a full run; the disk they need is per RAVE phase."""
+    noise, voice = recipes.load("noise", root=tmp_path), recipes.load("voice", root=tmp_path)
+    assert noise.timeline_bytes(0, 1_000_000) == (40, 20 * 121_000_000 + 20 * 175_000_000)
+    assert voice.timeline_bytes(0, 1_000_000) == (30, 10 * 487_000_000 + 20 * 704_000_000)
+    assert noise.timeline_bytes(1_950_000, 1_000_000) == (1, 175_000_000)   # resuming: only what is left
+    from rave_pipeline import train
+
+    monkeypatch.setattr(train.disk, "free_bytes", lambda folder: 5_000_000_000)
+    train.warn_timeline_disk(noise, 0, 1_000_000)
+    assert "SAVE_EVERY=50000 keeps 40 more checkpoints, about 5.9 GB by MAX_STEPS=2000000" in capsys.readouterr().err
+    train.warn_timeline_disk(noise, 1_000_000, 1_000_000)   # 20 left, 3.5 GB: fits
+    assert capsys.readouterr().err == ""
