@@ -107,7 +107,7 @@ def check_loads(path) -> None:
 
 def timeline_exports(recipe: Recipe, every: int = 1) -> list[dict]:
     """Every `every`-th complete checkpoint of the run (and always the newest), each exported once into
-    exports/timeline/<run>/<run>_<config>_step<N>_streaming.ts: an export whose manifest names the same
+    exports/timeline/<run>/, named with the step (spec.names.trained): an export whose manifest names the same
     checkpoint bytes (sha256) is reused. -> one record per checkpoint, oldest first (checkpoints.Checkpoint
     .record() plus "export"). A checkpoint the trainer replaces while we read it is left out, said once."""
     found = checkpoints.listing(recipe.runs_dir)

@@ -11,11 +11,13 @@ with no input at all. --record: headless (pd -nrt -batch), write S seconds of th
 with the slider at X, then quit; what the tests do.
 """
 import argparse
+import re
 import sys
 from pathlib import Path
 
 from safeio import UserError, atomic_write_text, cli_main
-from spec.host import DEFAULT_BUFFER
+from spec import names
+from spec.host import DEFAULT_BUFFER, SR
 
 REPO = Path(__file__).resolve().parents[1]
 LFO_HZ, LFO_DEPTH = 0.11, 1.5   # latent LFOs: slow, and about 1.5 standard deviations of RAVE's prior
@@ -91,7 +93,7 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
     wire(mix_out, dac)
     wire(latent_gain, dac, 0, 1)
     if record:   # headless: left = the crossfade, right = the latent LFO voice, then quit
-        n = int(seconds * 44100)
+        n = int(seconds * SR)
         tables = [obj(f"obj table rec{c} {n}", 300, 470 + 20 * c) for c in range(2)]
         writers = [obj(f"obj tabwrite~ rec{c}", 20 + 200 * c, 470) for c in range(2)]
         wire(mix_out, writers[0])
@@ -125,8 +127,8 @@ def main(argv=None):
     ap.add_argument("--mix", type=float, default=0.5, help="the crossfade's starting value (0 early ... 1 late)")
     args = ap.parse_args(argv)
     if args.early is None or args.late is None:
-        found = sorted((REPO / "exports/timeline/noise").glob("*_step*_streaming.ts"),
-                       key=lambda p: int(p.stem.rsplit("_step", 1)[1].split("_")[0]))
+        found = sorted((REPO / "exports/timeline/noise").glob(f"*_step*{names.TRAINED_SUFFIX}"),
+                       key=lambda p: int(re.search(r"_step(\d+)_", p.name).group(1)))
         if len(found) < 2:
             raise UserError("no timeline exports in exports/timeline/noise/: run make timeline-noise first, "
                             "or name two exports with --early and --late")

@@ -235,8 +235,8 @@ def test_the_timeline_patch_plays_two_checkpoints_and_the_latent_space_in_the_re
     objects = [l for l in text.splitlines() if re.match(r"#X (obj|msg|floatatom|text) ", l)]
     at = lambda pattern: next(i for i, l in enumerate(objects) if re.search(pattern, l))
     wires = {tuple(map(int, l.rstrip(";").split()[2:6])) for l in text.splitlines() if l.startswith("#X connect")}
-    early_nn, late_nn, line, flip = at(r"nn~ .*step1_.* forward"), at(r"nn~ .*small_streaming.ts forward"), \
-        at(r"line~"), at(r"expr~ 1 - ")
+    early_nn, late_nn = at(re.escape(early_noise.name) + " forward"), at(re.escape(late.name) + " forward")
+    line, flip = at(r"line~"), at(r"expr~ 1 - ")
     gain_early = next(b for a, _, b, i in wires if a == early_nn)
     gain_late = next(b for a, _, b, i in wires if a == late_nn)
     assert {(line, 0, gain_late, 1), (line, 0, flip, 0), (flip, 0, gain_early, 1)} <= wires, "slider: 0 early, 1 late"

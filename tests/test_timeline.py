@@ -17,6 +17,7 @@ from helpers.cli import REPO
 from rave_pipeline import checkpoints
 from audition.model_file import open_export
 from spec import names
+from spec.host import SR
 
 pytestmark = pytest.mark.slow
 OPTS = ["--n-signal", "65536", "--val-every", "2", "--save-every", "2", "--device", "cpu"]
@@ -99,6 +100,6 @@ def test_checkpoint_exports_and_the_timeline_of_a_run_still_training(tmp_path):
     # latent decoding as nn~ plays it: finite, of the frames' length, the same for a seed, not for another
     export = open_export(tmp_path / "exports" / names.trained("noise", "v2_small"))
     dims, ratio = export.method("decode").in_channels, export.method("decode").in_ratio
-    z = latent.trajectory("N(0,1) smooth", dims, 40, 0, 44100 / ratio)
+    z = latent.trajectory("N(0,1) smooth", dims, 40, 0, SR / ratio)
     a, b, c = latent.decode(export, z, seed=0), latent.decode(export, z, seed=0), latent.decode(export, z, seed=1)
     assert a.shape == (40 * ratio,) and np.isfinite(a).all() and np.array_equal(a, b) and not np.array_equal(a, c)
