@@ -5,17 +5,12 @@ RTF = seconds of audio per second of compute: 100 means a block is computed 100x
 """
 import torch
 
-from audition.bench import timed
+from audition.bench import paired, timed
 from chaos_models import essay
 from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
 from chaos_models.models import ChaosEffect, ModelSynth
 from spec.host import BENCH_BUFFERS, SR
 from spec.instruments import ESSAY
-
-
-def seconds_per_call(fn, x) -> float:
-    with torch.inference_mode():
-        return timed(lambda: fn(x), repeats=7)
 
 
 def typical_input(inlets, n: int, batch: int = 1) -> torch.Tensor:
@@ -28,7 +23,8 @@ def typical_input(inlets, n: int, batch: int = 1) -> torch.Tensor:
 
 
 def rows(buffers=BENCH_BUFFERS):
-    """(instrument, method, buffer, RTF, RTF of the essay's class on the same circuit)."""
+    """(instrument, method, buffer, RTF, RTF of the essay's class on the same circuit, speed vs the essay's
+    class: median and interquartile range over interleaved pairs, audition.bench.paired)."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ref_chaos = torch.jit.script(essay.ChaosEffect(**ESSAY["chaos_effect"]))
@@ -42,9 +38,11 @@ def rows(buffers=BENCH_BUFFERS):
             inlets = ours.METHODS[method]
             for n in buffers:
                 x = typical_input(inlets, n)
-                t_ours = seconds_per_call(getattr(scripted, method), x)
-                t_ref = seconds_per_call(getattr(ref, method), x[:, : len(ChaosEffect.METHODS.get(method, inlets))])
-                yield type(ours).__name__, method, n, (n / SR) / t_ours, (n / SR) / t_ref
+                x_ref = x[:, : len(ChaosEffect.METHODS.get(method, inlets))]
+                ours_fn, ref_fn = getattr(scripted, method), getattr(ref, method)
+                with torch.inference_mode():
+                    p = paired(lambda: ours_fn(x), lambda: ref_fn(x_ref))
+                yield type(ours).__name__, method, n, (n / SR) / p["a_s"], (n / SR) / p["b_s"], p
 
 
 def live_rows(buffer: int = 256):
@@ -79,9 +77,11 @@ def live_rows(buffer: int = 256):
 
 def main() -> None:
     print(f"real-time factor at {SR} Hz, 1 thread, batch 1 (higher is faster)")
-    print(f"{'instrument':<22} {'method':<8} {'buffer':>6} {'RTF':>8} {'RTF essay':>10} {'vs essay':>9}")
-    for model, method, n, rtf, rtf_ref in rows():
-        print(f"{model:<22} {method:<8} {n:>6} {rtf:>8.0f} {rtf_ref:>10.0f} {rtf / rtf_ref:>9.2f}")
+    print("vs essay: the essay's time / ours per block, median [interquartile range] of 25 interleaved pairs")
+    print(f"{'instrument':<22} {'method':<8} {'buffer':>6} {'RTF':>8} {'RTF essay':>10} {'vs essay':>9} {'IQR':>13}")
+    for model, method, n, rtf, rtf_ref, p in rows():
+        print(f"{model:<22} {method:<8} {n:>6} {rtf:>8.0f} {rtf_ref:>10.0f} {p['median']:>9.2f} "
+              f"[{p['q1']:.2f}, {p['q3']:.2f}]")
     print("\nLiveChaosEffect:chaos at buffer 256, one seed change per second (RTF over that second)")
     print(f"{'glide s':>8} {'ms/change':>10} {'RTF no change':>14} {'RTF with change':>16}")
     for glide, ms, rtf, rtf_change in live_rows():

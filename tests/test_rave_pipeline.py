@@ -498,3 +498,13 @@ def test_the_checkpoints_save_every_keeps_are_counted_per_phase(tmp_path, monkey
     assert "SAVE_EVERY=50000 keeps 40 more checkpoints, about 5.9 GB by MAX_STEPS=2000000" in capsys.readouterr().err
     train.warn_timeline_disk(noise, 1_000_000, 1_000_000)   # 20 left, 3.5 GB: fits
     assert capsys.readouterr().err == ""
+
+
+def test_rave_numbers_no_checkpoints_of_its_own(tmp_path):
+    """RAVE's --save_every counts batches from 0 again after a resume, overwriting the first part's files:
+    it is switched off (0), and the wrapper's TimelineSaves keeps one every SAVE_EVERY global steps."""
+    from rave_pipeline import train
+
+    noise = recipes.load("noise", root=tmp_path, save_every=7)
+    cmd = train.rave_command(noise, 4, "-1", None, [], 0)
+    assert cmd[cmd.index("--save_every") + 1] == "0" and cmd.count("--save_every") == 1

@@ -69,7 +69,9 @@ def test_checkpoint_exports_and_the_timeline_of_a_run_still_training(tmp_path):
     r = cli("rave_to_chaos.timeline", "noise", "--inputs", mine, "--out", out, "--jobs", "1", root=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert trainer.wait(timeout=900) == 0, trainer.stdout.read()[-3000:]
-    report = json.loads((out / "metrics.json").read_text())
+    def no_inf_or_nan(word):
+        raise AssertionError(f"metrics.json holds {word}: not JSON (RAVE's inf validation must become null)")
+    report = json.loads((out / "metrics.json").read_text(), parse_constant=no_inf_or_nan)
     steps = [c["step"] for c in report["checkpoints"]]
     assert steps == sorted(steps) and {2, 4, 6} <= set(steps)
     # compare's input set (2 recordings of each dataset under ROOT: here only noise's; 4 probes) + the user's
