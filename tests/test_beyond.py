@@ -108,3 +108,20 @@ def test_streaming_with_a_wider_kernel_is_a_clear_error(tmp_path):
                 "--out", str(tmp_path / "s.ts"))
     assert r.returncode == 2 and "need --kernel 1" in r.stderr and "Traceback" not in r.stderr
     assert not list(tmp_path.iterdir()), "nothing written"
+
+
+def test_a_held_morph_mixes_the_weights_once_per_value_and_matches_per_sample_mixing():
+    """While the morph control holds still, the layers with mixed weights run (as fast as one instrument);
+    the result differs from mixing the two layers' outputs sample by sample by float rounding only."""
+    torch.manual_seed(0)
+    x, ctl = torch.rand(1, 1, 2048) * 2 - 1, torch.full((1, 1, 2048), 10.0)
+    played = torch.jit.script(MorphChaosEffect(seed_a=0, seed_b=1))
+    for v in (0.3, 0.7, 0.3):   # the value changes between blocks: the mixed weights follow it
+        m = torch.full((1, 1, 2048), v)
+        held = played.chaos(torch.cat([x, ctl, m], 1))
+        assert torch.equal(held, torch.jit.script(MorphChaosEffect(seed_a=0, seed_b=1)).chaos(torch.cat([x, ctl, m], 1)))
+        moving = m.clone()
+        moving[..., -1] = v + 1e-7   # not held: every layer of both weight sets, mixed per sample
+        per_sample = played.chaos(torch.cat([x, ctl, moving], 1))
+        diff = (held - per_sample)[..., :-4].abs().max().item()   # conv_chaos reaches 2 + 2 samples back
+        assert 0 < diff < 5e-6, diff   # measured 1.1e-6 to 2.1e-6 (-100 dB of the peak)
