@@ -69,8 +69,8 @@ DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
 	$(RTC) validate exports
 
-bench:  ## RTF, latency, memory of every export (trained and hand-written), table + reports/bench.json
-	$(RTC) bench exports --json reports/bench.json
+bench:  ## RTF, latency, memory and worst-case block times (64-4096, 2000 blocks) of every export, safe buffer per method -> reports/bench.json
+	$(RTC) bench exports --worst-case --json reports/bench.json
 
 bench-guard:  ## what the NaN guards cost: each trained export vs acids-rave's unguarded export of its run (ratio)
 	$(RTC) bench-guard exports

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from audition.host import use_host_threads
-from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR
+from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR, WORST_CASE_BLOCKS, WORST_CASE_BUFFERS
 from spec.instruments import SEED_RANGE
 from audition.model_file import export_files
 from safeio import UserError, atomic_write_text, cli_main, number, warn, write_wav
@@ -126,13 +126,15 @@ def cmd_validate(args):
 
 
 def cmd_bench(args):
-    from audition.bench import bench_in_fresh_process, table
+    from audition.bench import bench_in_fresh_process, table, worst_table
 
     rows = []
     for path in export_files(args.models):
         print(f"benchmarking {path} ...", file=sys.stderr)
-        rows += bench_in_fresh_process(path, tuple(args.buffers))
+        rows += bench_in_fresh_process(path, tuple(args.buffers), args.blocks)
     print(table(rows))
+    if args.blocks:
+        print("\n" + worst_table(rows))
     if args.json:
         atomic_write_text(args.json, json.dumps(rows, indent=1) + "\n")
         print(f"wrote {args.json}")
@@ -174,7 +176,15 @@ def main(argv=None):
     p.add_argument("models", nargs="+")
     p.add_argument("--buffers", type=number(int, 1, 1 << 16, "--buffers"), nargs="+", default=list(BENCH_BUFFERS))
     p.add_argument("--json", default=None, help="also write the rows as JSON")
+    p.add_argument("--blocks", type=number(int, 0, 10 ** 7, "--blocks"), default=0,
+                   help="also time this many blocks in a row per method and buffer, as nn~'s thread runs them: median, "
+                        "p99, p99.9, max against the deadline, and the safe buffer")
+    p.add_argument("--worst-case", action="store_true", help=f"buffers {WORST_CASE_BUFFERS[0]}-{WORST_CASE_BUFFERS[-1]} "
+                   f"and {WORST_CASE_BLOCKS} blocks each (what make bench runs), unless --buffers/--blocks say otherwise")
     args = ap.parse_args(argv)
+    if getattr(args, "worst_case", False):
+        args.blocks = args.blocks or WORST_CASE_BLOCKS
+        args.buffers = list(WORST_CASE_BUFFERS) if args.buffers == list(BENCH_BUFFERS) else args.buffers
     use_host_threads()
     {"info": cmd_info, "render": cmd_render, "validate": cmd_validate, "bench": cmd_bench}[args.cmd](args)
 

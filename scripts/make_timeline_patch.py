@@ -63,7 +63,7 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
     for nn in (nn_early, nn_late):
         wire(size, nn)
         wire(saw_scale, nn)
-    slider = obj(f"floatatom 5 0 1 0 crossfade - - 0", 400, 160)
+    slider = obj("floatatom 5 0 1 0 crossfade - - 0", 400, 160)
     init = obj(f"msg {mix}", 400, 130)
     wire(trig, init, 0)
     wire(init, slider)
@@ -94,7 +94,8 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
     wire(latent_gain, dac, 0, 1)
     if record:   # headless: left = the crossfade, right = the latent LFO voice, then quit
         n = int(seconds * SR)
-        tables = [obj(f"obj table rec{c} {n}", 300, 470 + 20 * c) for c in range(2)]
+        for c in range(2):
+            obj(f"obj table rec{c} {n}", 300, 470 + 20 * c)
         writers = [obj(f"obj tabwrite~ rec{c}", 20 + 200 * c, 470) for c in range(2)]
         wire(mix_out, writers[0])
         wire(latent_gain, writers[1])
@@ -111,7 +112,6 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
         wire(files, last)
         wire(last, size, 1)   # [bufsize N( again before quitting: nn~ then leaves the model alone as DSP stops
         wire(last, quit_)
-        del tables
     return "\n".join(["#N canvas 40 40 900 620 12;", *objects, *links]) + "\n"
 
 

@@ -7,6 +7,9 @@ HOST_BLOCK = 64            # Pd's block size; Max and SuperCollider commonly use
 DEFAULT_BUFFER = 2048      # the buffer nn.ar's examples use, and this project's patches
 NN_TILDE_BUFFER = 4096     # nn~'s own default (a 1-in/1-out model keeps it unless [bufsize N( comes first)
 BENCH_BUFFERS = (64, 256, 2048)                            # small, typical and large: every real-time table
+WORST_CASE_BUFFERS = tuple(2 ** k for k in range(6, 13))   # 64 ... 4096: make bench's block-time distribution
+WORST_CASE_BLOCKS = 2000                                   # blocks timed per method and buffer (p99.9 needs 1000+)
+SAFE_SHARE = 0.5   # a buffer is safe when its p99.9 block time stays under this share of the block's deadline
 VALIDATION_BUFFERS = tuple(2 ** k for k in range(6, 14))   # 64 ... 8192: the nn~ contract is checked at each
 REFERENCE_BUFFER = VALIDATION_BUFFERS[-1]                  # 8192: the render the buffer-edge measure compares to
 

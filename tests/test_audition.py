@@ -288,6 +288,30 @@ def test_validate_and_bench_cli(tmp_path):
     assert all(row["rtf"] > 0 and row["latency_samples"] >= latency(row["buffer"]) - 4 for row in rows)
 
 
+def test_bench_worst_case_gives_the_block_time_distribution_and_the_safe_buffer(tmp_path):
+    export(build("model_synth", seed=0), tmp_path / "m.ts")
+    r = run_cli("-m", "audition", "bench", str(tmp_path), "--worst-case", "--buffers", "64", "512", "--blocks", "300",
+                "--json", str(tmp_path / "b.json"))
+    assert r.returncode == 0, r.stderr
+    rows = json.loads((tmp_path / "b.json").read_text())
+    for row in rows:
+        assert row["blocks"] == 300 and row["deadline_ms"] == 1000 * row["buffer"] / SR
+        assert 0 < row["p50_ms"] <= row["p99_ms"] <= row["p999_ms"] <= row["max_ms"]
+        assert row["safe"] == (row["p999_ms"] < row["deadline_ms"] / 2)
+    safe = [row["buffer"] for row in rows if row["safe"]]
+    assert f"m.ts:forward: {min(safe) if safe else 'none of those measured'}" in r.stdout
+    assert "p99.9" in r.stdout and "deadline" in r.stdout
+
+
+def test_the_safe_buffer_is_the_smallest_whose_p999_is_under_half_the_deadline():
+    from audition.bench import safe_buffers
+
+    rows = [{"model": "a.ts", "method": "chaos", "buffer": n, "safe": ok}
+            for n, ok in ((64, False), (128, True), (256, False), (512, True))]
+    rows += [{"model": "b.ts", "method": "forward", "buffer": 2048, "safe": False}]
+    assert safe_buffers(rows) == {"a.ts:chaos": 128, "b.ts:forward": None}
+
+
 def test_validate_warns_when_one_nan_poisons_every_later_block(tmp_path):
     _, warnings = validate(save(Stateful(), tmp_path / "s.ts"))   # a running sum keeps a NaN forever
     assert any("s.ts:forward: one NaN sample poisons every later block" in w for w in warnings)
