@@ -77,3 +77,21 @@ def test_cluster_targets_take_root_and_exports_like_every_export_target(tmp_path
     for job in (train, export, export_all):
         assert job[job.index("--root") + 1] == str(root) and job[job.index("--exports") + 1] == str(out), job
     assert export_all[:3] == ["--parsable", "--dependency=afterok:7", str(REPO / "scripts/slurm/export.sbatch")]
+
+
+def test_the_timeline_is_one_cpu_job_with_the_same_settings(tmp_path):
+    """make cluster-timeline-<recipe>: one job running the timeline on the run ROOT names, after the jobs
+    AFTER names (or now, beside a training still running), with EVERY and INPUTS as typed."""
+    sbatch, calls = recording_sbatch(tmp_path)
+    root = tmp_path / "my root"
+    for after in ("AFTER=12", "AFTER="):
+        r = subprocess.run(["make", "-s", "--no-print-directory", "cluster-timeline-noise", f"ROOT={root}", "EVERY=3",
+                            "INPUTS=take one.wav", f"SBATCH={sbatch}", after], cwd=REPO, capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stdout + r.stderr
+    later, now = calls()
+    script = str(REPO / "scripts/slurm/timeline.sbatch")
+    args = [script, "noise", "--root", str(root), "--every", "3", "--inputs", "take", "--inputs", "one.wav"]
+    assert later == ["--parsable", "--dependency=afterok:12", *args] and now == ["--parsable", *args]
+    r = subprocess.run(["bash", script], capture_output=True, text=True, timeout=60)
+    assert r.returncode != 0 and "usage: timeline.sbatch RECIPE" in r.stderr
