@@ -46,6 +46,10 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
     def wire(a, b, outlet=0, inlet=0):
         links.append(f"#X connect {a} {outlet} {b} {inlet};")
 
+    def chain(*objs):   # each one's left outlet into the next one's left inlet
+        for a, b in zip(objs, objs[1:]):
+            wire(a, b)
+
     obj("text Timeline of a run: the same saw through two checkpoints (slider: 0 early \\, 1 late) \\, and "
         "the late checkpoint's decoder driven by one slow LFO per latent dimension.", 20, 10)
     load = obj("obj loadbang", 20, 50)
@@ -70,9 +74,7 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
     ramp = obj("obj pack 0 50", 400, 190)
     line = obj("obj line~", 400, 220)
     one_minus = obj("obj expr~ 1 - \\$v1", 500, 250)
-    wire(slider, ramp)
-    wire(ramp, line)
-    wire(line, one_minus)
+    chain(slider, ramp, line, one_minus)
     a, b = obj("obj *~", 20, 330), obj("obj *~", 200, 330)
     wire(nn_early, a)
     wire(one_minus, a, 0, 1)
@@ -106,10 +108,7 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
         files = obj("obj soundfiler", 200, 570)
         last = obj("obj t b b", 400, 540)
         quit_ = obj("msg \\; pd quit", 400, 570)
-        wire(trig, wait)
-        wire(wait, write)
-        wire(write, files)
-        wire(files, last)
+        chain(trig, wait, write, files, last)
         wire(last, size, 1)   # [bufsize N( again before quitting: nn~ then leaves the model alone as DSP stops
         wire(last, quit_)
     return "\n".join(["#N canvas 40 40 900 620 12;", *objects, *links]) + "\n"
