@@ -55,3 +55,15 @@ def test_a_persistent_mode_has_its_prominence():
     # the prominence is measured from the noise's dips, which lie a few dB below that mean
     snr = 10 * np.log10(0.2 ** 2 / 2 / (1.5 * SR / 2048) / (2 * 0.01 ** 2 / SR))
     assert snr == pytest.approx(51.4, abs=0.05) and snr < prom < snr + 4
+
+
+def test_the_timeline_writes_strict_json():
+    """RAVE logs an infinite validation loss when a validation chunk is silent: metrics.json says null."""
+    import json
+
+    from compare.timeline import strict
+
+    record = {"validation": float("inf"), "metrics": {"hf_share": np.float32("nan"), "modes_hz": [1.0, -np.inf]}, "step": 3}
+    text = json.dumps(strict(record))
+    assert json.loads(text, parse_constant=lambda word: pytest.fail(f"{word} is not JSON")) == \
+        {"validation": None, "metrics": {"hf_share": None, "modes_hz": [1.0, None]}, "step": 3}
