@@ -196,11 +196,14 @@ def test_set_seed_mid_render_in_the_real_nn_tilde(nn_dir, buffer, tmp_path):
     y, log = pd_render(nn_dir, path, "chaos", buffer, x, tmp_path / "pd", messages=[(300, "set seed 7")])
     at = int(0.3 * SR)
     ours = Host(open_export(path), "chaos", buffer, quiet=True).play(x, changes=[(at, "seed", "7")])[0, 0]
-    assert np.array_equal(y, ours), f"max {np.abs(y - ours).max():.3g}\n{log[-500:]}"
     # one landing sample: the change reaches the buffer before the one holding the message (pd -nrt)
     lands = (at // buffer - 1) * buffer + 2 * buffer - HOST_BLOCK   # that buffer's first sample at the output
     before = Host(open_export(path), "chaos", buffer, quiet=True).play(x)[0, 0]
-    assert np.flatnonzero(y != before)[0] == lands
+    moved = np.flatnonzero(y != before)
+    where = f"the change came {moved[0] - lands:+d} samples from the predicted {lands}" if len(moved) else "no change"
+    # (seen once, at buffer 64, in one CI run of many: max 0.414; the message says where it landed)
+    assert np.array_equal(y, ours), f"max {np.abs(y - ours).max():.3g}; {where}\n{log[-500:]}"
+    assert moved[0] == lands
     seven = export(build("chaos_effect", seed=7), tmp_path / "seven.ts")
     tail = Host(open_export(seven), "chaos", buffer, quiet=True).play(x)[0, 0][-SR // 2:]
     assert np.array_equal(y[-SR // 2:], tail), "after the change: the seed-7 instrument, bit for bit"
