@@ -82,7 +82,8 @@ def table(found: list[Checkpoint]) -> str:
 
 
 def pick(runs_dir: Path, choice: str, recipe: str) -> Checkpoint:
-    """CKPT=: a step, best, last (also newest), or a path. One sentence and the run's list when nothing matches."""
+    """CKPT=: a step, best, or a path (last/newest is export.hold's: the newest file, as RAVE resumes from it).
+    One sentence and the run's list when nothing matches."""
     choice = str(choice).strip()
     if "/" in choice or choice.endswith(".ckpt"):
         path = Path(choice).expanduser()
@@ -96,8 +97,6 @@ def pick(runs_dir: Path, choice: str, recipe: str) -> Checkpoint:
     found = listing(runs_dir)
     if not found:
         raise UserError(f"no checkpoint in {runs_dir}: run make train-{recipe} first")
-    if choice in ("last", "newest"):
-        return found[-1]
     if choice == "best":   # RAVE's best.ckpt (the lowest validation loss), else the lowest one recorded
         best = [c for c in runs.checkpoints(runs_dir) if c.name.startswith("best") and runs.complete(c)]
         if best:
