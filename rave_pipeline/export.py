@@ -3,6 +3,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 from rave_pipeline import checkpoints, disk, rave_cli, runs
@@ -18,6 +19,21 @@ def remove_stale(folder: Path, pattern: str) -> None:
         pid = stale.name.rsplit("-", 1)[-1]
         if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
             shutil.rmtree(stale, ignore_errors=True)
+
+
+def settled_config(run_dir: Path, tries: int = 50, pause: float = 0.1) -> str:
+    """The run's config.gin once two reads agree and it is not empty: rave train rewrites it (truncate, then
+    write) each time it starts or resumes, so a trainer starting beside an export can show it half written."""
+    path = run_dir / "config.gin"
+    before = path.read_text()
+    for _ in range(tries):
+        time.sleep(pause)
+        now = path.read_text()
+        if now.strip() and now == before:
+            return now
+        before = now
+    raise UserError(f"{path} stayed empty or kept changing for {tries * pause:.0f} s (a trainer starting "
+                    f"there?); run the export again once the trainer has started")
 
 
 def hold(recipe: Recipe, holding: Path, choice: str = "last") -> tuple[checkpoints.Checkpoint, Path, Path, bool]:
@@ -40,7 +56,7 @@ def hold(recipe: Recipe, holding: Path, choice: str = "last") -> tuple[checkpoin
                 os.link(chosen.path, held)
             except OSError:
                 shutil.copy2(chosen.path, held)
-            shutil.copy2(run_dir / "config.gin", holding / "config.gin")
+            (holding / "config.gin").write_text(settled_config(run_dir))
             return chosen, run_dir, held, chosen.step >= last.step
         except FileNotFoundError:   # the trainer replaced it between our look and our link: look again
             continue

@@ -508,3 +508,17 @@ def test_rave_numbers_no_checkpoints_of_its_own(tmp_path):
     noise = recipes.load("noise", root=tmp_path, save_every=7)
     cmd = train.rave_command(noise, 4, "-1", None, [], 0)
     assert cmd[cmd.index("--save_every") + 1] == "0" and cmd.count("--save_every") == 1
+
+
+def test_an_export_waits_for_a_config_a_starting_trainer_is_rewriting(tmp_path):
+    # rave train truncates config.gin and writes it again each time it starts or resumes: an export held
+    # beside it must copy the written file, not the empty one between (a CI run caught exactly that)
+    import threading
+    from rave_pipeline.export import settled_config
+    config = tmp_path / "config.gin"
+    config.write_text("")
+    threading.Timer(0.3, config.write_text, ["RAVE.latent_size = 16\n"]).start()
+    assert settled_config(tmp_path) == "RAVE.latent_size = 16\n"
+    config.write_text("")
+    with pytest.raises(UserError, match="config.gin stayed empty or kept changing"):
+        settled_config(tmp_path, tries=3, pause=0.01)
