@@ -65,7 +65,7 @@ export-all:  ## every trained and hand-written export into one folder; one line 
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 
 # ---- audition: the nn~-faithful host --------------------------------------------------------
-.PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess real-hosts mutants
+.PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess real-hosts realtime mutants
 validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
 	$(RTC) validate exports
 
@@ -89,6 +89,9 @@ mutants:  ## the mutation gate: each mutation of tests/mutants.toml on a scratch
 
 real-hosts:  ## audition vs the real nn~ (Pd) and nn.ar (scsynth), built from NN_TILDE_SRC= / NN_AR_SRC=<archive or folder> (cached)
 	.venv/bin/pytest tests/test_real_hosts.py -v -rs
+
+realtime:  ## every export's forward in the real nn.ar in real time (scsynth, JACK's dummy driver), late periods counted -> reports/realtime.json (NN_AR_SRC=, DURATION=60, BUFFERS="64 256 2048")
+	$(RTC) realtime exports --seconds $(or $(DURATION),60) $(if $(BUFFERS),--buffers $(BUFFERS)) --json reports/realtime.json
 
 tensorboard:  ## serve RAVE's training logs of every run of every recipe under ROOT (default: here; ROOT=demo for make demo's)
 	@echo "TensorBoard: http://localhost:$(or $(PORT),6006)/  (logs: $(or $(ROOT),.)/runs; Ctrl-C stops it)"

@@ -23,6 +23,7 @@ from scipy.ndimage import gaussian_filter1d
 from audition.host import Host
 from audition.model_file import as_export
 from compare import metrics
+from safeio import cache_dir as cache_root
 from spec.host import DEFAULT_BUFFER, SR
 
 SECONDS = 3.0
@@ -38,7 +39,7 @@ def has_latent(export) -> bool:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("RAVE_TO_CHAOS_CACHE") or Path.home() / ".cache" / "rave-to-chaos") / "latent-stats"
+    return cache_root("latent-stats")
 
 
 def data_stats(source, chunks: list[np.ndarray], key: str = "") -> tuple[np.ndarray, np.ndarray]:

@@ -29,6 +29,7 @@ COMMANDS = {
     "bench-gpu": ("rave_pipeline.bench_gpu", []),
     "bench-preprocess": ("rave_pipeline.bench_preprocess", []),
     "bench-train": ("rave_pipeline.bench", []),
+    "realtime": ("rave_to_chaos.realtime", []),
 }
 
 

@@ -51,3 +51,9 @@ def write_manifest(export_path: str | os.PathLike, fields: dict) -> Path:
     out = export_path.with_suffix(".json")
     atomic_write_text(out, json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
     return out
+
+
+def cache_dir(part: str) -> Path:
+    """Where work worth keeping between runs lives, outside any checkout: ~/.cache/rave-to-chaos/<part>
+    (or $RAVE_TO_CHAOS_CACHE/<part>)."""
+    return Path(os.environ.get("RAVE_TO_CHAOS_CACHE") or Path.home() / ".cache" / "rave-to-chaos") / part

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-python3}
 APT_PACKAGES="ffmpeg sox asterisk-core-sounds-en-g722 gcin-voice sonic-pi-samples slurmctld slurmd slurm-client supercollider-language puredata-core
-  chromium supercollider-server supercollider-dev puredata-dev nlohmann-json3-dev libcurl4-openssl-dev cmake g++"   # the last line: the report checked in a browser, the real nn~ and nn.ar built for tests
+  chromium supercollider-server supercollider-dev puredata-dev nlohmann-json3-dev libcurl4-openssl-dev cmake g++ jackd2"   # the last line: the report checked in a browser, the real nn~ and nn.ar built for tests and played in real time
 
 # 1. Python: the pinned stack (scipy 1.10.0) has wheels for Python 3.11 only.
 if ! command -v "$PYTHON" >/dev/null; then

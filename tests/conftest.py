@@ -34,14 +34,14 @@ def real_host(found: tuple):
 @pytest.fixture(scope="session")
 def nn_dir():
     """The folder holding the real nn~.pd_linux."""
-    from helpers.real_hosts import nn_tilde
+    from rave_to_chaos.real_hosts import nn_tilde
     return real_host(nn_tilde())
 
 
 @pytest.fixture(scope="session")
 def nn_ar_dir():
     """The folder holding the real nn.ar build (its scsynth plugin and sclang classes)."""
-    from helpers.real_hosts import nn_ar
+    from rave_to_chaos.real_hosts import nn_ar
     return real_host(nn_ar())
 
 

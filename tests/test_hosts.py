@@ -139,3 +139,18 @@ def test_the_live_reroll_patch_opens_and_wires_seed_to_nn_tilde():
                        capture_output=True, text=True, timeout=60)
     out = r.stdout + r.stderr
     assert r.returncode == 0 and not any(p in out for p in ("connection failed", "bad arguments", "syntax error")), out
+
+
+def test_late_blocks_are_64_exact_zeros_after_the_first_sound_counted_apart_in_the_first_second():
+    import numpy as np
+    from rave_to_chaos.realtime import late_blocks
+    from spec.host import HOST_BLOCK, SR
+
+    y = np.sin(np.arange(3 * SR) * 0.05).astype(np.float32) + 2.0   # never zero on its own
+    y[:1000] = 0                                   # the latency and nn.ar's load: before the first sound
+    first = 1000 // HOST_BLOCK * HOST_BLOCK        # counted in blocks from the block that first sounds
+    for k in (10, 700, 1400):                      # starved blocks (nn.ar plays zeros a whole block at a time):
+        y[first + k * HOST_BLOCK:][:HOST_BLOCK] = 0  # one in the first second (689 blocks), two after it
+    y[first + SR // 2: first + SR // 2 + HOST_BLOCK - 1] = 0   # 63 zeros: a quiet moment, not a block
+    assert late_blocks(y) == (1, 2)
+    assert late_blocks(np.zeros(SR, np.float32)) == (0, 0)

@@ -1,100 +1,14 @@
-"""The real nn~ (in Pure Data) and nn.ar (in SuperCollider), built from their sources and run headless,
-to hold audition to them.
-
-NN_TILDE_SRC and NN_AR_SRC name their sources (a `git archive` .tar.gz or a folder); .ci/run sets them. The build is
-cached outside the checkout (~/.cache/rave-to-chaos/, or RAVE_TO_CHAOS_CACHE), keyed by the source
-and the torch version, so a second run reuses it. Without a source, tests skip saying why.
-"""
-import hashlib
-import os
+"""The real nn~ (in Pure Data) and nn.ar (in SuperCollider) run headless, outside real time, to hold audition
+to them (their builds: rave_to_chaos.real_hosts). Without a source, tests skip saying why."""
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 
-from helpers.cli import REPO
+from rave_to_chaos.real_hosts import REPO, sc_plugins, sclang_setup, torch_env
 from spec.host import SR
-
-CACHE = Path(os.environ.get("RAVE_TO_CHAOS_CACHE", Path.home() / ".cache" / "rave-to-chaos"))
-TOOLS = {"pd": "puredata-core", "sclang": "supercollider-language", "scsynth": "supercollider-server",
-         "cmake": "cmake", "g++": "g++"}
-HEADERS = {"/usr/include/pd/m_pd.h": "puredata-dev",
-           "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h": "supercollider-dev"}
-
-
-def source_key(src: Path) -> str:
-    h = hashlib.sha256()
-    if src.is_file():
-        h.update(src.read_bytes())
-    else:
-        for f in sorted(p for p in src.rglob("*") if p.is_file()):
-            h.update(str(f.relative_to(src)).encode() + f.read_bytes())
-    import torch
-
-    return f"{h.hexdigest()[:12]}-torch{torch.__version__}"
-
-
-def built(setting: str, name: str, product: str, tools: tuple, header: str) -> tuple[Path | None, str]:
-    """Build a real host's plugin from the source named by the environment variable `setting`, once
-    per source and torch version. -> (folder holding it, "") or (None, why it cannot be had here)."""
-    src = os.environ.get(setting)
-    if not src:
-        return None, f"{setting} is not set (a {name} source archive or folder; .ci/run sets it)"
-    src = Path(src)
-    if not src.exists():
-        return None, f"{setting}={src} does not exist"
-    missing = [TOOLS[t] for t in tools if shutil.which(t) is None] + [HEADERS[header]] * (not Path(header).exists())
-    if missing:
-        return None, f"missing {' '.join(missing)} (make setup installs them)"
-    out = CACHE / f"{name}-{source_key(src)}"
-    if not (out / product).exists():
-        r = subprocess.run(["bash", str(REPO / f"hosts/real/build_{name}.sh"), str(src), str(out)],
-                           capture_output=True, text=True, timeout=1800)
-        if r.returncode:
-            raise RuntimeError(f"building {name} failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
-    return out, ""
-
-
-def nn_tilde() -> tuple[Path | None, str]:
-    return built("NN_TILDE_SRC", "nn_tilde", "nn~.pd_linux", ("pd", "cmake", "g++"), "/usr/include/pd/m_pd.h")
-
-
-def nn_ar() -> tuple[Path | None, str]:
-    return built("NN_AR_SRC", "nn_ar", "nn.ar/NNUGens_scsynth.so", ("sclang", "scsynth", "cmake", "g++"),
-                 "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h")
-
-
-def torch_env(seed: int | None = None) -> dict:
-    """The hosts load the venv's libtorch, as the plugins were built against it; with a seed, the host
-    starts with libtorch's generator seeded (hosts/real/seed_torch.cpp, preloaded)."""
-    import torch
-
-    env = {**os.environ, "LD_LIBRARY_PATH": str(Path(torch.__file__).parent / "lib")}
-    if seed is not None:
-        env.update(LD_PRELOAD=str(seed_shim()), RAVE_TO_CHAOS_TORCH_SEED=str(seed))
-    return env
-
-
-def seed_shim() -> Path:
-    """hosts/real/seed_torch.cpp compiled against the venv's torch, once per torch version (cached)."""
-    import torch
-
-    lib = Path(torch.__file__).parent
-    out = CACHE / f"seed_torch-{torch.__version__}-{hashlib.sha256((REPO / 'hosts/real/seed_torch.cpp').read_bytes()).hexdigest()[:8]}.so"
-    if not out.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(f".tmp{os.getpid()}")
-        r = subprocess.run(["g++", "-shared", "-fPIC", "-O1", "-std=c++17", "-D_GLIBCXX_USE_CXX11_ABI=1",
-                            f"-I{lib}/include", f"-I{lib}/include/torch/csrc/api/include",
-                            str(REPO / "hosts/real/seed_torch.cpp"), f"-L{lib}/lib", "-ltorch_cpu", "-lc10",
-                            f"-Wl,-rpath,{lib}/lib", "-o", str(tmp)], capture_output=True, text=True, timeout=900)
-        if r.returncode:
-            raise RuntimeError(f"building the torch seed shim failed:\n{r.stderr[-3000:]}")
-        os.replace(tmp, out)
-    return out
 
 
 def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.ndarray, work: Path,
@@ -174,20 +88,12 @@ def sc_render(nn_ar_dir: Path, model: Path, method: str, buffer: int, inputs: np
     return y.T[:, :n], log, info
 
 
-def sc_plugins(nn_ar_dir: Path) -> str:
-    """scsynth's -U: Debian's own UGens and the nn.ar build."""
-    return f"/usr/lib/SuperCollider/plugins:{nn_ar_dir}/nn.ar"
-
-
 def run_sclang(nn_ar_dir: Path, script: str, job: str, work: Path, seed: int | None = None) -> str:
     """Run hosts/real/<script> in a headless sclang that knows nn.ar's classes, with NN_JOB naming a
     file holding `job` (an sclang Event). -> sclang's and scsynth's log; raises if sclang failed."""
-    (work / "job.scd").write_text(job)
-    (work / "sclang.yaml").write_text(f"includePaths:\n  - {nn_ar_dir}/nn.ar/Classes\nexcludePaths: []\n")
-    env = {**torch_env(seed), "NN_JOB": str(work / "job.scd"),
-           "QTWEBENGINE_DISABLE_SANDBOX": "1", "QT_QPA_PLATFORM": "offscreen"}   # sclang as root, headless
+    sclang, env = sclang_setup(nn_ar_dir, work, job, seed)
     try:   # sclang waits at its prompt after an error it could not catch (a class missing): cap it
-        r = subprocess.run(["sclang", "-l", str(work / "sclang.yaml"), str(REPO / "hosts/real" / script)],
+        r = subprocess.run([*sclang, str(REPO / "hosts/real" / script)],
                            capture_output=True, text=True, timeout=300, env=env)
     except subprocess.TimeoutExpired as e:
         raise RuntimeError(f"sclang did not finish in 300 s:\n{(e.stdout or b'')[-3000:]}") from None
