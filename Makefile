@@ -65,7 +65,7 @@ export-all:  ## every trained and hand-written export into one folder; one line 
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 
 # ---- audition: the nn~-faithful host --------------------------------------------------------
-.PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess real-hosts realtime mutants
+.PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess bench-loader real-hosts realtime mutants
 validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
 	$(RTC) validate exports
 
@@ -80,6 +80,9 @@ bench-gpu:  ## per recipe on this GPU: s/step and data wait per phase, peak memo
 
 bench-preprocess:  ## make preprocess vs plain rave preprocess on a generated folder: both wall times and their ratio
 	$(RTC) bench-preprocess
+
+bench-loader:  ## RAVE's own DataLoader vs the project's (workers kept, same batches) over 3 epochs of a small database: batches/s and the ratio
+	$(RTC) bench-loader
 
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
 	$(RTC) bench-train $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))

@@ -44,13 +44,13 @@ def timed(fn, repeats: int = 5, min_time: float = 0.2) -> float:
     return statistics.median(runs)
 
 
-def paired(fa, fb, pairs: int = 25, min_time: float = 0.02) -> dict:
+def paired(fa, fb, pairs: int = 25, min_time: float = 0.02, warmup: int = 3) -> dict:
     """How much slower B is than A on a shared machine: pairs of timings taken back to back, the order
     alternating (A B, B A, ...) so that a change in the machine's speed hits both alike; each timing is
     n calls, n chosen so that A's take at least min_time. -> {"median", "q1", "q3"} of time B / time A
     over the pairs (the spread is the interquartile range), "a_s" and "b_s": median seconds per call."""
     for f in (fa, fb):
-        for _ in range(3):
+        for _ in range(warmup):
             f()
     n, t = 1, 0.0
     while t < min_time:

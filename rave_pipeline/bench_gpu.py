@@ -17,6 +17,7 @@ import dataclasses
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -140,31 +141,34 @@ def main(argv=None):
         order = list(plans) + [None] * len(plans) + [Plan(p.recipe, p.batch, "plain", p.why) for p in plans if not a.no_plain]
 
     results, by_recipe = [], {}
-    for i, plan in enumerate(order):
-        if plan is None:   # the larger batch for recipe i - len(plans)
-            first = plans[i - len(plans)]
-            plan = next_plan(first, by_recipe.get(first.recipe.name, []), gpu_gb)
-            if plan is None:
+    try:
+        for i, plan in enumerate(order):
+            if plan is None:   # the larger batch for recipe i - len(plans)
+                first = plans[i - len(plans)]
+                plan = next_plan(first, by_recipe.get(first.recipe.name, []), gpu_gb)
+                if plan is None:
+                    continue
+            left = a.budget_s - (time.perf_counter() - t_start)
+            if left < 30:
+                print(f"  skipped {plan.recipe.name} batch {plan.batch} ({plan.kind}): time budget spent", flush=True)
                 continue
-        left = a.budget_s - (time.perf_counter() - t_start)
-        if left < 30:
-            print(f"  skipped {plan.recipe.name} batch {plan.batch} ({plan.kind}): time budget spent", flush=True)
-            continue
-        name = plan.recipe.name
-        if name not in dbs:   # epochs of many steps (RAVE restarts its loader workers every epoch)
-            biggest = max(p.batch for p in plans if p.recipe.name == name) * (1 if a.card_gb else 2)
-            need = max(plan.recipe.min_chunks(biggest), 30 * biggest if on_gpu else 0)
-            dbs[name] = synthetic_database(work / name, need, 2 * plan.recipe.n_signal, plan.recipe.sampling_rate)
-        print(f"[{time.perf_counter() - t_start:5.0f} s] {name} ({plan.recipe.config}) batch {plan.batch}, {plan.why}, "
-              f"{plan.kind}: {warmup}+{steps} steps per phase ...", flush=True)
-        r = run_one(plan, dbs[name], a.device, steps, warmup, timeout=min(left, max(a.budget_s / 3, 60)),
-                    workers=plan.recipe.workers if on_gpu else 0)
-        r |= {"recipe": name, "config": plan.recipe.config, "batch": plan.batch, "kind": plan.kind, "row": plan.why,
-              "n_signal": plan.recipe.n_signal}
-        results.append(r)
-        by_recipe.setdefault(name, []).append(r)
-        print("        " + summary(r), flush=True)
+            name = plan.recipe.name
+            if name not in dbs:   # epochs of many steps (RAVE restarts its loader workers every epoch)
+                biggest = max(p.batch for p in plans if p.recipe.name == name) * (1 if a.card_gb else 2)
+                need = max(plan.recipe.min_chunks(biggest), 30 * biggest if on_gpu else 0)
+                dbs[name] = synthetic_database(work / name, need, 2 * plan.recipe.n_signal, plan.recipe.sampling_rate)
+            print(f"[{time.perf_counter() - t_start:5.0f} s] {name} ({plan.recipe.config}) batch {plan.batch}, {plan.why}, "
+                  f"{plan.kind}: {warmup}+{steps} steps per phase ...", flush=True)
+            r = run_one(plan, dbs[name], a.device, steps, warmup, timeout=min(left, max(a.budget_s / 3, 60)),
+                        workers=plan.recipe.workers if on_gpu else 0)
+            r |= {"recipe": name, "config": plan.recipe.config, "batch": plan.batch, "kind": plan.kind, "row": plan.why,
+                  "n_signal": plan.recipe.n_signal}
+            results.append(r)
+            by_recipe.setdefault(name, []).append(r)
+            print("        " + summary(r), flush=True)
 
+    finally:   # the synthetic databases (GBs on a GPU machine)
+        shutil.rmtree(work, ignore_errors=True)
     report = analyse({"device": device_name, "gpu_total_gb": gpu_gb, "torch": torch.__version__, "steps": steps,
                       "warmup": warmup, "runs": results, "wall_s": time.perf_counter() - t_start})
     write(report, a.out)

@@ -1,11 +1,12 @@
 """Benchmark: our preprocess (check, repair, join, account, then rave preprocess) against plain
 `rave preprocess` on the same generated folder. Prints both wall times and their ratio; never asserts.
+The two alternate in pairs (audition.bench.paired): the ratio is the median over the pairs, with its IQR.
 
 The folder is a sample library (many 0.5-4 s wav/flac/ogg files at mixed rates) plus a few long
 recordings. Plain rave preprocess drops every file shorter than a chunk, so it also stores less audio:
 both amounts are printed beside the times.
 
-    python -m rave_pipeline.bench_preprocess [--short 400] [--long 3] [--long-minutes 4]
+    python -m rave_pipeline.bench_preprocess [--short 400] [--long 3] [--long-minutes 4] [--pairs 3]
 """
 import argparse
 import dataclasses
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audition.bench import paired
 from rave_pipeline import dataset, recipes
 from safeio import cli_main
 from spec.host import SR
@@ -69,6 +71,7 @@ def main(argv=None):
     ap.add_argument("--short", type=int, default=400, help="short files (0.5-4 s)")
     ap.add_argument("--long", type=int, default=3, help="long recordings")
     ap.add_argument("--long-minutes", type=float, default=4)
+    ap.add_argument("--pairs", type=int, default=3, help="plain and ours timed back to back this many times")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -77,17 +80,22 @@ def main(argv=None):
         recipe = dataclasses.replace(recipes.load(args.recipe), root=tmp, raw="raw")
         print(f"folder: {args.short} short files + {args.long} x {args.long_minutes:g} min, {seconds / 60:.1f} min of audio; "
               f"recipe {recipe.name} (n_signal {recipe.n_signal}, {recipe.sampling_rate} Hz)")
-        plain = plain_rave_preprocess(recipe, raw, tmp / "plain-db")
-        plain_s = dataset.db_entries(tmp / "plain-db") * recipe.chunk_seconds
-        shutil.rmtree(tmp / "plain-db")
-        t = time.perf_counter()
-        dataset.preprocess(recipe, force=True)
-        ours = time.perf_counter() - t
-        ours_s = dataset.db_entries(recipe.db_dir) * recipe.chunk_seconds
-    print(f"\n{'':<22} {'wall s':>8} {'audio in db':>12}")
-    print(f"{'plain rave preprocess':<22} {plain:>8.2f} {plain_s / 60:>10.1f} m")
-    print(f"{'make preprocess':<22} {ours:>8.2f} {ours_s / 60:>10.1f} m")
-    print(f"ratio plain/ours: {plain / ours:.2f} (>= 1: ours is as fast or faster)")
+        stored = {}
+
+        def plain():
+            shutil.rmtree(tmp / "plain-db", ignore_errors=True)
+            plain_rave_preprocess(recipe, raw, tmp / "plain-db")
+            stored["plain"] = dataset.db_entries(tmp / "plain-db") * recipe.chunk_seconds
+
+        def ours():
+            dataset.preprocess(recipe, force=True)
+            stored["ours"] = dataset.db_entries(recipe.db_dir) * recipe.chunk_seconds
+
+        r = paired(plain, ours, pairs=args.pairs, min_time=0, warmup=0)
+    print(f"\n{'':<22} {'wall s':>8} {'audio in db':>12}   (median of {args.pairs} pairs)")
+    print(f"{'plain rave preprocess':<22} {r['a_s']:>8.2f} {stored['plain'] / 60:>10.1f} m")
+    print(f"{'make preprocess':<22} {r['b_s']:>8.2f} {stored['ours'] / 60:>10.1f} m")
+    print(f"ratio plain/ours: {1 / r['median']:.2f} (IQR {1 / r['q3']:.2f}-{1 / r['q1']:.2f}; >= 1: ours is as fast or faster)")
 
 
 if __name__ == "__main__":

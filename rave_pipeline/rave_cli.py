@@ -6,6 +6,8 @@
 - `rave train` gets a CheckpointOnExit callback (rave_pipeline/graceful.py): a signal or the end of
   training saves a checkpoint; and a StepMeter (rave_pipeline/progress.py): s/step, data wait,
   peak memory and ETA per RAVE phase, one line per validation and progress.json in the run folder;
+  and its DataLoader keeps its workers across epochs, with the same batches (rave_pipeline/loader.py;
+  RAVE_PIPELINE_LOADER=plain keeps RAVE's own);
 - the repo root must not be on sys.path: our configs/ folder would shadow RAVE's gin includes
   ("configs/v1.gin") and our scripts/ folder its `scripts` package.
 
@@ -34,9 +36,11 @@ def main() -> None:
 
     sox_compat.install()
     if sys.argv[1:2] == ["train"]:
-        from rave_pipeline import graceful
+        from rave_pipeline import graceful, loader
 
         graceful.install()
+        if os.environ.get("RAVE_PIPELINE_LOADER") != "plain":
+            loader.install()
     if sys.argv[1:2] == ["export"] and os.environ.get("RAVE_PIPELINE_NAN_GUARD", "1") != "0":
         from rave_pipeline import nan_guard
 

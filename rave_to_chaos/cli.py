@@ -28,6 +28,7 @@ COMMANDS = {
     "bench-guard": ("rave_pipeline.bench_guard", []),
     "bench-gpu": ("rave_pipeline.bench_gpu", []),
     "bench-preprocess": ("rave_pipeline.bench_preprocess", []),
+    "bench-loader": ("rave_pipeline.bench_loader", []),
     "bench-train": ("rave_pipeline.bench", []),
     "realtime": ("rave_to_chaos.realtime", []),
 }

@@ -29,7 +29,7 @@ import soundfile as sf
 
 from audition.model_file import open_export
 from rave_to_chaos import real_hosts
-from safeio import UserError, atomic_write_text, cli_main
+from safeio import UserError, atomic_write_text, cli_main, number
 from spec.host import BENCH_BUFFERS, HOST_BLOCK, SR
 
 LATE = "JackEngine::XRun: client = SuperCollider"   # scsynth did not finish its period
@@ -155,41 +155,43 @@ def table(rows: list[dict]) -> str:
 
 
 @cli_main
-def main() -> None:
+def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="rave-to-chaos realtime", description=__doc__.split("\n\n")[0])
     ap.add_argument("exports", nargs="+", type=Path, help="exports (.ts) or folders of them")
-    ap.add_argument("--buffers", type=int, nargs="+", default=list(BENCH_BUFFERS))
-    ap.add_argument("--seconds", type=float, default=60.0, help="real time played per export, method and buffer")
+    ap.add_argument("--buffers", type=number(int, 16, 1 << 14, "--buffers"), nargs="+", default=list(BENCH_BUFFERS),
+                    help="JACK periods and nn.ar buffers (powers of two)")
+    ap.add_argument("--seconds", type=number(float, 1.0, 3600.0, "--seconds"), default=60.0,
+                    help="real time played per export, method and buffer")
     ap.add_argument("--methods", nargs="+", default=["forward"], help="methods to play ('all': every one)")
     ap.add_argument("--json", type=Path, help="write the rows here")
     ap.add_argument("--work", type=Path, default=Path("reports/realtime-work"), help="logs of each run")
-    args = ap.parse_args()
-    bad = [b for b in args.buffers if b < 16 or b & (b - 1)]
+    args = ap.parse_args(argv)
+    bad = [b for b in args.buffers if b & (b - 1)]
     if bad:
         raise UserError(f"--buffers {bad[0]}: JACK's period must be a power of two from 16; use e.g. 64 256 2048")
     missing = real_hosts.missing_tools("jackd", "sclang", "scsynth")
     if missing:
         raise UserError(f"missing {' '.join(missing)}: run make setup")
-    nn_ar_dir, why = real_hosts.nn_ar()
-    if nn_ar_dir is None:
-        raise UserError(f"the real nn.ar is needed: {why}; e.g. make realtime NN_AR_SRC=path/to/nn.ar.tar.gz")
     models = [p for e in args.exports for p in (sorted(e.glob("*.ts")) if e.is_dir() else [e])]
     if not models:
         raise UserError(f"no .ts export in {' '.join(map(str, args.exports))}: run make export-chaos (or make demo) first")
-    rows = []
-    for buffer in args.buffers:   # the baseline: the host and the machine on their own
-        r = play(nn_ar_dir, None, "-", buffer, args.seconds, args.work / f"baseline-{buffer}")
-        rows.append({"model": BASELINE, "method": "-", "buffer": buffer, **r})
-        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    plays = []   # every export opened first: a bad one is one sentence before a minute of baseline
     for model in models:
         export = open_export(model)
         methods = list(export.methods) if args.methods == ["all"] else [m for m in args.methods if m in export.methods]
-        for method in methods:
-            for buffer in args.buffers:
-                work = args.work / f"{model.stem}-{method}-{buffer}"
-                r = play(nn_ar_dir, model.resolve(), method, buffer, args.seconds, work)
-                rows.append({"model": model.name, "method": method, "buffer": buffer, **r})
-                print(table(rows[-1:]).splitlines()[-1], flush=True)
+        plays += [(model.resolve(), method) for method in methods]
+    if not plays:
+        raise UserError(f"no export given has the method(s) {' '.join(args.methods)}; `rave-to-chaos info X.ts` lists them")
+    nn_ar_dir, why = real_hosts.nn_ar()   # built once per source (minutes the first time)
+    if nn_ar_dir is None:
+        raise UserError(f"the real nn.ar is needed: {why}; e.g. make realtime NN_AR_SRC=path/to/nn.ar.tar.gz")
+    rows = []
+    for buffer in args.buffers:
+        for model, method in [(None, "-")] + plays:   # first the baseline: the host and the machine on their own
+            work = args.work / (f"{model.stem}-{method}-{buffer}" if model else f"baseline-{buffer}")
+            r = play(nn_ar_dir, model, method, buffer, args.seconds, work)
+            rows.append({"model": model.name if model else BASELINE, "method": method, "buffer": buffer, **r})
+            print(table(rows[-1:]).splitlines()[-1], flush=True)
     if not all(r["realtime"] for r in rows):
         print("note: JACK ran without real-time scheduling here (no permission): late periods count the "
               "machine's scheduling as much as the model")

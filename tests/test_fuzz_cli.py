@@ -33,6 +33,7 @@ def cases(model, tmp):
     from chaos_models.__main__ import main as chaos
     from compare.__main__ import main as compare
     from rave_pipeline.__main__ import main as pipeline
+    from rave_to_chaos.realtime import main as realtime
     render = ["render", model, "--method", "chaos", "--in", "saw", "--in", "const:10", "--seconds", "0.05",
               "--out", f"{tmp}/r.wav"]
     return [
@@ -44,6 +45,7 @@ def cases(model, tmp):
         (pipeline, ["preprocess", "noise", "--root", str(tmp)],
          ["--n-signal", "--max-steps", "--val-every", "--save-every", "--batch", "--gpu", "--workers"]),
         (pipeline, ["export", "noise", "--root", str(tmp)], ["--n-signal", "--augment", "--tag", "--exports", "--raw"]),
+        (realtime, [f"{tmp}/none.ts"], ["--buffers", "--seconds"]),   # every value ends before a host starts
     ]
 
 
@@ -60,7 +62,7 @@ def test_every_option_takes_bad_values_with_one_sentence(model, tmp_path, capsys
                     lines = [line for line in err.strip().splitlines() if line.strip()]
                     assert lines and lines[-1].startswith(("error:", "python -m", "usage:")) or "error" in lines[-1], where
                 checked += 1
-    assert checked == 26 * len(BAD)
+    assert checked == 28 * len(BAD)
 
 
 @pytest.mark.parametrize("option,value", [("--w-mult", "nan"), ("--w-mult", "inf"), ("--w-mult", "-inf"),

@@ -396,11 +396,20 @@ def test_a_checkpoint_cut_short_is_deleted_not_kept_holding_the_disk(tmp_path, c
 
 @pytest.mark.slow
 def test_bench_preprocess_prints_both_times_and_the_ratio():
-    r = run_cli("-m", "rave_pipeline.bench_preprocess", "--short", "30", "--long", "1", "--long-minutes", "1")
+    r = run_cli("-m", "rave_pipeline.bench_preprocess", "--short", "30", "--long", "1", "--long-minutes", "1", "--pairs", "1")
     assert r.returncode == 0, r.stderr
     plain, ours = (float(line.split()[-3]) for line in r.stdout.splitlines() if line.startswith(("plain rave", "make preprocess")))
     ratio = float(r.stdout.split("ratio plain/ours: ")[1].split()[0])
-    assert ratio == pytest.approx(plain / ours, abs=0.01)   # the times are printed to 10 ms
+    assert ratio == pytest.approx(plain / ours, abs=0.01)   # one pair: its ratio; the times are printed to 10 ms
+
+
+def test_bench_loader_prints_both_speeds_and_their_ratio():
+    r = run_cli("-m", "rave_pipeline.bench_loader", "--chunks", "16", "--batch", "4", "--epochs", "2", "--pairs", "1")
+    assert r.returncode == 0, r.stderr
+    plain, ours = (float(line.split()[-2]) for line in r.stdout.splitlines() if line.startswith(("RAVE's loader", "the project's")))
+    assert "2 epochs = 8 batches, 1 pairs" in r.stdout
+    speedup = float(r.stdout.split("speed-up")[1].split("x")[0])
+    assert speedup == pytest.approx(ours / plain, rel=0.02)   # one pair: its ratio is the ratio of the speeds
 
 
 def test_a_file_ffmpeg_gives_up_on_part_way_leaves_nothing_for_rave(tmp_path, monkeypatch):
@@ -522,3 +531,40 @@ def test_an_export_waits_for_a_config_a_starting_trainer_is_rewriting(tmp_path):
     config.write_text("")
     with pytest.raises(UserError, match="config.gin stayed empty or kept changing"):
         settled_config(tmp_path, tries=3, pause=0.01)
+
+
+def batches(make_loader, dataset, epochs: int = 3) -> tuple[list, list]:
+    """Every batch of `epochs` epochs of a training loader as rave train builds it, with a validation pass
+    and the training's own draws from torch's generator between epochs; and the workers' pids each epoch."""
+    import torch
+
+    torch.manual_seed(1234)
+    train = make_loader(dataset, 4, True, drop_last=True, num_workers=2)
+    val = make_loader(dataset, 4, False, num_workers=2)
+    seen, pids = [], []
+    for _ in range(epochs):
+        seen += [b.clone() for b in train]
+        pids.append(sorted(w.pid for w in train._iterator._workers) if train._iterator else None)   # kept ones
+        seen += [b.clone() for b in val]
+        torch.rand(3)   # the model's own draws (noise, dropout) between epochs
+    return seen, pids
+
+
+def test_the_kept_workers_read_the_same_examples_in_the_same_order_as_raves_loader(tmp_path):
+    # RAVE's own dataset (random crops, phase mangling in the workers) on a database in its format
+    import rave.dataset
+    import torch
+    from torch.utils.data import DataLoader
+
+    from rave_pipeline.loader import SteadyLoader
+    from rave_pipeline.synthetic_db import synthetic_database
+
+    db = synthetic_database(tmp_path / "db", 24, 2 * 8192, SR)
+    dataset = rave.dataset.get_dataset(str(db), SR, 8192)
+    plain, _ = batches(DataLoader, dataset)
+    steady, pids = batches(SteadyLoader, dataset)
+    assert len(plain) == len(steady) == 3 * (6 + 6)
+    assert all(torch.equal(a, b) for a, b in zip(plain, steady))
+    assert pids[0] and pids[0] == pids[1] == pids[2]   # the same worker processes all along
+    # and the crops do differ between epochs (a test of the seeding, not of a dataset without randomness)
+    assert not torch.equal(plain[0], plain[12]) or not torch.equal(plain[1], plain[13])
