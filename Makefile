@@ -93,8 +93,8 @@ mutants:  ## the mutation gate: each mutation of tests/mutants.toml on a scratch
 real-hosts:  ## audition vs the real nn~ (Pd) and nn.ar (scsynth), built from NN_TILDE_SRC= / NN_AR_SRC=<archive or folder> (cached)
 	.venv/bin/pytest tests/test_real_hosts.py -v -rs
 
-realtime:  ## every export's forward in the real nn.ar in real time (scsynth, JACK's dummy driver), late periods counted -> reports/realtime.json (NN_AR_SRC=, DURATION=60, BUFFERS="64 256 2048")
-	$(RTC) realtime exports --seconds $(or $(DURATION),60) $(if $(BUFFERS),--buffers $(BUFFERS)) --json reports/realtime.json
+realtime:  ## every export's forward in the real nn.ar in real time (JACK's dummy driver), late periods and blocks counted -> reports/realtime-<host>.json (NN_AR_SRC=; HOST=nn~ with NN_TILDE_SRC=: Pd; DURATION=60, BUFFERS="64 256 2048")
+	$(RTC) realtime exports --host $(or $(HOST),nn.ar) --seconds $(or $(DURATION),60) $(if $(BUFFERS),--buffers $(BUFFERS)) --json reports/realtime-$(or $(HOST),nn.ar).json
 
 tensorboard:  ## serve RAVE's training logs of every run of every recipe under ROOT (default: here; ROOT=demo for make demo's)
 	@echo "TensorBoard: http://localhost:$(or $(PORT),6006)/  (logs: $(or $(ROOT),.)/runs; Ctrl-C stops it)"

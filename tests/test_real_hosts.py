@@ -26,7 +26,7 @@ from chaos_models.export import build, export, export_beyond, export_essay
 from helpers.audio import noise_set, sox_noise
 from helpers.cli import REPO
 from helpers.real_hosts import pd_render, sc_play_patches, sc_render, synthdefs, torch_env
-from spec.host import HOST_BLOCK, SR, WORST_CASE_BUFFERS
+from spec.host import DEFAULT_BUFFER, HOST_BLOCK, SR, WORST_CASE_BUFFERS
 from spec import names
 from rave_pipeline import recipes
 from rave_to_chaos import realtime
@@ -314,20 +314,34 @@ def test_trained_exports_are_exact_in_the_real_nn_ar_with_a_nan(nn_ar_dir, train
 MACHINE_FLOOR = 512
 
 
-def test_the_safe_buffer_plays_in_real_time_in_the_real_nn_ar_with_nothing_late(nn_ar_dir, hand_written, trained,
-                                                                                tmp_path):
-    """make realtime, short: the essay's ChaosEffect plays 10 s in scsynth on JACK's dummy driver at its safe
-    buffer (the smallest audition's worst-case bench calls safe, raised to MACHINE_FLOOR). Nothing came late:
-    no period (JACK's count) and no block nn.ar played as zeros for want of a result. The voice export
-    computed inside the audio thread (nn.ar's buffer 0: 2048 samples due within a 64-sample period) shows
-    JACK's count is live."""
+def plays_in_real_time_with_nothing_late(host_dir, host: str, hand_written, tmp_path) -> None:
+    """make realtime, short: the essay's ChaosEffect plays 10 s on JACK's dummy driver at its safe buffer (the
+    smallest audition's worst-case bench calls safe, raised to MACHINE_FLOOR): no period late (JACK's count)
+    and no block played as zeros for want of a result. An instrument 5x slower than real time here
+    (ChaosEffect with 1024 operators) shows the late-block count is live."""
     model = next(p for p in hand_written if p.name == names.essay("chaos_effect"))
     m = open_export(model).methods["forward"]
     safe = next(b for b in WORST_CASE_BUFFERS if worst_case(Host(open_export(model), "forward", b, quiet=True), m, SR)["safe"])
-    r = realtime.play(nn_ar_dir, model, "forward", max(safe, MACHINE_FLOOR), 10.0, tmp_path / "safe")
+    r = realtime.play(host_dir, model, "forward", max(safe, MACHINE_FLOOR), 10.0, tmp_path / "safe", host=host)
     assert (r["late_blocks"], r["xruns"], round(r["played_s"]), r["sounded"]) == (0, 0, 10, True), f"safe {safe}: {r}"
+    slow = export(build("chaos_effect", operators=1024, seed=0), tmp_path / "slow.ts")
+    late = realtime.play(host_dir, slow, "chaos", DEFAULT_BUFFER, 3.0, tmp_path / "slow", host=host)
+    assert late["late_blocks"] > 0 and late["sounded"], late
+
+
+def test_the_safe_buffer_plays_in_real_time_in_the_real_nn_ar_with_nothing_late(nn_ar_dir, hand_written, trained,
+                                                                                tmp_path):
+    """And the voice export computed inside the audio thread (nn.ar's buffer 0: 2048 samples due within a
+    64-sample period) shows JACK's count is live."""
+    plays_in_real_time_with_nothing_late(nn_ar_dir, "nn.ar", hand_written, tmp_path)
     inside = realtime.play(nn_ar_dir, trained[1], "forward", 0, 3.0, tmp_path / "inside", period=64)
     assert inside["xruns"] > 0 and inside["sounded"], inside
+
+
+def test_the_safe_buffer_plays_in_real_time_in_the_real_nn_tilde_with_nothing_late(nn_dir, hand_written, tmp_path):
+    """Pd on JACK, recorded by jack_rec from Pd's output port (Pd hands JACK zeros when nn~, waiting for its
+    model, holds Pd's scheduler up)."""
+    plays_in_real_time_with_nothing_late(nn_dir, "nn~", hand_written, tmp_path)
 
 
 def test_nn_ar_refuses_an_unknown_method_and_so_does_its_profile(nn_ar_dir, hand_written, tmp_path):
