@@ -30,6 +30,11 @@ def guard_input(buffer: Tensor, limit: float = INPUT_LIMIT) -> Tensor:
     return torch.nan_to_num(buffer, nan=0.0, posinf=limit, neginf=-limit)
 
 
+def guard_input_(ours: Tensor, limit: float = INPUT_LIMIT) -> Tensor:
+    """guard_input in place, for a tensor the model made itself (never the host's buffer)."""
+    return torch.nan_to_num_(ours, nan=0.0, posinf=limit, neginf=-limit)
+
+
 def guard_output(y: Tensor) -> Tensor:
     """Whatever overflowed inside (huge finite input, extreme w_mult) leaves as silence. In place: y is ours."""
     return torch.nan_to_num_(y, nan=0.0, posinf=0.0, neginf=0.0)

@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 
 from rave_pipeline import recipes
-from rave_pipeline.gpu_plan import CONTEXT_GB, Plan, next_plan, table_rows
+from rave_pipeline.gpu_plan import CONTEXT_GB, Plan, next_plan, pair_order, table_rows
 from rave_pipeline.gpu_report import analyse, summary, write
 from rave_pipeline.recipes import CONFIG_FACTS
 from rave_pipeline.synthetic_db import synthetic_database
@@ -97,8 +97,10 @@ def main(argv=None):
     ap.add_argument("--recipes", nargs="+", default=recipes.names())
     ap.add_argument("--steps", type=int, default=None, help="timed steps per phase (default 20 on GPU, 2 on CPU)")
     ap.add_argument("--warmup", type=int, default=None, help="untimed steps per phase (default 5 on GPU, 1 on CPU)")
-    ap.add_argument("--budget-s", type=float, default=450, help="stop starting runs after this many seconds")
+    ap.add_argument("--budget-s", type=float, default=900, help="stop starting runs after this many seconds")
     ap.add_argument("--no-plain", action="store_true", help="skip the plain `rave train` comparison")
+    ap.add_argument("--pairs", type=int, default=None,
+                    help="wrapper/plain pairs per recipe, timed back to back in alternating order (default 3 on GPU, 1 on CPU)")
     ap.add_argument("--card-gb", type=float, nargs="+", default=None,
                     help="instead: run each recipe at its table's batch for these card sizes, memory capped to them")
     ap.add_argument("--out", type=Path, default=Path("reports/gpu.json"))
@@ -117,6 +119,7 @@ def main(argv=None):
     on_gpu = gpu_gb is not None
     steps = a.steps or (20 if on_gpu else 2)
     warmup = a.warmup if a.warmup is not None else (5 if on_gpu else 1)
+    pairs = a.pairs or (3 if on_gpu else 1)
     device_name = torch.cuda.get_device_name(int(gpu_arg)) if on_gpu else "cpu"
     print(f"bench-gpu on {device_name}" + (f" ({gpu_gb:.0f} GB)" if on_gpu else " (no CUDA: tiny settings)"), flush=True)
 
@@ -134,18 +137,21 @@ def main(argv=None):
         else:   # the smallest settings RAVE trains with
             recipe = dataclasses.replace(recipe, n_signal=CONFIG_FACTS[recipe.config]["min_n_signal"])
             plans.append(Plan(recipe, recipe.cpu_batch, "wrapper", "cpu batch"))
-    # second batch per recipe (chosen after the first run's memory is known), then the plain runs
+    # per recipe its first run and pair 0's plain half; then the larger batches (chosen once the first run's
+    # memory is known); then pairs 1.. of wrapper against plain (the first to go when the budget is spent)
     if a.card_gb:   # card by card, so a spent budget drops the largest cards, not a recipe
         order = sorted(plans, key=lambda p: p.card_gb)
     else:
-        order = list(plans) + [None] * len(plans) + [Plan(p.recipe, p.batch, "plain", p.why) for p in plans if not a.no_plain]
+        halves = [pair_order(p, pairs) for p in plans] if not a.no_plain else [([], [])] * len(plans)
+        order = [run for p, (plain0, _) in zip(plans, halves) for run in (p, *plain0)]
+        order += [("larger", p) for p in plans] + [run for _, rest in halves for run in rest]
 
     results, by_recipe = [], {}
     try:
-        for i, plan in enumerate(order):
-            if plan is None:   # the larger batch for recipe i - len(plans)
-                first = plans[i - len(plans)]
-                plan = next_plan(first, by_recipe.get(first.recipe.name, []), gpu_gb)
+        for plan in order:
+            if isinstance(plan, tuple):   # the larger batch for this recipe's first plan
+                first = plan[1]
+                plan = next_plan(first, [r for r in by_recipe.get(first.recipe.name, []) if r["kind"] == "wrapper"], gpu_gb)
                 if plan is None:
                     continue
             left = a.budget_s - (time.perf_counter() - t_start)
@@ -158,11 +164,11 @@ def main(argv=None):
                 need = max(plan.recipe.min_chunks(biggest), 30 * biggest if on_gpu else 0)
                 dbs[name] = synthetic_database(work / name, need, 2 * plan.recipe.n_signal, plan.recipe.sampling_rate)
             print(f"[{time.perf_counter() - t_start:5.0f} s] {name} ({plan.recipe.config}) batch {plan.batch}, {plan.why}, "
-                  f"{plan.kind}: {warmup}+{steps} steps per phase ...", flush=True)
+                  f"{plan.kind}{f' (pair {plan.pair})' if plan.pair else ''}: {warmup}+{steps} steps per phase ...", flush=True)
             r = run_one(plan, dbs[name], a.device, steps, warmup, timeout=min(left, max(a.budget_s / 3, 60)),
                         workers=plan.recipe.workers if on_gpu else 0)
             r |= {"recipe": name, "config": plan.recipe.config, "batch": plan.batch, "kind": plan.kind, "row": plan.why,
-                  "n_signal": plan.recipe.n_signal}
+                  "n_signal": plan.recipe.n_signal, "pair": plan.pair}
             results.append(r)
             by_recipe.setdefault(name, []).append(r)
             print("        " + summary(r), flush=True)
@@ -170,7 +176,7 @@ def main(argv=None):
     finally:   # the synthetic databases (GBs on a GPU machine)
         shutil.rmtree(work, ignore_errors=True)
     report = analyse({"device": device_name, "gpu_total_gb": gpu_gb, "torch": torch.__version__, "steps": steps,
-                      "warmup": warmup, "runs": results, "wall_s": time.perf_counter() - t_start})
+                      "warmup": warmup, "pairs": pairs, "runs": results, "wall_s": time.perf_counter() - t_start})
     write(report, a.out)
     print(f"\nwrote {a.out} and {a.out.with_suffix('.md')} in {report['wall_s']:.0f} s")
 

@@ -17,6 +17,19 @@ class Plan:
     kind: str            # "wrapper" (python -m rave_pipeline.rave_cli) or "plain" (rave train)
     why: str             # which table row it stands for
     card_gb: float | None = None   # cap torch's allocator to this many GB (a smaller card)
+    pair: int = 0        # which wrapper/plain pair it belongs to (pair_order)
+
+
+def pair_order(first: Plan, pairs: int) -> tuple[list[Plan], list[Plan]]:
+    """The plain `rave train` runs beside the wrapper's, in pairs timed back to back, the order alternating
+    (W0 P0, P1 W1, W2 P2, ...) so that a drift in the machine's speed hits both alike. -> (the plain half
+    of pair 0, which follows the recipe's first run W0 at once; pairs 1.. in full)."""
+    plain = dataclasses.replace(first, kind="plain")
+    rest = []
+    for k in range(1, pairs):
+        w, p = dataclasses.replace(first, pair=k), dataclasses.replace(plain, pair=k)
+        rest += [p, w] if k % 2 else [w, p]
+    return [plain], rest
 
 
 def table_rows(recipe, gpu_gb: float | None) -> tuple[int, int | None]:

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from helpers.cli import run_cli
-from rave_pipeline import bench_gpu, gpu_plan, recipes
+from rave_pipeline import bench_gpu, gpu_plan, gpu_report, recipes
 
 
 def test_memory_fit_is_least_squares_through_the_points():
@@ -38,6 +38,25 @@ def test_second_run_never_exceeds_what_the_first_says_fits():
     assert gpu_plan.next_plan(first, [{"error": "exit 1: boom"}], 150.0) is None
 
 
+def test_wrapper_and_plain_are_timed_in_alternating_pairs_and_compared_pair_by_pair():
+    noise = recipes.load("noise")
+    first = gpu_plan.Plan(noise, 8, "wrapper", "8 GB row")
+    plain0, rest = gpu_plan.pair_order(first, 4)
+    assert [(p.kind, p.pair) for p in plain0] == [("plain", 0)]   # right after the recipe's first run
+    assert [(p.kind, p.pair) for p in rest] == [("plain", 1), ("wrapper", 1), ("wrapper", 2), ("plain", 2),
+                                                ("plain", 3), ("wrapper", 3)]
+    # plain/wrapper per pair: 1.0, 1.2, 0.9 (each pair's own machine speed cancels out), then the median
+    runs = [{"recipe": "noise", "batch": 8, "kind": kind, "pair": k, "profiler_step_s": s, "profiler_data_s": 0.1}
+            for k, (w, p) in enumerate([(0.9, 0.9), (0.4, 0.5), (1.9, 1.7)])
+            for kind, s in (("wrapper", w), ("plain", p))]
+    runs.append({"recipe": "noise", "batch": 16, "kind": "wrapper", "pair": 0, "profiler_step_s": 9.0})   # no pair
+    report = gpu_report.analyse({"runs": runs, "gpu_total_gb": None})
+    w0 = report["runs"][0]
+    assert w0["ratio_vs_plain"] == pytest.approx(1.0) and w0["ratio_vs_plain_pairs"] == 3
+    assert w0["ratio_vs_plain_iqr"] == pytest.approx([0.95, 1.1])
+    assert all("ratio_vs_plain" not in r for r in report["runs"][1:])
+
+
 def test_exception_line_is_found_under_gin_context_lines():
     out = "Traceback\n  File x\nTypeError: bad shape\n  In call to configurable 'RAVE' (<class>)\n"
     assert bench_gpu.last_error(out) == "TypeError: bad shape"
@@ -60,6 +79,6 @@ def test_bench_gpu_runs_rave_on_cpu_with_tiny_settings(tmp_path):
         assert p["s_per_step_median"] > 0 and 0 <= p["data_wait_fraction"] < 1
     assert wrapper["phase"] == 2 and wrapper["step"] == 6, "the run must reach the adversarial phase"
     assert 0 < wrapper["speed_vs_plain_from_hooks"] < 1
-    assert plain["profiler_step_s"] > 0 and "ratio_vs_plain" in wrapper
+    assert plain["profiler_step_s"] > 0 and wrapper["ratio_vs_plain_pairs"] == 1
     assert "train set:" in (tmp_path / "noise-b4-plain.log").read_text(), "plain rave train read the database"
     assert "| noise | v2_small | 4 | wrapper |" in out.with_suffix(".md").read_text()
