@@ -29,6 +29,7 @@ import numpy as np
 import soundfile as sf
 
 from audition.model_file import open_export
+from audition.pd_patch import Patch, pd_symbol
 from rave_to_chaos import real_hosts
 from safeio import UserError, atomic_write_text, cli_main, number
 from spec.host import BENCH_BUFFERS, HOST_BLOCK, SR
@@ -169,24 +170,31 @@ def pd_patch(model: Path | None, method: str, buffer: int, inlets: int) -> str:
     """A saw on every inlet of [nn~ model method buffer] (or straight out, with no model) to the dac; at load,
     [bufsize N( before DSP starts (nn~'s 1-in/1-out quirk; none for buffer 0, nn~'s mode that runs the
     model inside Pd's DSP), then DSP on, then `READY` on Pd's stderr."""
-    objects = ["obj 10 10 loadbang", "obj 10 40 t b b b", "msg 10 70 \\; pd dsp 1", "obj 10 100 print READY",
-               "obj 10 300 dac~"]
-    links = [(0, 0, 1, 0), (1, 1, 2, 0), (1, 0, 3, 0)]
+    pd = Patch()
+    load, trig = pd.box("obj loadbang", 10, 10), pd.box("obj t b b b", 10, 40)
+    dsp, ready = pd.box("msg \\; pd dsp 1", 10, 70), pd.box("obj print READY", 10, 100)
+    dac = pd.box("obj dac~", 10, 300)
+    pd.chain(load, trig, ready)
+    pd.wire(trig, dsp, 1)
+
+    def saw(i: int) -> int:
+        osc, centred = pd.box(f"obj phasor~ {110 * (i + 1)}", 10 + 120 * i, 200), pd.box("obj -~ 0.5", 10 + 120 * i, 230)
+        pd.wire(osc, centred)
+        return centred
+
     if model is None:
-        objects += ["obj 10 200 phasor~ 110", "obj 10 230 -~ 0.5"]
-        return patch_text(objects, links + [(5, 0, 6, 0), (6, 0, 4, 0), (6, 0, 4, 1)])
-    objects += [f"msg 200 40 bufsize {buffer or 2048}", f"obj 10 260 nn~ {model} {method} {buffer}"]
-    links += [(5, 0, 6, 0), (6, 0, 4, 0), (6, 0, 4, 1)] + ([(1, 2, 5, 0)] if buffer else [])   # 0: no thread
-    for i in range(inlets):
-        objects += [f"obj {10 + 120 * i} 200 phasor~ {110 * (i + 1)}", f"obj {10 + 120 * i} 230 -~ 0.5"]
-        saw = len(objects) - 2
-        links += [(saw, 0, saw + 1, 0), (saw + 1, 0, 6, i)]
-    return patch_text(objects, links)
-
-
-def patch_text(objects: list[str], links: list[tuple]) -> str:
-    return "\n".join(["#N canvas 0 0 600 400 12;"] + [f"#X {o};" for o in objects]
-                     + [f"#X connect {a} {b} {c} {d};" for a, b, c, d in links]) + "\n"
+        out = saw(0)
+    else:
+        out = pd.box(f"obj nn~ {pd_symbol(model)} {method} {buffer}", 10, 260)
+        if buffer:   # 0: no thread, no [bufsize(
+            size = pd.box(f"msg bufsize {buffer}", 200, 40)
+            pd.wire(trig, size, 2)
+            pd.wire(size, out)
+        for i in range(inlets):
+            pd.wire(saw(i), out, 0, i)
+    pd.wire(out, dac)
+    pd.wire(out, dac, 0, 1)
+    return pd.text()
 
 
 def play_pd(nn_dir: Path, model: Path | None, method: str, buffer: int, seconds: float, work: Path,

@@ -10,17 +10,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from audition.pd_patch import pd_symbol
 from safeio import UserError, atomic_write_text, cli_main, warn
 from spec import names
 from spec.host import DEFAULT_BUFFER
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = REPO / "hosts/puredata/side_by_side.pd.in"
-
-
-def pd_symbol(path: Path) -> str:
-    # Pd splits atoms on spaces and treats , ; $ specially: escape them
-    return "".join("\\" + c if c in " ,;$" else c for c in str(path))
 
 
 @cli_main

@@ -15,16 +15,13 @@ import re
 import sys
 from pathlib import Path
 
+from audition.pd_patch import Patch, pd_symbol
 from safeio import UserError, atomic_write_text, cli_main
 from spec import names
 from spec.host import DEFAULT_BUFFER, SR
 
 REPO = Path(__file__).resolve().parents[1]
 LFO_HZ, LFO_DEPTH = 0.11, 1.5   # latent LFOs: slow, and about 1.5 standard deviations of RAVE's prior
-
-
-def pd_symbol(path: Path) -> str:
-    return "".join("\\" + c if c in " ,;$" else c for c in str(path))
 
 
 def latent_dims(path: Path) -> int:
@@ -37,19 +34,8 @@ def latent_dims(path: Path) -> int:
 
 
 def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, seconds: float, mix: float) -> str:
-    objects, links = [], []
-
-    def obj(text: str, x: int, y: int) -> int:
-        objects.append(f"#X {text.split(' ', 1)[0]} {x} {y} {text.split(' ', 1)[1]};")
-        return len(objects) - 1
-
-    def wire(a, b, outlet=0, inlet=0):
-        links.append(f"#X connect {a} {outlet} {b} {inlet};")
-
-    def chain(*objs):   # each one's left outlet into the next one's left inlet
-        for a, b in zip(objs, objs[1:]):
-            wire(a, b)
-
+    pd = Patch("40 40 900 620 12")
+    obj, wire, chain = pd.box, pd.wire, pd.chain
     obj("text Timeline of a run: the same saw through two checkpoints (slider: 0 early \\, 1 late) \\, and "
         "the late checkpoint's decoder driven by one slow LFO per latent dimension.", 20, 10)
     load = obj("obj loadbang", 20, 50)
@@ -111,7 +97,7 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
         chain(trig, wait, write, files, last)
         wire(last, size, 1)   # [bufsize N( again before quitting: nn~ then leaves the model alone as DSP stops
         wire(last, quit_)
-    return "\n".join(["#N canvas 40 40 900 620 12;", *objects, *links]) + "\n"
+    return pd.text()
 
 
 @cli_main

@@ -154,3 +154,17 @@ def test_late_blocks_are_64_exact_zeros_after_the_first_sound_counted_apart_in_t
     y[first + SR // 2: first + SR // 2 + HOST_BLOCK - 1] = 0   # 63 zeros: a quiet moment, not a block
     assert late_blocks(y) == (1, 2)
     assert late_blocks(np.zeros(SR, np.float32)) == (0, 0)
+
+
+def test_generated_pd_patches_number_their_boxes_and_escape_paths():
+    from pathlib import Path
+
+    from audition.pd_patch import Patch, pd_symbol
+
+    pd = Patch()
+    saw, gain, dac = pd.box("obj phasor~ 110", 10, 20), pd.box("obj *~ 0.1"), pd.box("obj dac~", 10, 90)
+    pd.chain(saw, gain, dac)
+    pd.wire(gain, dac, 0, 1)
+    assert pd.text() == ("#N canvas 0 0 600 400 12;\n#X obj 10 20 phasor~ 110;\n#X obj 10 10 *~ 0.1;\n"
+                         "#X obj 10 90 dac~;\n#X connect 0 0 1 0;\n#X connect 1 0 2 0;\n#X connect 1 0 2 1;\n")
+    assert pd_symbol(Path("/a b/c,d;$e.ts")) == "/a\\ b/c\\,d\\;\\$e.ts"

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audition.pd_patch import Patch, pd_symbol
 from rave_to_chaos.real_hosts import REPO, sc_plugins, sclang_setup, torch_env
 from spec.host import SR
 
@@ -17,42 +18,37 @@ def pd_render(nn_dir: Path, model: Path, method: str, buffer: int, inputs: np.nd
     sent to nn~ at that time, e.g. (500, "set seed 7"). -> (output [T], Pd's log)."""
     work.mkdir(parents=True, exist_ok=True)
     n = inputs.shape[-1]
-    objects, links = [], []
-
-    def obj(text: str) -> int:
-        objects.append(text)
-        return len(objects) - 1
-
+    pd = Patch()
+    obj = pd.box
     reads = []
     for i, x in enumerate(inputs):
         sf.write(str(work / f"in{i}.wav"), x.astype(np.float32), sr, subtype="FLOAT")
-        obj(f"obj 10 {10 + 20 * i} table in{i} {n}")
-        reads.append(f"read {work}/in{i}.wav in{i}")
-    obj(f"obj 200 10 table out0 {n}")
-    load = obj("obj 10 200 loadbang")
-    trig = obj("obj 10 220 t b b b b")
-    read = obj("msg 10 240 " + " \\, ".join(reads))
-    files = obj("obj 10 260 soundfiler")
-    size = obj(f"msg 100 240 bufsize {buffer}")
-    nn = obj(f"obj 10 300 nn~ {model} {method} {buffer}")
-    plays = [obj(f"obj {10 + 90 * i} 280 tabplay~ in{i}") for i in range(len(inputs))]
-    rec = obj("obj 10 340 tabwrite~ out0")
-    dsp = obj("msg 200 240 \\; pd dsp 1")
-    wait = obj(f"obj 300 240 delay {1000 * n / sr + 100}")
-    end = obj("obj 300 260 t b b b")
-    write = obj(f"msg 300 280 write -wave -bytes 4 {work}/out.wav out0")
-    files2 = obj("obj 300 300 soundfiler")
-    quit_ = obj("msg 300 320 \\; pd quit")
-    links += [(trig, 2, size, 0)] if bufsize else []   # [bufsize N( before DSP starts, as a patch should send it
-    links += [(load, 0, trig, 0), (trig, 3, read, 0), (read, 0, files, 0), (size, 0, nn, 0),
-              (trig, 1, dsp, 0), (trig, 0, rec, 0), (trig, 0, wait, 0), (nn, 0, rec, 0),
-              (wait, 0, end, 0), (end, 2, write, 0), (write, 0, files2, 0), (end, 1, size, 0), (end, 0, quit_, 0)]
-    links += [(trig, 0, p, 0) for p in plays] + [(p, 0, nn, i) for i, p in enumerate(plays)]
-    for ms, text in messages:
-        d, msg = obj(f"obj 400 {len(objects) * 5} delay {ms}"), obj(f"msg 400 {len(objects) * 5 + 20} {text}")
-        links += [(trig, 0, d, 0), (d, 0, msg, 0), (msg, 0, nn, 0)]
-    patch = ["#N canvas 0 0 600 400 12;"] + [f"#X {o};" for o in objects] + [f"#X connect {a} {b} {c} {d};" for a, b, c, d in links]
-    (work / "render.pd").write_text("\n".join(patch) + "\n")
+        obj(f"obj table in{i} {n}", 10, 10 + 20 * i)
+        reads.append(f"read {pd_symbol(work)}/in{i}.wav in{i}")
+    obj(f"obj table out0 {n}", 200, 10)
+    load, trig = obj("obj loadbang", 10, 200), obj("obj t b b b b", 10, 220)
+    read, files = obj("msg " + " \\, ".join(reads), 10, 240), obj("obj soundfiler", 10, 260)
+    size = obj(f"msg bufsize {buffer}", 100, 240)
+    nn = obj(f"obj nn~ {pd_symbol(model)} {method} {buffer}", 10, 300)
+    plays = [obj(f"obj tabplay~ in{i}", 10 + 90 * i, 280) for i in range(len(inputs))]
+    rec, dsp = obj("obj tabwrite~ out0", 10, 340), obj("msg \\; pd dsp 1", 200, 240)
+    wait, end = obj(f"obj delay {1000 * n / sr + 100}", 300, 240), obj("obj t b b b", 300, 260)
+    write = obj(f"msg write -wave -bytes 4 {pd_symbol(work)}/out.wav out0", 300, 280)
+    files2, quit_ = obj("obj soundfiler", 300, 300), obj("msg \\; pd quit", 300, 320)
+    if bufsize:   # [bufsize N( before DSP starts, as a patch should send it
+        pd.wire(trig, size, 2)
+    for a, outlet, b in [(load, 0, trig), (trig, 3, read), (read, 0, files), (size, 0, nn), (trig, 1, dsp),
+                         (trig, 0, rec), (trig, 0, wait), (nn, 0, rec), (wait, 0, end), (end, 2, write),
+                         (write, 0, files2), (end, 1, size), (end, 0, quit_)]:
+        pd.wire(a, b, outlet)
+    for i, p in enumerate(plays):
+        pd.wire(trig, p)
+        pd.wire(p, nn, 0, i)
+    for k, (ms, text) in enumerate(messages):
+        d, msg = obj(f"obj delay {ms}", 400, 200 + 40 * k), obj(f"msg {text}", 400, 220 + 40 * k)
+        pd.wire(trig, d)
+        pd.chain(d, msg, nn)
+    (work / "render.pd").write_text(pd.text())
     r = subprocess.run(["pd", "-nogui", "-nosound", "-nrt", "-r", str(sr), "-stderr", "-batch", "-path", str(nn_dir),
                         "-open", str(work / "render.pd")], capture_output=True, text=True, timeout=600, env=torch_env(seed))
     log = r.stdout + r.stderr
