@@ -30,7 +30,7 @@ from rave_pipeline.gpu_report import analyse, summary, write
 from rave_pipeline.recipes import CONFIG_FACTS
 from rave_pipeline.synthetic_db import synthetic_database
 from rave_pipeline.train import rave_command, resolve_device
-from safeio import cli_main
+from safeio import cli_main, number
 
 PLAIN_RAVE = "import sys; from scripts.main_cli import main; sys.argv[0] = 'rave'; sys.exit(main())"
 
@@ -95,11 +95,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m rave_pipeline.bench_gpu", description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default=os.environ.get("DEVICE"), help="auto (default), cuda or cpu")
     ap.add_argument("--recipes", nargs="+", default=recipes.names())
-    ap.add_argument("--steps", type=int, default=None, help="timed steps per phase (default 20 on GPU, 2 on CPU)")
-    ap.add_argument("--warmup", type=int, default=None, help="untimed steps per phase (default 5 on GPU, 1 on CPU)")
-    ap.add_argument("--budget-s", type=float, default=900, help="stop starting runs after this many seconds")
+    ap.add_argument("--steps", type=number(int, 1, 10 ** 5, "--steps"), default=None, help="timed steps per phase (default 20 on GPU, 2 on CPU)")
+    ap.add_argument("--warmup", type=number(int, 0, 10 ** 5, "--warmup"), default=None, help="untimed steps per phase (default 5 on GPU, 1 on CPU)")
+    ap.add_argument("--budget-s", type=number(float, 0, 10 ** 7, "--budget-s"), default=900, help="stop starting runs after this many seconds")
     ap.add_argument("--no-plain", action="store_true", help="skip the plain `rave train` comparison")
-    ap.add_argument("--pairs", type=int, default=None,
+    ap.add_argument("--pairs", type=number(int, 1, 100, "--pairs"), default=None,
                     help="wrapper/plain pairs per recipe, timed back to back in alternating order (default 3 on GPU, 1 on CPU)")
     ap.add_argument("--card-gb", type=float, nargs="+", default=None,
                     help="instead: run each recipe at its table's batch for these card sizes, memory capped to them")

@@ -57,6 +57,13 @@ def test_wrapper_and_plain_are_timed_in_alternating_pairs_and_compared_pair_by_p
     assert all("ratio_vs_plain" not in r for r in report["runs"][1:])
 
 
+@pytest.mark.parametrize("option", [["--pairs", "0"], ["--steps", "-3"], ["--warmup", "nan"], ["--budget-s", "inf"]])
+def test_bench_gpu_refuses_a_bad_count_before_any_run(option, capsys):
+    with pytest.raises(SystemExit) as e:
+        bench_gpu.main(option)
+    assert e.value.code == 2 and f"{option[0]} '{option[1]}': give a" in capsys.readouterr().err
+
+
 def test_exception_line_is_found_under_gin_context_lines():
     out = "Traceback\n  File x\nTypeError: bad shape\n  In call to configurable 'RAVE' (<class>)\n"
     assert bench_gpu.last_error(out) == "TypeError: bad shape"
