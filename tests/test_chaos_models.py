@@ -219,3 +219,20 @@ def test_inlet_ranges_travel_inside_the_export_typed_and_as_labels(tmp_path):
             # a foreign export without the typed data: the labels still give the same ranges and nominals
             foreign = typed_inlets(object(), method, e.method(method).input_labels)
             assert [(i.low, i.high, i.nominal) for i in foreign] == [(i.low, i.high, i.nominal) for i in read]
+
+
+def test_bench_chaos_times_every_instrument_against_the_essay_class_on_the_same_input(monkeypatch):
+    """A smoke run of make bench-chaos (3 pairs, buffer 64): every row is there and its figures are times."""
+    from compare import bench_chaos
+
+    monkeypatch.setattr(bench_chaos, "PAIRS", 3)
+    threads = torch.get_num_threads()
+    try:
+        rows = list(bench_chaos.rows(buffers=[64]))   # sets 1 thread, as the benchmark runs
+    finally:
+        torch.set_num_threads(threads)
+    assert [(r[0], r[1]) for r in rows] == [("ChaosEffect", "forward"), ("ChaosEffect", "topo"), ("ChaosEffect", "chaos"),
+                                           ("ModelSynth", "forward"), ("StreamingChaosEffect", "chaos"),
+                                           ("MorphChaosEffect", "chaos")]
+    for _, _, n, rtf, rtf_ref, p in rows:
+        assert n == 64 and rtf > 0 and rtf_ref > 0 and p["pairs"] == 3 and p["q1"] <= p["median"] <= p["q3"]
