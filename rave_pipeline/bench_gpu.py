@@ -142,9 +142,12 @@ def main(argv=None):
     if a.card_gb:   # card by card, so a spent budget drops the largest cards, not a recipe
         order = sorted(plans, key=lambda p: p.card_gb)
     else:
-        halves = [pair_order(p, pairs) for p in plans] if not a.no_plain else [([], [])] * len(plans)
-        order = [run for p, (plain0, _) in zip(plans, halves) for run in (p, *plain0)]
-        order += [("larger", p) for p in plans] + [run for _, rest in halves for run in rest]
+        order, later = [], []
+        for p in plans:
+            plain0, rest = pair_order(p, pairs) if not a.no_plain else ([], [])
+            order += [p, *plain0]
+            later += rest
+        order += [("larger", p) for p in plans] + later
 
     results, by_recipe = [], {}
     try:

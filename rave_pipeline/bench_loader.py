@@ -14,28 +14,28 @@ from pathlib import Path
 from audition.bench import paired
 from rave_pipeline import recipes
 from rave_pipeline.synthetic_db import synthetic_database
-from safeio import cli_main
+from safeio import UserError, cli_main, number
 
 
-def epochs(make_loader, dataset, batch: int, workers: int, n: int) -> int:
+def epochs(make_loader, dataset, batch: int, workers: int, n: int) -> None:
     loader = make_loader(dataset, batch, True, drop_last=True, num_workers=workers)
-    batches = 0
     for _ in range(n):
         for _ in loader:
-            batches += 1
-    return batches
+            pass
 
 
 @cli_main
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="rave-to-chaos bench-loader", description=__doc__.split("\n\n")[0])
     ap.add_argument("--recipe", default="noise", help="its n_signal and sampling rate")
-    ap.add_argument("--chunks", type=int, default=64, help="database chunks (each 2 x n_signal, as rave preprocess cuts)")
-    ap.add_argument("--batch", type=int, default=8)
-    ap.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1))
-    ap.add_argument("--epochs", type=int, default=3)
-    ap.add_argument("--pairs", type=int, default=6)
+    ap.add_argument("--chunks", type=number(int, 1, 10 ** 5, "--chunks"), default=64, help="database chunks (each 2 x n_signal, as rave preprocess cuts)")
+    ap.add_argument("--batch", type=number(int, 1, 4096, "--batch"), default=8)
+    ap.add_argument("--workers", type=number(int, 0, 256, "--workers"), default=min(2, os.cpu_count() or 1))
+    ap.add_argument("--epochs", type=number(int, 1, 1000, "--epochs"), default=3)
+    ap.add_argument("--pairs", type=number(int, 1, 1000, "--pairs"), default=6)
     a = ap.parse_args(argv)
+    if a.chunks < a.batch:
+        raise UserError(f"--chunks {a.chunks} is less than one --batch of {a.batch}: an epoch would have no batch (drop_last)")
     import rave.dataset
     from torch.utils.data import DataLoader
 
@@ -46,7 +46,7 @@ def main(argv=None) -> None:
     try:
         db = synthetic_database(work / "db", a.chunks, 2 * recipe.n_signal, recipe.sampling_rate)
         dataset = rave.dataset.get_dataset(str(db), recipe.sampling_rate, recipe.n_signal)
-        count = epochs(DataLoader, dataset, a.batch, a.workers, a.epochs)
+        count = a.epochs * (len(dataset) // a.batch)   # drop_last: whole batches only
         r = paired(lambda: epochs(DataLoader, dataset, a.batch, a.workers, a.epochs),
                    lambda: epochs(SteadyLoader, dataset, a.batch, a.workers, a.epochs),
                    pairs=a.pairs, min_time=0, warmup=1)

@@ -22,7 +22,7 @@ import soundfile as sf
 
 from audition.bench import paired
 from rave_pipeline import dataset, recipes
-from safeio import cli_main
+from safeio import UserError, cli_main, number
 from spec.host import SR
 
 
@@ -68,11 +68,13 @@ def plain_rave_preprocess(recipe, raw: Path, out: Path) -> float:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", default="noise")
-    ap.add_argument("--short", type=int, default=400, help="short files (0.5-4 s)")
-    ap.add_argument("--long", type=int, default=3, help="long recordings")
-    ap.add_argument("--long-minutes", type=float, default=4)
-    ap.add_argument("--pairs", type=int, default=3, help="plain and ours timed back to back this many times")
+    ap.add_argument("--short", type=number(int, 0, 10 ** 5, "--short"), default=400, help="short files (0.5-4 s)")
+    ap.add_argument("--long", type=number(int, 0, 1000, "--long"), default=3, help="long recordings")
+    ap.add_argument("--long-minutes", type=number(float, 0.1, 600, "--long-minutes"), default=4)
+    ap.add_argument("--pairs", type=number(int, 1, 100, "--pairs"), default=3, help="plain and ours timed back to back this many times")
     args = ap.parse_args(argv)
+    if args.short + args.long == 0:
+        raise UserError("--short 0 and --long 0 leave nothing to preprocess: give at least one file")
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         raw = tmp / "raw"

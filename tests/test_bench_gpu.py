@@ -1,4 +1,6 @@
-"""make bench-gpu: the GPU benchmark's code path, run on CPU with tiny settings, and its arithmetic."""
+"""make bench-gpu: the GPU benchmark's code path, run on CPU with tiny settings, and its arithmetic; and what
+every benchmark refuses before it starts."""
+import importlib
 import json
 
 import pytest
@@ -57,11 +59,25 @@ def test_wrapper_and_plain_are_timed_in_alternating_pairs_and_compared_pair_by_p
     assert all("ratio_vs_plain" not in r for r in report["runs"][1:])
 
 
-@pytest.mark.parametrize("option", [["--pairs", "0"], ["--steps", "-3"], ["--warmup", "nan"], ["--budget-s", "inf"]])
-def test_bench_gpu_refuses_a_bad_count_before_any_run(option, capsys):
+@pytest.mark.parametrize("bench,option", [
+    ("bench_gpu", ["--pairs", "0"]), ("bench_gpu", ["--steps", "-3"]), ("bench_gpu", ["--warmup", "nan"]),
+    ("bench_gpu", ["--budget-s", "inf"]), ("bench_loader", ["--batch", "0"]), ("bench_loader", ["--workers", "-1"]),
+    ("bench_loader", ["--pairs", "1e30"]), ("bench_preprocess", ["--pairs", "0"]),
+    ("bench_preprocess", ["--long-minutes", "nan"])])
+def test_benchmarks_refuse_a_bad_count_before_any_run(bench, option, capsys):
+    main = importlib.import_module(f"rave_pipeline.{bench}").main
     with pytest.raises(SystemExit) as e:
-        bench_gpu.main(option)
+        main(option)
     assert e.value.code == 2 and f"{option[0]} '{option[1]}': give a" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("bench,argv,sentence", [
+    ("bench_loader", ["--chunks", "4", "--batch", "8"], "--chunks 4 is less than one --batch of 8"),
+    ("bench_preprocess", ["--short", "0", "--long", "0"], "leave nothing to preprocess")])
+def test_benchmarks_refuse_settings_with_nothing_to_time(bench, argv, sentence, capsys):
+    with pytest.raises(SystemExit) as e:
+        importlib.import_module(f"rave_pipeline.{bench}").main(argv)
+    assert e.value.code == 2 and sentence in capsys.readouterr().err
 
 
 def test_exception_line_is_found_under_gin_context_lines():
