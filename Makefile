@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PY    := .venv/bin/python
 RTC   := .venv/bin/rave-to-chaos
-# The RAVE targets read their settings (ROOT, BATCH, ...: rave_pipeline/options.py) from the make variables
+# The RAVE targets read their settings (ROOT, BATCH, ...: rave_pipeline/commands/options.py) from the make variables
 # themselves, which make hands to the command's environment: no quoting by a shell in between.
 RTC_MAKE := $(RTC) --from-make
 # CPU runs with 2 OpenMP threads on a busy 2-core machine are 10-40x slower.
@@ -11,8 +11,9 @@ export OMP_NUM_THREADS ?= 1
 
 .PHONY: help setup test test-fast demo demo-data export-chaos bench-chaos ranges
 
-help:  ## list the targets
+help:  ## list the targets and every setting
 	@grep -hE '^[$$()a-zA-Z_%:= -]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/^\$$\(RECIPES:%=([a-z-]+)-%\): [a-z-]+-%/\1-RECIPE/' | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+	@echo; python3 -m spec.settings
 
 setup:  ## install apt packages, .venv/ with the pinned stack, and this project (idempotent)
 	@bash scripts/setup.sh

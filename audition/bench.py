@@ -21,6 +21,7 @@ from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, SAFE_SHARE, SR, WORST_CASE_
 
 WORST_KEYS = ("blocks", "p50_ms", "p99_ms", "p999_ms", "max_ms", "deadline_ms", "safe")
 from audition.model_file import open_export
+from safeio.environment import child_env
 
 
 
@@ -185,7 +186,7 @@ def bench_in_fresh_process(path, buffers=BENCH_BUFFERS, blocks: int = 0) -> list
     code = ("import json, sys; from audition.bench import bench_export; "
             "print(json.dumps(bench_export(sys.argv[1], %r, %d)))" % (tuple(buffers), blocks))
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+                          env=child_env(OMP_NUM_THREADS="1"))
     if proc.returncode:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "benchmark failed")
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -20,12 +20,13 @@ import torch
 from audition.model_file import Export
 from safeio import UserError, warn
 from spec.host import DEFAULT_BUFFER, NN_TILDE_BUFFER, PROFILES, power_of_two_from
+from safeio.environment import env
 
 
 def use_host_threads() -> None:
     """A host runs a model on its own audio thread: torch gets OMP_NUM_THREADS threads (default 1);
     extra OpenMP threads only fight over the cores."""
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    torch.set_num_threads(int(env("OMP_NUM_THREADS") or 1))
 
 
 def effective_buffer(export: Export, requested: int) -> int:

@@ -32,6 +32,11 @@ def method_table(instrument: Instrument, scripted) -> dict:
             for m in scripted.get_methods()}
 
 
+def class_path(instrument: Instrument) -> str:
+    """The instrument's class as an importable path (a manifest's "class")."""
+    return f"{type(instrument).__module__}.{type(instrument).__qualname__}"
+
+
 def export(instrument: Instrument, out: str | Path, extra: dict | None = None) -> Path:
     """Write `out` (.ts) and `out`.json. The .ts appears only once it has reloaded successfully."""
     out = Path(out)
@@ -48,7 +53,7 @@ def export(instrument: Instrument, out: str | Path, extra: dict | None = None) -
         raise UserError(f"cannot write {out} ({e.strerror or e}): choose a folder you can write to")
     write_manifest(out, {
         "kind": "hand-written",
-        "class": f"chaos_models.{type(instrument).__name__}",
+        "class": class_path(instrument),
         "hyper_parameters": instrument.hyper_parameters(),
         "seed": instrument.hyper_parameters().get("seed", instrument.seed),
         "methods": method_table(instrument, scripted),

@@ -11,10 +11,10 @@ from collections import Counter
 import numpy as np
 
 from compare import analyse
+from spec.instruments import CHAOS_EFFECT_VARIANTS, STREAMING_CLASSES, class_path
+from spec.rave import PHASE_1_DEFAULT   # a trained model says nothing about RAVE before its adversarial phase;
+                                        # exports that do not record their own phase 1 assume RAVE's default
 
-# A trained model says nothing about RAVE before its adversarial phase (RAVE's v2 configs: phase 1 is
-# 1 M steps of plain reconstruction, the blurry stage); exports without the number assume that.
-RAVE_PHASE_1_DEFAULT = 1_000_000
 HOMOGENISED_BELOW = 0.5          # homogenisation index: outputs keep < half the inputs' diversity
 KEEPS_DIVERSITY_FROM = 0.8       # ... at 0.8 or more the model keeps most of it: refuted
 NARROW_BELOW = 0.5               # random latent codes decode to < half the training data's diversity: a narrow band
@@ -38,7 +38,7 @@ def homogenisation(results: dict) -> list[dict]:
     rows = []
     for k, r in trained.items():
         h, step = r["homogenisation_index"], r.get("global_step") or 0
-        phase_1 = r.get("phase_1_duration") or RAVE_PHASE_1_DEFAULT
+        phase_1 = r.get("phase_1_duration") or PHASE_1_DEFAULT
         evidence = f"homogenisation index of {k} = {h:.2f} (trained {step} steps)"
         if hand:
             evidence += f"; hand-written methods: {min(hand):.2f}-{max(hand):.2f}"
@@ -64,7 +64,7 @@ def random_latents(results: dict) -> list[dict]:
     rows = []
     for k, r in measured.items():
         ratio, step = r["latent"]["diversity_ratio"], r.get("global_step") or 0
-        phase_1 = r.get("phase_1_duration") or RAVE_PHASE_1_DEFAULT
+        phase_1 = r.get("phase_1_duration") or PHASE_1_DEFAULT
         evidence = (f"{k.split(':')[0]}: decoded random latent codes (N(0,1) and around the data's statistics, smooth "
                     f"and white) vary {ratio:.2f}x as much as {r['latent']['data_chunks']} chunks of its training data "
                     f"(log-mel distance; trained {step} steps)")
@@ -78,8 +78,20 @@ def random_latents(results: dict) -> list[dict]:
 
 
 def chaos_methods(results: dict) -> dict:
+    """The methods of every hand-written export that is a ChaosEffect variant (spec.instruments says which)."""
     return {k: r for k, r in results.items()
-            if r["family"] == "hand-written" and ":" in k and r["class"].endswith("ChaosEffect")}
+            if r["family"] == "hand-written" and ":" in k and class_path(r["class"]) in CHAOS_EFFECT_VARIANTS}
+
+
+def variants(rows: list[dict], results: dict) -> dict:
+    """claim id -> the ChaosEffect variants its models include (empty for claims about other models)."""
+    out = {}
+    for r in rows:
+        for k in r["models"]:
+            name = CHAOS_EFFECT_VARIANTS.get(class_path(results.get(k, {}).get("class", "")))
+            if name:
+                out.setdefault(r["id"], []).append(name)
+    return {cid: sorted(set(v)) for cid, v in out.items()}
 
 
 def near_linear_when_quiet(results: dict) -> list[dict]:
@@ -181,15 +193,16 @@ def buffer_dependence(results: dict) -> list[dict]:
              if k.endswith(":chaos") and r["buffer_edge_artifact_db"] is not None}
     if not edges:
         return []
-    streaming_free = all(v < EDGE_FREE_BELOW_DB for k, v in edges.items() if "streaming" in k)
-    blockwise_dependent = any(v >= EDGE_FREE_BELOW_DB for k, v in edges.items() if "streaming" not in k)
-    has_both = any("streaming" in k for k in edges) and any("streaming" not in k for k in edges)
+    streaming = {k for k in edges if class_path(results[k].get("class", "")) in STREAMING_CLASSES}
+    streaming_free = all(v < EDGE_FREE_BELOW_DB for k, v in edges.items() if k in streaming)
+    blockwise_dependent = any(v >= EDGE_FREE_BELOW_DB for k, v in edges.items() if k not in streaming)
+    has_both = bool(streaming) and any(k not in streaming for k in edges)
     return [row("buffer_dependence",
                 "chaos depends on the host buffer size (zero padding at every buffer edge); the streaming variant does not.",
                 "; ".join(f"{k}: {v:.0f} dB" for k, v in edges.items()) + " (difference between buffer 64 and 8192 renders, re output)",
                 "supported" if has_both and streaming_free and blockwise_dependent else
                 "inconclusive" if not has_both else "refuted",
-                list(edges), float(np.median([v for k, v in edges.items() if "streaming" not in k] or [np.nan])),
+                list(edges), float(np.median([v for k, v in edges.items() if k not in streaming] or [np.nan])),
                 "dB edge artifact of the block-wise chaos (median)")]
 
 

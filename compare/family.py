@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 from audition.model_file import open_export
-from chaos_models.export import build, export
+from chaos_models.export import build, class_path, export
+from spec import names
 from spec.instruments import ESSAY, W_MULT_RANGE
 
 W_MULTS = tuple(float(w) for w in range(int(W_MULT_RANGE[0]), int(W_MULT_RANGE[1]) + 1))   # the usable range, whole steps
@@ -33,13 +34,14 @@ def analyse_member(seed: int, w_mult: float, inputs: dict) -> dict:
 
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        path = export(build("chaos_effect", seed=seed, w_mult=w_mult, operators=ESSAY["chaos_effect"]["operators"]),
-                      Path(tmp) / f"chaos_effect_seed{seed}_w{w_mult:g}.ts")
+        operators = ESSAY["chaos_effect"]["operators"]
+        instrument = build("chaos_effect", seed=seed, w_mult=w_mult, operators=operators)
+        path = export(instrument, Path(tmp) / names.hand_written("chaos_effect", operators, w_mult, seed=seed))
         e = open_export(path)
     out = {}
     for method in e.methods:
         r, _ = analyse.analyse(e, method, inputs)
-        r.update({"family": "hand-written", "class": "chaos_models.models.ChaosEffect", "seed": seed, "w_mult": w_mult})
+        r.update({"family": "hand-written", "class": class_path(instrument), "seed": seed, "w_mult": w_mult})
         out[key(seed, w_mult, method)] = r
     for r in out.values():
         r["analysis_seconds"] = round((time.perf_counter() - t0) / len(out), 2)   # the cost, printed by compare

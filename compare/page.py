@@ -50,6 +50,8 @@ def claim_html(summary: dict, rows: list[dict], family_rows=()) -> str:
     if summary["interval"]:
         effect += f" [{summary['interval'][0]:.3g}, {summary['interval'][1]:.3g}]"
     detail = "".join(f"<li><b>{e(r['verdict'])}</b>: {e(r['evidence'])}{evidence_links(r)}</li>" for r in rows)
+    if summary.get("variants"):
+        over += f"<br><small>ChaosEffect variants counted: {e(', '.join(summary['variants']))}</small>"
     return (f"<tr><td>{e(summary['claim'])}<details><summary>{summary['n_rows']} measurement(s)</summary><ul>{detail}</ul>"
             f"</details></td><td><b>{e(summary['verdict'])}</b><br><small>{e(summary['holds'])}</small>{over}</td>"
             f"<td>{e(effect)} <small>{e(summary['unit'])}</small></td><td>{summary['n_models']} / {summary['n_inputs']}</td></tr>")

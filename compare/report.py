@@ -131,8 +131,10 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
             pool.shutdown(cancel_futures=True)
     input_clips = {name: clips.write(x, probes.SR, out_dir, f"input__{slug(name)}") for name, x in inputs.items()}
     rows = claims.judge(results)
+    chaos_variants = claims.variants(rows, results)
     report = {"inputs": list(inputs), "input_clips": input_clips, "models": results, "skipped": skipped,
-              "claims": rows, "claim_summary": [{**c, "n_inputs": len(inputs)} for c in claims.summarise(rows)],
+              "claims": rows, "claim_summary": [{**c, "n_inputs": len(inputs), "variants": chaos_variants.get(c["id"], [])}
+                                for c in claims.summarise(rows)],
               "family": {"seeds": seeds, "members": [list(m) for m in members],
                          "claims": [{**c, "n_inputs": len(synthetic)} for c in family.judge(members_results)],
                          "seconds": round(sum(r.pop("analysis_seconds") for r in members_results.values()), 1),

@@ -3,14 +3,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from rave_pipeline import options
+from rave_pipeline.commands import options
 from safeio import UserError, cli_main
 
 
 def recipe_from(args, **changes):
     """The recipe the command line names (or, with changes such as recipe="noise", another one with the
     same settings)."""
-    from rave_pipeline import recipes
+    from rave_pipeline.commands import recipes
 
     args = argparse.Namespace(**{**vars(args), **changes})
     return recipes.load(args.recipe, root=args.root, n_signal=args.n_signal, max_steps=args.max_steps,
@@ -23,7 +23,7 @@ def export_chaos(args) -> None:
     """The hand-written instruments into the same exports folder as the trained ones (ROOT, EXPORTS); the
     hybrid is fine-tuned toward the noise recipe's recordings when there are any."""
     from chaos_models.export import export_beyond, export_essay
-    from rave_pipeline import recipes
+    from rave_pipeline.commands import recipes
 
     out_dir = recipes.exports_dir(args.root, args.exports)
     targets = []
@@ -39,8 +39,8 @@ def export_chaos(args) -> None:
 def export_all(args) -> None:
     """Every recipe's newest checkpoint and the hand-written instruments, into the same exports folder;
     a recipe that cannot be exported is one line at the end (exit 2), the others are exported."""
-    from rave_pipeline import recipes
-    from rave_pipeline.export import export
+    from rave_pipeline.commands import recipes
+    from rave_pipeline.commands.export import export
 
     missing = []
     for name in recipes.names():
@@ -57,8 +57,8 @@ def export_all(args) -> None:
 
 def tidy(args) -> None:
     """Before any command: EXPORTS must be a folder, and what a killed export left there goes."""
-    from rave_pipeline import recipes
-    from rave_pipeline.export import remove_stale
+    from rave_pipeline.commands import recipes
+    from rave_pipeline.commands.export import remove_stale
 
     out = recipes.exports_dir(args.root, args.exports)
     if out.exists() and not out.is_dir():
@@ -86,7 +86,7 @@ def main(argv=None):
         options.from_environment(args)
 
     if args.command == "submit":
-        from rave_pipeline.submit import submit
+        from rave_pipeline.commands.submit import submit
 
         if args.recipe != "all" or not (args.export_only or args.timeline):
             recipe_from(args)   # a bad recipe or setting is said now, not in the job's log
@@ -102,14 +102,14 @@ def main(argv=None):
     recipe = recipe_from(args)
 
     if args.command == "preprocess":
-        from rave_pipeline.dataset import preprocess
+        from rave_pipeline.data.dataset import preprocess
         preprocess(recipe, force=args.force)
     elif args.command == "train":
-        from rave_pipeline.train import train
+        from rave_pipeline.commands.train import train
         train(recipe, batch=args.batch, device=args.device, gpu=args.gpu, fresh=args.fresh,
               overrides=args.override, workers=args.workers)
     else:
-        from rave_pipeline.export import export
+        from rave_pipeline.commands.export import export
         export(recipe, args.ckpt or "last")
 
 

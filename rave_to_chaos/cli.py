@@ -7,6 +7,8 @@ it from any folder.
 import runpy
 import sys
 
+from spec.settings import table as settings_table
+
 # subcommand -> (module run as __main__, the arguments it gets first), grouped as in `make help`
 COMMANDS = {
     "preprocess": ("rave_pipeline", ["preprocess"]),
@@ -25,17 +27,17 @@ COMMANDS = {
     "timeline": ("rave_to_chaos.timeline", []),
     "bench-chaos": ("compare.bench_chaos", []),
     "ranges": ("compare.ranges", []),
-    "bench-guard": ("rave_pipeline.bench_guard", []),
-    "bench-gpu": ("rave_pipeline.bench_gpu", []),
-    "bench-preprocess": ("rave_pipeline.bench_preprocess", []),
-    "bench-loader": ("rave_pipeline.bench_loader", []),
-    "bench-train": ("rave_pipeline.bench", []),
-    "realtime": ("rave_to_chaos.realtime", []),
+    "bench-guard": ("rave_pipeline.benchmarks.bench_guard", []),
+    "bench-gpu": ("rave_pipeline.benchmarks.bench_gpu", []),
+    "bench-preprocess": ("rave_pipeline.benchmarks.bench_preprocess", []),
+    "bench-loader": ("rave_pipeline.benchmarks.bench_loader", []),
+    "bench-train": ("rave_pipeline.benchmarks.bench_train", []),
+    "realtime": ("audition.realtime", []),
 }
 
 
 def usage() -> str:
-    return (__doc__.split("\n\n")[0] + "\n\nsubcommands: " + ", ".join(COMMANDS)
+    return (__doc__.split("\n\n")[0] + "\n\nsubcommands: " + ", ".join(COMMANDS) + ", help (this, with every setting)"
             + "\n(--from-make before the subcommand: read make variables such as BATCH=8 from the environment)")
 
 
@@ -43,6 +45,9 @@ def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     from_make = "--from-make" in argv[:1]
     argv = argv[1:] if from_make else argv
+    if argv[:1] == ["help"]:
+        print(usage() + "\n\n" + settings_table())
+        return
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         if argv and argv[0] not in ("-h", "--help"):
             print(f"error: unknown subcommand {argv[0]!r}; choose one of {', '.join(COMMANDS)}", file=sys.stderr)

@@ -1,6 +1,6 @@
 """rave-to-chaos timeline RECIPE [--every k] [--inputs a.wav ...]: hear and measure how a run learned.
 
-Exports each kept checkpoint of the recipe's run once (rave_pipeline.export.timeline_exports, cached by
+Exports each kept checkpoint of the recipe's run once (rave_pipeline.commands.export.timeline_exports, cached by
 the checkpoint's sha256), renders compare's input set plus yours through each as nn~ would, and writes
 reports/timeline-<run>/index.html and metrics.json (compare/timeline.py). Works on a run that is still
 training: only complete checkpoints are read.
@@ -16,7 +16,7 @@ from safeio import UserError, cli_main, number, warn
 
 @cli_main
 def main(argv=None):
-    from rave_pipeline import options
+    from rave_pipeline.commands import options
 
     ap = argparse.ArgumentParser(prog="rave-to-chaos timeline", description=__doc__)
     ap.add_argument("recipe", help="recipe name (configs/<name>.toml) or a .toml path")
@@ -32,8 +32,8 @@ def main(argv=None):
     from audition.host import use_host_threads
     from compare import browser, latent, probes, timeline
     from compare.timeline_page import fmt
-    from rave_pipeline import checkpoints, recipes
-    from rave_pipeline.export import timeline_exports
+    from rave_pipeline.commands import checkpoints, recipes
+    from rave_pipeline.commands.export import timeline_exports
     from safeio.database import chunks
 
     use_host_threads()

@@ -5,6 +5,7 @@ import hashlib
 import json
 import os
 from pathlib import Path
+from safeio.environment import env
 
 
 @contextlib.contextmanager
@@ -56,4 +57,4 @@ def write_manifest(export_path: str | os.PathLike, fields: dict) -> Path:
 def cache_dir(part: str) -> Path:
     """Where work worth keeping between runs lives, outside any checkout: ~/.cache/rave-to-chaos/<part>
     (or $RAVE_TO_CHAOS_CACHE/<part>)."""
-    return Path(os.environ.get("RAVE_TO_CHAOS_CACHE") or Path.home() / ".cache" / "rave-to-chaos") / part
+    return Path(env("RAVE_TO_CHAOS_CACHE") or Path.home() / ".cache" / "rave-to-chaos") / part

@@ -22,7 +22,7 @@ TEMPLATE = REPO / "hosts/puredata/side_by_side.pd.in"
 @cli_main
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    from rave_pipeline import recipes
+    from rave_pipeline.commands import recipes
 
     ap.add_argument("--trained", type=Path, default=recipes.load("noise").export_path)
     ap.add_argument("--chaos", type=Path, default=REPO / "exports" / names.essay("chaos_effect"))

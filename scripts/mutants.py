@@ -16,6 +16,7 @@ import tempfile
 import time
 import tomllib
 from pathlib import Path
+from safeio.environment import child_env
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("spec", "safeio", "chaos_models", "audition", "compare", "rave_pipeline", "rave_to_chaos")
@@ -72,7 +73,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mutants-") as tmp:
         copy = Path(tmp)
         shadow = scratch_copy(copy)
-        env = {**os.environ, "PYTHONPATH": str(shadow), "OMP_NUM_THREADS": "1"}
+        env = child_env(PYTHONPATH=str(shadow), OMP_NUM_THREADS="1")
         print(f"{len(mutants)} mutation(s) on a copy in {copy}")
         for m in mutants:
             verdict, seconds, tail = run_one(m, copy, env, args.timeout)

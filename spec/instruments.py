@@ -19,3 +19,23 @@ MORPH = Inlet("morph", "weight morph from seed A to seed B", "share of B", 0.0, 
 
 MODEL_SYNTH_METHODS = {"forward": (X, MOD1, MOD2)}
 CHAOS_EFFECT_METHODS = {"forward": (X, MOD1, MOD2), "topo": (X, MOD1), "chaos": (X, CONTROL)}
+
+# What a hand-written export is, by the importable path of its class (its manifest's "class"): the classes
+# that compute the essay's ChaosEffect methods, and the name the report gives each variant. A claim about
+# ChaosEffect counts exactly these; the report says which of them each claim's models include.
+CHAOS_EFFECT_VARIANTS = {
+    "chaos_models.models.ChaosEffect": "the essay's",
+    "chaos_models.beyond.StreamingChaosEffect": "streaming",
+    "chaos_models.beyond.MorphChaosEffect": "morph",
+    "chaos_models.live.LiveChaosEffect": "live",
+}
+STREAMING_CLASSES = ("chaos_models.beyond.StreamingChaosEffect",)   # no buffer edges: the block-size-invariant one
+
+
+def class_path(cls_name: str) -> str:
+    """An export's class as an importable path; manifests written before it was one ("chaos_models.ChaosEffect")
+    are read by the class name."""
+    if cls_name.count(".") >= 2:
+        return cls_name
+    short = cls_name.rsplit(".", 1)[-1]
+    return next((path for path in CHAOS_EFFECT_VARIANTS if path.endswith("." + short)), cls_name)

@@ -8,6 +8,7 @@ import torch  # noqa: E402
 
 torch.set_num_threads(1)
 from helpers.cli import REPO  # noqa: E402
+from safeio.environment import env  # noqa: E402
 
 # The repo root on sys.path (python -m pytest adds it) turns our configs/ folder into a namespace
 # package that hijacks rave's gin `include "configs/v1.gin"`. The project is installed editable,
@@ -25,7 +26,7 @@ NOT_HERE = "real host not here: "
 def real_host(found: tuple):
     path, why = found
     if path is None:
-        if os.environ.get("REQUIRE_REAL_HOSTS") == "1":
+        if env("REQUIRE_REAL_HOSTS") == "1":
             pytest.fail(f"REQUIRE_REAL_HOSTS=1 but {why}", pytrace=False)
         pytest.skip(NOT_HERE + why)
     return path
@@ -34,14 +35,14 @@ def real_host(found: tuple):
 @pytest.fixture(scope="session")
 def nn_dir():
     """The folder holding the real nn~.pd_linux."""
-    from rave_to_chaos.real_hosts import nn_tilde
+    from audition.real_hosts import nn_tilde
     return real_host(nn_tilde())
 
 
 @pytest.fixture(scope="session")
 def nn_ar_dir():
     """The folder holding the real nn.ar build (its scsynth plugin and sclang classes)."""
-    from rave_to_chaos.real_hosts import nn_ar
+    from audition.real_hosts import nn_ar
     return real_host(nn_ar())
 
 

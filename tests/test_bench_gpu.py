@@ -6,7 +6,8 @@ import json
 import pytest
 
 from helpers.cli import run_cli
-from rave_pipeline import bench_gpu, gpu_plan, gpu_report, recipes
+from rave_pipeline.benchmarks import bench_gpu, gpu_plan, gpu_report
+from rave_pipeline.commands import recipes
 
 
 def test_memory_fit_is_least_squares_through_the_points():
@@ -65,7 +66,7 @@ def test_wrapper_and_plain_are_timed_in_alternating_pairs_and_compared_pair_by_p
     ("bench_loader", ["--pairs", "1e30"]), ("bench_preprocess", ["--pairs", "0"]),
     ("bench_preprocess", ["--long-minutes", "nan"])])
 def test_benchmarks_refuse_a_bad_count_before_any_run(bench, option, capsys):
-    main = importlib.import_module(f"rave_pipeline.{bench}").main
+    main = importlib.import_module(f"rave_pipeline.benchmarks.{bench}").main
     with pytest.raises(SystemExit) as e:
         main(option)
     assert e.value.code == 2 and f"{option[0]} '{option[1]}': give a" in capsys.readouterr().err
@@ -76,7 +77,7 @@ def test_benchmarks_refuse_a_bad_count_before_any_run(bench, option, capsys):
     ("bench_preprocess", ["--short", "0", "--long", "0"], "leave nothing to preprocess")])
 def test_benchmarks_refuse_settings_with_nothing_to_time(bench, argv, sentence, capsys):
     with pytest.raises(SystemExit) as e:
-        importlib.import_module(f"rave_pipeline.{bench}").main(argv)
+        importlib.import_module(f"rave_pipeline.benchmarks.{bench}").main(argv)
     assert e.value.code == 2 and sentence in capsys.readouterr().err
 
 
@@ -88,7 +89,7 @@ def test_exception_line_is_found_under_gin_context_lines():
 @pytest.mark.slow
 def test_bench_gpu_runs_rave_on_cpu_with_tiny_settings(tmp_path):
     out = tmp_path / "gpu.json"
-    proc = run_cli("-m", "rave_pipeline.bench_gpu", "--recipes", "noise", "--steps", "2", "--warmup", "1",
+    proc = run_cli("-m", "rave_pipeline.benchmarks.bench_gpu", "--recipes", "noise", "--steps", "2", "--warmup", "1",
                    "--out", str(out), env={"BENCH_GPU_LOGS": str(tmp_path)}, timeout=600)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())

@@ -1,8 +1,15 @@
 """compare.claims on synthetic analysis results: each rule gives each of its verdicts where it should."""
 import pytest
 
+from spec.instruments import CHAOS_EFFECT_VARIANTS, STREAMING_CLASSES
+from spec.rave import PHASE_1_DEFAULT
 from compare import claims
 from spec import names
+
+
+def cls_of(key: str) -> str:
+    """What an export of that name is (the claims read the class, never the name)."""
+    return STREAMING_CLASSES[0] if key.startswith("streaming") else "chaos_models.models.ChaosEffect"
 
 
 def result(family="hand-written", cls="chaos_models.models.ChaosEffect", **fields):
@@ -23,7 +30,7 @@ def verdicts(results, claim_id):
     (0.6, 2_000_000, "partly"),
     (0.9, 2_000_000, "refuted"),
     (0.01, 20, "inconclusive"),                 # 20 CPU steps say nothing about RAVE
-    (0.01, claims.RAVE_PHASE_1_DEFAULT, "inconclusive"),
+    (0.01, PHASE_1_DEFAULT, "inconclusive"),
 ])
 def test_homogenisation(h, step, expected):
     res = {"my_run:forward": result("trained", "", homogenisation_index=h, global_step=step, recipe="noise"),
@@ -80,8 +87,25 @@ def test_neural_sound(t, h, expected):
     ({"chaos_effect:chaos": -10.0}, "inconclusive"),   # no streaming variant to compare with
 ])
 def test_buffer_dependence(edges, expected):
-    res = {k: result(buffer_edge_artifact_db=v) for k, v in edges.items()}
+    res = {k: result(cls=cls_of(k), buffer_edge_artifact_db=v) for k, v in edges.items()}
     assert verdicts(res, "buffer_dependence") == [expected]
+
+
+def test_claims_choose_models_by_their_class_not_their_name():
+    """A streaming export under another name still counts as streaming; a model named "streaming" that is the
+    essay's class does not. Classes outside spec's ChaosEffect variants are no ChaosEffect at all."""
+    renamed = {"mine:chaos": result(cls=STREAMING_CLASSES[0], buffer_edge_artifact_db=-120.0),
+               "chaos_effect:chaos": result(buffer_edge_artifact_db=-10.0)}
+    assert verdicts(renamed, "buffer_dependence") == ["supported"]
+    misnamed = {"streaming_x:chaos": result(buffer_edge_artifact_db=-120.0),
+                "chaos_effect:chaos": result(buffer_edge_artifact_db=-10.0)}
+    assert verdicts(misnamed, "buffer_dependence") == ["inconclusive"]
+    fr = {"-40": [{"thd": 0.01}], "0": [{"thd": 0.5}]}
+    other = {"synth:forward": result(cls="chaos_models.models.ModelSynth", frequency_response=fr)}
+    assert verdicts(other, "near_linear") == []
+    every = {f"{name}:forward": result(cls=path, frequency_response=fr) for path, name in CHAOS_EFFECT_VARIANTS.items()}
+    rows = [r for r in claims.judge(every) if r["id"] == "near_linear"]
+    assert claims.variants(rows, every) == {"near_linear": sorted(CHAOS_EFFECT_VARIANTS.values())}
 
 
 def test_finetune():
@@ -177,10 +201,10 @@ def test_linearity_thresholds_are_where_they_say(side):
 def test_edge_threshold_is_where_it_says(side):
     edge = near(-60.0, side)   # -61.2 dB: free of the buffer; -58.8 dB: dependent on it
     dependent = {"chaos_effect:chaos": edge, "streaming_chaos_effect:chaos": -120.0}
-    assert verdicts({k: result(buffer_edge_artifact_db=v) for k, v in dependent.items()},
+    assert verdicts({k: result(cls=cls_of(k), buffer_edge_artifact_db=v) for k, v in dependent.items()},
                     "buffer_dependence") == ["refuted" if side < 0 else "supported"]
     streaming = {"chaos_effect:chaos": -10.0, "streaming_chaos_effect:chaos": edge}
-    assert verdicts({k: result(buffer_edge_artifact_db=v) for k, v in streaming.items()},
+    assert verdicts({k: result(cls=cls_of(k), buffer_edge_artifact_db=v) for k, v in streaming.items()},
                     "buffer_dependence") == ["supported" if side < 0 else "refuted"]
     osc = {"threshold": 30.0, "values": [0.0, 50.0], "silent_input_db": [-120.0, -20.0]}
     [row] = [r for r in claims.judge({"c:chaos": result(self_oscillation=osc, buffer_edge_artifact_db=edge)})

@@ -33,7 +33,7 @@ def cases(model, tmp):
     from chaos_models.__main__ import main as chaos
     from compare.__main__ import main as compare
     from rave_pipeline.__main__ import main as pipeline
-    from rave_to_chaos.realtime import main as realtime
+    from audition.realtime import main as realtime
     render = ["render", model, "--method", "chaos", "--in", "saw", "--in", "const:10", "--seconds", "0.05",
               "--out", f"{tmp}/r.wav"]
     return [

@@ -1,7 +1,7 @@
 """RAVE's gin settings checked before training: each mistake one sentence; each recipe's schedule."""
 import pytest
 
-from rave_pipeline import gin_check, recipes
+from rave_pipeline.commands import gin_check, recipes
 
 
 def configs(name):

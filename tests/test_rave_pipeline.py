@@ -9,7 +9,7 @@ import soundfile as sf
 
 from helpers.audio import float_wav_with_nan, noise_set, sample_library, sox_noise, truncated_wav, zero_length_wav
 from helpers.cli import run_cli
-from rave_pipeline import recipes
+from rave_pipeline.commands import recipes
 from safeio import UserError
 from spec.host import SR
 
@@ -179,7 +179,7 @@ def test_ffmpeg_missing(tmp_path):
 
 def test_compress_augmentation_runs_on_torchaudio_29():
     """RAVE's own RandomCompress, through the sox-CLI stand-in for the removed torchaudio.sox_effects."""
-    from rave_pipeline import sox_compat
+    from rave_pipeline.inside_rave import sox_compat
 
     sox_compat.install()
     from rave.transforms import RandomCompress
@@ -200,7 +200,7 @@ def test_sox_stand_in_matches_sox_on_files(tmp_path):
 
     import torch
 
-    from rave_pipeline.sox_compat import apply_effects_tensor
+    from rave_pipeline.inside_rave.sox_compat import apply_effects_tensor
 
     x = (np.random.default_rng(1).standard_normal((2, 22050)) * 0.3).astype(np.float32)
     effect = ["compand", "0.1,0.1", "6:-80,-40,-10"]
@@ -213,7 +213,8 @@ def test_sox_stand_in_matches_sox_on_files(tmp_path):
 
 
 def test_database_staged_to_scratch_verified_reused_and_removed(tmp_path, monkeypatch, capsys):
-    from rave_pipeline import recipes, stage
+    from rave_pipeline.commands import recipes
+    from rave_pipeline.data import stage
 
     recipe = recipes.load("noise", root=tmp_path)
     recipe.db_dir.mkdir(parents=True)
@@ -250,7 +251,7 @@ def test_a_library_of_short_files_reaches_the_database(tmp_path):
     assert "accounting:" in r.stdout and f"{acc['in_database_s']:.1f} s in the database" in r.stdout
     first = db_chunks(tmp_path / "datasets/noise/db")[0][0] / 32767   # the joined audio's start
     assert np.abs(first[:20]).max() < 0.01 < np.abs(first[2000:3000]).max(), "each piece fades in (and out): no click at a seam"
-    from rave_pipeline.recordings import faded
+    from rave_pipeline.data.recordings import faded
     y = faded(np.ones((1, SR), np.float32), SR)
     assert y[0, 0] == 0 and y[0, -1] == 0 and y[0, 220:-220].min() == 1, "5 ms ramps, the rest untouched"
 
@@ -313,7 +314,7 @@ def test_bad_settings_are_one_sentence_before_any_work(tmp_path, args, says):
 
 
 def test_size_advice_names_the_n_signal_that_fits_the_audio_at_hand():
-    from rave_pipeline.accounting import size_advice
+    from rave_pipeline.data.accounting import size_advice
 
     voice = recipes.load("voice")   # v2, n_signal 131072: 38 s of speech is 6 chunks, RAVE needs 51
     text = size_advice(voice, 2, 6, 38.0)
@@ -327,7 +328,7 @@ def test_a_long_recording_is_converted_a_chunk_at_a_time(tmp_path):
     """A multi-hour file must never sit in memory whole: convert streams it through ffmpeg."""
     import tracemalloc
 
-    from rave_pipeline import recordings
+    from rave_pipeline.data import recordings
     raw = tmp_path / "raw"
     long = sox_noise(raw / "field.flac", 600, sr=48000)     # 10 min: 106 MB as float32 at 44.1 kHz
     recipe = recipes.load("noise", root=tmp_path, raw="raw")
@@ -380,7 +381,7 @@ def test_a_checkpoint_cut_short_is_deleted_not_kept_holding_the_disk(tmp_path, c
 
     import torch
 
-    from rave_pipeline import runs
+    from rave_pipeline.commands import runs
     folder = tmp_path / "runs/noise/noise_abc/version_0/checkpoints"
     folder.mkdir(parents=True)
     torch.save({"global_step": 5, "w": torch.zeros(1000)}, folder / "epoch=1.ckpt")
@@ -396,7 +397,7 @@ def test_a_checkpoint_cut_short_is_deleted_not_kept_holding_the_disk(tmp_path, c
 
 @pytest.mark.slow
 def test_bench_preprocess_prints_both_times_and_the_ratio():
-    r = run_cli("-m", "rave_pipeline.bench_preprocess", "--short", "30", "--long", "1", "--long-minutes", "1", "--pairs", "1")
+    r = run_cli("-m", "rave_pipeline.benchmarks.bench_preprocess", "--short", "30", "--long", "1", "--long-minutes", "1", "--pairs", "1")
     assert r.returncode == 0, r.stderr
     plain, ours = (float(line.split()[-3]) for line in r.stdout.splitlines() if line.startswith(("plain rave", "make preprocess")))
     ratio = float(r.stdout.split("ratio plain/ours: ")[1].split()[0])
@@ -404,7 +405,7 @@ def test_bench_preprocess_prints_both_times_and_the_ratio():
 
 
 def test_bench_loader_prints_both_speeds_and_their_ratio():
-    r = run_cli("-m", "rave_pipeline.bench_loader", "--chunks", "16", "--batch", "4", "--epochs", "2", "--pairs", "1")
+    r = run_cli("-m", "rave_pipeline.benchmarks.bench_loader", "--chunks", "16", "--batch", "4", "--epochs", "2", "--pairs", "1")
     assert r.returncode == 0, r.stderr
     plain, ours = (float(line.split()[-2]) for line in r.stdout.splitlines() if line.startswith(("RAVE's loader", "the project's")))
     assert "2 epochs = 8 batches, 1 pairs" in r.stdout
@@ -415,7 +416,7 @@ def test_bench_loader_prints_both_speeds_and_their_ratio():
 def test_a_file_ffmpeg_gives_up_on_part_way_leaves_nothing_for_rave(tmp_path, monkeypatch):
     """ffmpeg failing after some chunks (a watchdog kill, a broken stream): the chunks already
     written must not stay where rave preprocess reads."""
-    from rave_pipeline import recordings
+    from rave_pipeline.data import recordings
 
     recipe = recipes.load("noise", root=tmp_path, n_signal=65536)
 
@@ -433,7 +434,7 @@ def test_joined_audio_keeps_its_remainder_across_write_windows(tmp_path):
     window: over a library many windows long, only the last partial chunk of all of it is lost."""
     import dataclasses
 
-    from rave_pipeline import recordings
+    from rave_pipeline.data import recordings
     raw = tmp_path / "raw"
     raw.mkdir()
     lengths = np.random.default_rng(0).integers(300, 1000, 200)   # every file shorter than a 512-sample chunk
@@ -463,7 +464,7 @@ def test_any_command_removes_what_a_killed_export_left_and_exports_must_be_a_fol
 
 
 def test_workers_beyond_the_cores_are_clamped_with_one_line(capsys):
-    from rave_pipeline.train import loader_workers
+    from rave_pipeline.commands.train import loader_workers
     cores = len(os.sched_getaffinity(0))
     assert loader_workers(1000) == cores and f"WORKERS=1000 is more than the {cores} CPU core(s)" in capsys.readouterr().err
     assert loader_workers(cores) == cores and capsys.readouterr().err == ""
@@ -475,7 +476,7 @@ def test_training_says_where_it_is_at_least_every_30_seconds(tmp_path, monkeypat
 
     import torch
 
-    from rave_pipeline import progress
+    from rave_pipeline.inside_rave import progress
     clock = [1000.0]
     monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
     trainer = SimpleNamespace(global_step=0, max_steps=1000, log_dir=str(tmp_path), default_root_dir=str(tmp_path),
@@ -500,7 +501,7 @@ def test_the_checkpoints_save_every_keeps_are_counted_per_phase(tmp_path, monkey
     assert noise.timeline_bytes(0, 1_000_000) == (40, 20 * 121_000_000 + 20 * 175_000_000)
     assert voice.timeline_bytes(0, 1_000_000) == (30, 10 * 487_000_000 + 20 * 704_000_000)
     assert noise.timeline_bytes(1_950_000, 1_000_000) == (1, 175_000_000)   # resuming: only what is left
-    from rave_pipeline import train
+    from rave_pipeline.commands import train
 
     monkeypatch.setattr(train.disk, "free_bytes", lambda folder: 5_000_000_000)
     train.warn_timeline_disk(noise, 0, 1_000_000)
@@ -512,7 +513,7 @@ def test_the_checkpoints_save_every_keeps_are_counted_per_phase(tmp_path, monkey
 def test_rave_numbers_no_checkpoints_of_its_own(tmp_path):
     """RAVE's --save_every counts batches from 0 again after a resume, overwriting the first part's files:
     it is switched off (0), and the wrapper's TimelineSaves keeps one every SAVE_EVERY global steps."""
-    from rave_pipeline import train
+    from rave_pipeline.commands import train
 
     noise = recipes.load("noise", root=tmp_path, save_every=7)
     cmd = train.rave_command(noise, 4, "-1", None, [], 0)
@@ -523,7 +524,7 @@ def test_an_export_waits_for_a_config_a_starting_trainer_is_rewriting(tmp_path):
     # rave train truncates config.gin and writes it again each time it starts or resumes: an export held
     # beside it must copy the written file, not the empty one between (a CI run caught exactly that)
     import threading
-    from rave_pipeline.export import settled_config
+    from rave_pipeline.commands.export import settled_config
     config = tmp_path / "config.gin"
     config.write_text("")
     threading.Timer(0.3, config.write_text, ["RAVE.latent_size = 16\n"]).start()
@@ -556,8 +557,8 @@ def test_the_kept_workers_read_the_same_examples_in_the_same_order_as_raves_load
     import torch
     from torch.utils.data import DataLoader
 
-    from rave_pipeline.loader import SteadyLoader
-    from rave_pipeline.synthetic_db import synthetic_database
+    from rave_pipeline.inside_rave.loader import SteadyLoader
+    from safeio.database import synthetic_database
 
     db = synthetic_database(tmp_path / "db", 24, 2 * 8192, SR)
     dataset = rave.dataset.get_dataset(str(db), SR, 8192)

@@ -16,7 +16,7 @@ import torch
 
 from helpers.audio import noise_set
 from helpers.cli import REPO
-from rave_pipeline import runs
+from rave_pipeline.commands import runs
 from spec import names
 
 pytestmark = pytest.mark.slow
@@ -112,7 +112,7 @@ def export_and_play(root, recipe, opts, config):
     guards_hold(ts)
     # ... and for finite input it is acids-rave's own export, bit for bit (same cache state, same seed)
     plain = root / "unguarded"
-    r = subprocess.run([sys.executable, "-m", "rave_pipeline.rave_cli", "export", "--run", str(runs.run_dir_of(
+    r = subprocess.run([sys.executable, "-m", "rave_pipeline.inside_rave.rave_cli", "export", "--run", str(runs.run_dir_of(
         runs.newest_checkpoint(root / "runs" / recipe))), "--streaming", "--output", str(plain), "--name", "u"],
         env={**os.environ, "RAVE_PIPELINE_NAN_GUARD": "0", "CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr[-2000:]

@@ -28,8 +28,8 @@ from helpers.cli import REPO
 from helpers.real_hosts import pd_render, sc_play_patches, sc_render, synthdefs, torch_env
 from spec.host import DEFAULT_BUFFER, HOST_BLOCK, SR, WORST_CASE_BUFFERS
 from spec import names
-from rave_pipeline import recipes
-from rave_to_chaos import realtime
+from rave_pipeline.commands import recipes
+from audition import realtime
 
 pytestmark = pytest.mark.slow
 

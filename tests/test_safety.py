@@ -4,7 +4,7 @@ import json
 import pytest
 
 from helpers.cli import run_cli
-from rave_pipeline import recipes, runs
+from rave_pipeline.commands import recipes, runs
 from safeio import atomic_path, atomic_write_text
 
 

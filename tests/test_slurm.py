@@ -10,8 +10,8 @@ import pytest
 from helpers import slurm_cluster as sc
 from helpers.audio import noise_set
 from helpers.cli import REPO
-from rave_pipeline import runs
-from rave_pipeline import recipes
+from rave_pipeline.commands import runs
+from rave_pipeline.commands import recipes
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sc.available() is not None, reason=str(sc.available()))]
 

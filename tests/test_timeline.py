@@ -14,7 +14,7 @@ import pytest
 from compare import browser, latent
 from helpers.audio import noise_set, sox_noise
 from helpers.cli import REPO
-from rave_pipeline import checkpoints
+from rave_pipeline.commands import checkpoints
 from audition.model_file import open_export
 from spec import names
 from spec.host import SR

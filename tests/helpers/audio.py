@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from rave_pipeline.bench_preprocess import sample_library  # noqa: F401  (one generator for tests and the benchmark)
+from rave_pipeline.benchmarks.bench_preprocess import sample_library  # noqa: F401  (one generator for tests and the benchmark)
 from spec.host import SR
 
 

@@ -1,5 +1,5 @@
 """The real nn~ (in Pure Data) and nn.ar (in SuperCollider) run headless, outside real time, to hold audition
-to them (their builds: rave_to_chaos.real_hosts). Without a source, tests skip saying why."""
+to them (their builds: audition.real_hosts). Without a source, tests skip saying why."""
 import re
 import subprocess
 from pathlib import Path
@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 
 from audition.pd_patch import Patch, pd_symbol
-from rave_to_chaos.real_hosts import REPO, sc_plugins, sclang_setup, torch_env
+from audition.real_hosts import REPO, sc_plugins, sclang_setup, torch_env
 from spec.host import SR
 
 
