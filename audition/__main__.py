@@ -1,4 +1,5 @@
 """python -m audition {info,render,validate,bench} — an nn~-faithful host for any TorchScript export."""
+
 import argparse
 import json
 import sys
@@ -7,10 +8,10 @@ from pathlib import Path
 import numpy as np
 
 from audition.host import use_host_threads
-from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR, WORST_CASE_BLOCKS, WORST_CASE_BUFFERS
-from spec.instruments import SEED_RANGE
 from audition.model_file import export_files
 from safeio import UserError, atomic_write_text, cli_main, number, warn, write_wav
+from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR, WORST_CASE_BLOCKS, WORST_CASE_BUFFERS
+from spec.instruments import SEED_RANGE
 
 
 def cmd_info(args):
@@ -75,8 +76,10 @@ def cmd_render(args):
     export, m = first.export, first.spec
     changes = [parse_set(spec, args.sr) for spec in args.set]
     if len(args.inputs) != m.in_channels:
-        raise UserError(f"{export.path.name}:{m.name} has {m.in_channels} inlet(s) ({'; '.join(m.input_labels)}), "
-                        f"but {len(args.inputs)} --in source(s) were given")
+        raise UserError(
+            f"{export.path.name}:{m.name} has {m.in_channels} inlet(s) ({'; '.join(m.input_labels)}), "
+            f"but {len(args.inputs)} --in source(s) were given"
+        )
     base = np.stack([sources.make(s, args.seconds, args.sr) for s in args.inputs])
     out = Path(args.out or f"renders/{export.path.stem}_{m.name}.wav")
     jobs = [(out, base)]
@@ -96,17 +99,23 @@ def cmd_render(args):
         over = int((np.abs(np.nan_to_num(y)) > 1.0).sum())
         write_wav(path, y, args.sr, subtype="FLOAT")
         peak = float(np.abs(np.nan_to_num(y)).max()) if y.size else 0.0
-        print(f"wrote {path} ({y.shape[-1] / args.sr:.1f} s, {y.shape[0]} ch, peak {peak:.3f}, "
-              f"latency {'compensated' if args.align else f'{host.latency} samples'})")
+        print(
+            f"wrote {path} ({y.shape[-1] / args.sr:.1f} s, {y.shape[0]} ch, peak {peak:.3f}, "
+            f"latency {'compensated' if args.align else f'{host.latency} samples'})"
+        )
         if bad or over:
-            warn(f"{path}: the model produced {bad} NaN/inf sample(s) and {over} sample(s) above 0 dBFS "
-                 f"(peak {20 * np.log10(max(peak, 1e-12)):+.1f} dBFS)")
+            warn(
+                f"{path}: the model produced {bad} NaN/inf sample(s) and {over} sample(s) above 0 dBFS "
+                f"(peak {20 * np.log10(max(peak, 1e-12)):+.1f} dBFS)"
+            )
         if bad:
             nonfinite_files.append(path)
     if nonfinite_files and not args.allow_nonfinite:
-        raise UserError(f"{len(nonfinite_files)} render(s) hold NaN/inf samples, which a host plays as silence or "
-                        f"garbage and which poison a streaming model's state ({nonfinite_files[0]}); guard the input "
-                        "or pass --allow-nonfinite to keep them")
+        raise UserError(
+            f"{len(nonfinite_files)} render(s) hold NaN/inf samples, which a host plays as silence or "
+            f"garbage and which poison a streaming model's state ({nonfinite_files[0]}); guard the input "
+            "or pass --allow-nonfinite to keep them"
+        )
 
 
 def cmd_validate(args):
@@ -148,27 +157,55 @@ def main(argv=None):
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("info", help="methods, channels, ratios, labels, attributes, sample rate, size")
     p.add_argument("models", nargs="+", help=".ts files or folders")
-    p = sub.add_parser("render", help="render sources through a method, block by block as nn~ does",
-                       epilog=f"sources: an audio file or {sources.describe()}")
+    p = sub.add_parser(
+        "render",
+        help="render sources through a method, block by block as nn~ does",
+        epilog=f"sources: an audio file or {sources.describe()}",
+    )
     p.add_argument("model")
     p.add_argument("--method", default="forward")
     p.add_argument("--in", dest="inputs", action="append", default=[], help="one per inlet, in order")
     p.add_argument("--seconds", type=number(float, 1e-3, 3600.0, "--seconds"), default=4.0)
     p.add_argument("--sr", type=number(int, 8000, 384000, "--sr"), default=SR)
-    p.add_argument("--buffer", type=number(int, 1, 1 << 16, "--buffer"), default=DEFAULT_BUFFER,
-                   help="host buffer; rounded up to a power of two and raised to the largest ratio, as hosts do")
-    p.add_argument("--host", choices=list(PROFILES), default="nn~",
-                   help="nn~ (Pd/Max, 2N-64), nn~-unsized (no [bufsize N( sent: a 1-in/1-out method 4096+N-64 late), "
-                        "nn.ar (real time, 2N-64), nn.ar-nrt (N-64), unthreaded (N)")
-    p.add_argument("--load-delay", type=number(int, 0, 10 * SR, "--load-delay"), default=0, help="nn.ar: samples of input lost while the model loads (measured 512-1792)")
-    p.add_argument("--strict", action="store_true", help="an unknown method is an error instead of the host's fallback to forward")
+    p.add_argument(
+        "--buffer",
+        type=number(int, 1, 1 << 16, "--buffer"),
+        default=DEFAULT_BUFFER,
+        help="host buffer; rounded up to a power of two and raised to the largest ratio, as hosts do",
+    )
+    p.add_argument(
+        "--host",
+        choices=list(PROFILES),
+        default="nn~",
+        help="nn~ (Pd/Max, 2N-64), nn~-unsized (no [bufsize N( sent: a 1-in/1-out method 4096+N-64 late), "
+        "nn.ar (real time, 2N-64), nn.ar-nrt (N-64), unthreaded (N)",
+    )
+    p.add_argument(
+        "--load-delay",
+        type=number(int, 0, 10 * SR, "--load-delay"),
+        default=0,
+        help="nn.ar: samples of input lost while the model loads (measured 512-1792)",
+    )
+    p.add_argument(
+        "--strict", action="store_true", help="an unknown method is an error instead of the host's fallback to forward"
+    )
     p.add_argument("--no-thread", action="store_true", help="same as --host unthreaded")
     p.add_argument("--allow-nonfinite", action="store_true", help="exit 0 even when the output holds NaN/inf")
-    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE@SECONDS",
-                   help="set a model attribute while playing, as [set NAME VALUE( in Pd (repeatable), e.g. seed=7@2.0")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE@SECONDS",
+        help="set a model attribute while playing, as [set NAME VALUE( in Pd (repeatable), e.g. seed=7@2.0",
+    )
     p.add_argument("--align", action="store_true", help="remove the host latency (for analysis)")
     p.add_argument("--grid", default=None, help="INLET=LOW:HIGH:STEPS: one render per constant value of that inlet")
-    p.add_argument("--seed", type=number(int, *SEED_RANGE, "--seed"), default=0, help="torch seed before each render (RAVE models are random)")
+    p.add_argument(
+        "--seed",
+        type=number(int, *SEED_RANGE, "--seed"),
+        default=0,
+        help="torch seed before each render (RAVE models are random)",
+    )
     p.add_argument("--out", default=None, help="WAV path (default renders/<model>_<method>.wav)")
     p = sub.add_parser("validate", help="check the nn~ contract; exit 1 with one line per failure")
     p.add_argument("models", nargs="+")
@@ -176,11 +213,19 @@ def main(argv=None):
     p.add_argument("models", nargs="+")
     p.add_argument("--buffers", type=number(int, 1, 1 << 16, "--buffers"), nargs="+", default=list(BENCH_BUFFERS))
     p.add_argument("--json", default=None, help="also write the rows as JSON")
-    p.add_argument("--blocks", type=number(int, 0, 10 ** 7, "--blocks"), default=0,
-                   help="also time this many blocks in a row per method and buffer, as nn~'s thread runs them: median, "
-                        "p99, p99.9, max against the deadline, and the safe buffer")
-    p.add_argument("--worst-case", action="store_true", help=f"buffers {WORST_CASE_BUFFERS[0]}-{WORST_CASE_BUFFERS[-1]} "
-                   f"and {WORST_CASE_BLOCKS} blocks each (what make bench runs), unless --buffers/--blocks say otherwise")
+    p.add_argument(
+        "--blocks",
+        type=number(int, 0, 10**7, "--blocks"),
+        default=0,
+        help="also time this many blocks in a row per method and buffer, as nn~'s thread runs them: median, "
+        "p99, p99.9, max against the deadline, and the safe buffer",
+    )
+    p.add_argument(
+        "--worst-case",
+        action="store_true",
+        help=f"buffers {WORST_CASE_BUFFERS[0]}-{WORST_CASE_BUFFERS[-1]} "
+        f"and {WORST_CASE_BLOCKS} blocks each (what make bench runs), unless --buffers/--blocks say otherwise",
+    )
     args = ap.parse_args(argv)
     if getattr(args, "worst_case", False):
         args.blocks = args.blocks or WORST_CASE_BLOCKS

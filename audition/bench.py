@@ -5,8 +5,8 @@ unless the model says otherwise. Latency = host buffering (2N - 64 in nn~'s thre
 model's own delay (first output sample that moves when an impulse arrives, same seed). Peak memory is
 the resident set of a fresh process that loads the model and runs the benchmark. Prints, never asserts.
 """
+
 import json
-import os
 import resource
 import statistics
 import subprocess
@@ -17,12 +17,11 @@ import numpy as np
 import torch
 
 from audition.host import Host
+from audition.model_file import open_export
+from safeio.environment import child_env
 from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, SAFE_SHARE, SR, WORST_CASE_BLOCKS, latency
 
 WORST_KEYS = ("blocks", "p50_ms", "p99_ms", "p999_ms", "max_ms", "deadline_ms", "safe")
-from audition.model_file import open_export
-from safeio.environment import child_env
-
 
 
 def timed(fn, repeats: int = 5, min_time: float = 0.2) -> float:
@@ -63,7 +62,7 @@ def paired(fa, fb, pairs: int = 25, min_time: float = 0.02, warmup: int = 3) -> 
     ratios, per_call = [], ([], [])
     for i in range(pairs):
         took = [0.0, 0.0]
-        for which in ((0, 1) if i % 2 == 0 else (1, 0)):
+        for which in (0, 1) if i % 2 == 0 else (1, 0):
             f = (fa, fb)[which]
             t0 = time.perf_counter()
             for _ in range(n):
@@ -73,8 +72,14 @@ def paired(fa, fb, pairs: int = 25, min_time: float = 0.02, warmup: int = 3) -> 
         per_call[0].append(took[0] / n)
         per_call[1].append(took[1] / n)
     q1, med, q3 = (float(v) for v in np.percentile(ratios, [25, 50, 75]))
-    return {"median": med, "q1": q1, "q3": q3, "pairs": pairs,
-            "a_s": statistics.median(per_call[0]), "b_s": statistics.median(per_call[1])}
+    return {
+        "median": med,
+        "q1": q1,
+        "q3": q3,
+        "pairs": pairs,
+        "a_s": statistics.median(per_call[0]),
+        "b_s": statistics.median(per_call[1]),
+    }
 
 
 def model_delay(path, method: str, buffer: int) -> int | None:
@@ -104,7 +109,7 @@ def block_times(host: Host, m, blocks: int) -> np.ndarray:
 
     g = torch.Generator().manual_seed(0)
     frames = []
-    for _ in range(8):   # a few different blocks, cycled: the model's input changes every call
+    for _ in range(8):  # a few different blocks, cycled: the model's input changes every call
         f = torch.rand(1, m.in_channels, host.buffer, generator=g) * 2 - 1
         for i in range(1, m.in_channels):
             f[:, i] = m.nominal(i) if m.range(i) else f[:, i]
@@ -132,8 +137,15 @@ def worst_case(host: Host, m, sr: int, blocks: int = WORST_CASE_BLOCKS) -> dict:
     t = block_times(host, m, blocks) * 1e3
     p50, p99, p999 = (float(v) for v in np.percentile(t, [50, 99, 99.9]))
     deadline = 1e3 * host.buffer / sr
-    return {"blocks": blocks, "p50_ms": p50, "p99_ms": p99, "p999_ms": p999, "max_ms": float(t.max()),
-            "deadline_ms": deadline, "safe": p999 < SAFE_SHARE * deadline}
+    return {
+        "blocks": blocks,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "p999_ms": p999,
+        "max_ms": float(t.max()),
+        "deadline_ms": deadline,
+        "safe": p999 < SAFE_SHARE * deadline,
+    }
 
 
 def safe_buffers(rows: list[dict]) -> dict:
@@ -157,10 +169,10 @@ def bench_export(path, buffers=BENCH_BUFFERS, blocks: int = 0) -> list[dict]:
     for method, m in export.methods.items():
         for asked in buffers:
             host = Host(open_export(path), method, asked, quiet=True)
-            n = host.buffer   # what the host really runs (rounded up, raised to the largest ratio)
+            n = host.buffer  # what the host really runs (rounded up, raised to the largest ratio)
             torch.manual_seed(0)
             frame = torch.rand(1, m.in_channels, n) * 2 - 1
-            raw_in = frame[..., m.in_ratio - 1::m.in_ratio]
+            raw_in = frame[..., m.in_ratio - 1 :: m.in_ratio]
             with torch.inference_mode():
                 if host.fn(raw_in).shape[-1] * m.out_ratio != n:
                     continue  # the host would replay old blocks (validate fails it); nothing to time
@@ -169,11 +181,24 @@ def bench_export(path, buffers=BENCH_BUFFERS, blocks: int = 0) -> list[dict]:
                 t_raw = timed(lambda: host.fn(raw_in))
             delay = model_delay(path, method, n)
             lat = latency(n) + (delay or 0)
-            rows.append({"model": export.path.name, "method": method, "buffer": n, "asked": asked, "rtf": (n / sr) / t_host,
-                         "ms_per_buffer": t_host * 1e3, "host_overhead_pct": 100 * (t_host - t_raw) / t_raw,
-                         "model_delay": delay, "latency_samples": lat, "latency_ms": 1e3 * lat / sr})
+            rows.append(
+                {
+                    "model": export.path.name,
+                    "method": method,
+                    "buffer": n,
+                    "asked": asked,
+                    "rtf": (n / sr) / t_host,
+                    "ms_per_buffer": t_host * 1e3,
+                    "host_overhead_pct": 100 * (t_host - t_raw) / t_raw,
+                    "model_delay": delay,
+                    "latency_samples": lat,
+                    "latency_ms": 1e3 * lat / sr,
+                }
+            )
             if blocks:
-                same = next((r for r in rows[:-1] if r["method"] == method and r["buffer"] == n and "p999_ms" in r), None)
+                same = next(
+                    (r for r in rows[:-1] if r["method"] == method and r["buffer"] == n and "p999_ms" in r), None
+                )
                 rows[-1].update({k: same[k] for k in WORST_KEYS} if same else worst_case(host, m, sr, blocks))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     for r in rows:
@@ -183,10 +208,13 @@ def bench_export(path, buffers=BENCH_BUFFERS, blocks: int = 0) -> list[dict]:
 
 def bench_in_fresh_process(path, buffers=BENCH_BUFFERS, blocks: int = 0) -> list[dict]:
     """Each export in its own process, so peak memory is its own."""
-    code = ("import json, sys; from audition.bench import bench_export; "
-            "print(json.dumps(bench_export(sys.argv[1], %r, %d)))" % (tuple(buffers), blocks))
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True,
-                          env=child_env(OMP_NUM_THREADS="1"))
+    code = (
+        "import json, sys; from audition.bench import bench_export; "
+        "print(json.dumps(bench_export(sys.argv[1], %r, %d)))" % (tuple(buffers), blocks)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, env=child_env(OMP_NUM_THREADS="1")
+    )
     if proc.returncode:
         raise RuntimeError(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else "benchmark failed")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -194,13 +222,17 @@ def bench_in_fresh_process(path, buffers=BENCH_BUFFERS, blocks: int = 0) -> list
 
 def worst_table(rows: list[dict]) -> str:
     """Block times against the deadline, and the safe buffer of each method."""
-    head = (f"{'model':<36} {'method':<8} {'buffer':>6} {'deadline':>9} {'median':>8} {'p99':>8} {'p99.9':>8} "
-            f"{'max':>8}  (ms over {rows[0]['blocks'] if rows else 0} blocks)")
+    head = (
+        f"{'model':<36} {'method':<8} {'buffer':>6} {'deadline':>9} {'median':>8} {'p99':>8} {'p99.9':>8} "
+        f"{'max':>8}  (ms over {rows[0]['blocks'] if rows else 0} blocks)"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         if "p999_ms" in r and r.get("asked", r["buffer"]) == r["buffer"]:
-            lines.append(f"{r['model'][:36]:<36} {r['method']:<8} {r['buffer']:>6} {r['deadline_ms']:>9.2f} {r['p50_ms']:>8.3f} "
-                         f"{r['p99_ms']:>8.3f} {r['p999_ms']:>8.3f} {r['max_ms']:>8.3f}{'' if r['safe'] else '  not safe'}")
+            lines.append(
+                f"{r['model'][:36]:<36} {r['method']:<8} {r['buffer']:>6} {r['deadline_ms']:>9.2f} {r['p50_ms']:>8.3f} "
+                f"{r['p99_ms']:>8.3f} {r['p999_ms']:>8.3f} {r['max_ms']:>8.3f}{'' if r['safe'] else '  not safe'}"
+            )
     lines.append(f"\nsafe buffer (smallest whose p99.9 stays under {SAFE_SHARE:.0%} of the deadline):")
     for key, n in safe_buffers(rows).items():
         lines.append(f"  {key}: {n if n else 'none of those measured'}")
@@ -208,11 +240,16 @@ def worst_table(rows: list[dict]) -> str:
 
 
 def table(rows: list[dict]) -> str:
-    head = f"{'model':<36} {'method':<8} {'buffer':>9} {'RTF':>8} {'ms/buf':>8} {'host +%':>8} {'latency':>14} {'peak MB':>8}"
+    head = (
+        f"{'model':<36} {'method':<8} {'buffer':>9} {'RTF':>8} {'ms/buf':>8} {'host +%':>8} {'latency':>14} "
+        f"{'peak MB':>8}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
         lat = f"{r['latency_samples']} ({r['latency_ms']:.0f} ms)"
         buf = str(r["buffer"]) if r.get("asked", r["buffer"]) == r["buffer"] else f"{r['asked']}>{r['buffer']}"
-        lines.append(f"{r['model'][:36]:<36} {r['method']:<8} {buf:>9} {r['rtf']:>8.1f} {r['ms_per_buffer']:>8.3f} "
-                     f"{r['host_overhead_pct']:>8.1f} {lat:>14} {r['peak_rss_mb']:>8.0f}")
+        lines.append(
+            f"{r['model'][:36]:<36} {r['method']:<8} {buf:>9} {r['rtf']:>8.1f} {r['ms_per_buffer']:>8.3f} "
+            f"{r['host_overhead_pct']:>8.1f} {lat:>14} {r['peak_rss_mb']:>8.0f}"
+        )
     return "\n".join(lines)

@@ -12,15 +12,14 @@ its message; an error with strict=True) and rounds up silently; nn.ar's language
 method and nn.ar says when it rounds. Latency differs too (and nn.ar in real time starts late, while
 the model loads).
 """
-import os
 
 import numpy as np
 import torch
 
 from audition.model_file import Export
 from safeio import UserError, warn
-from spec.host import DEFAULT_BUFFER, NN_TILDE_BUFFER, PROFILES, power_of_two_from
 from safeio.environment import env
+from spec.host import DEFAULT_BUFFER, NN_TILDE_BUFFER, PROFILES, power_of_two_from
 
 
 def use_host_threads() -> None:
@@ -41,35 +40,47 @@ def largest_ratio(export: Export) -> int:
 
 
 class Host:
-    def __init__(self, export: Export, method: str, buffer: int = DEFAULT_BUFFER, host: str = "nn~",
-                 load_delay: int = 0, strict: bool = False, quiet: bool = False):
+    def __init__(
+        self,
+        export: Export,
+        method: str,
+        buffer: int = DEFAULT_BUFFER,
+        host: str = "nn~",
+        load_delay: int = 0,
+        strict: bool = False,
+        quiet: bool = False,
+    ):
         if host not in PROFILES:
             raise UserError(f"host {host!r} is not one of {', '.join(PROFILES)}")
         self.profile, self.load_delay, self.quiet = PROFILES[host], load_delay, quiet
         nn_ar = self.profile.says == "NNUGen"
-        if method not in export.methods and nn_ar:   # NN(\key, \method) throws in sclang
-            raise UserError(f"NNModel: method '{method}' not found in {export.path.name}: nn.ar refuses it; "
-                            f"use one of {', '.join(export.methods)}")
+        if method not in export.methods and nn_ar:  # NN(\key, \method) throws in sclang
+            raise UserError(
+                f"NNModel: method '{method}' not found in {export.path.name}: nn.ar refuses it; "
+                f"use one of {', '.join(export.methods)}"
+            )
         if method not in export.methods and not strict and "forward" in export.methods:
             self.say(f"method {method} not found in model, using forward instead")
             method = "forward"
         self.export, self.spec = export, export.method(method)
         self.buffer = effective_buffer(export, buffer)
-        if nn_ar and buffer < largest_ratio(export):   # the same buffers, each host's words
+        if nn_ar and buffer < largest_ratio(export):  # the same buffers, each host's words
             self.say(f"buffer size to small, switching to {self.buffer}.")
         elif nn_ar and buffer != self.buffer:
             self.say(f"rounding buffer size {self.buffer}.")
         elif self.buffer > power_of_two_from(buffer):  # nn~ rounds up to a power of two silently
             self.say(f"buffer size too small, switching to {self.buffer}")
-        self.disabled = nn_ar and self.buffer < self.profile.block   # nn.ar plays silence then
+        self.disabled = nn_ar and self.buffer < self.profile.block  # nn.ar plays silence then
         # nn~ keeps its 4096-sample buffer for a 1-in/1-out model unless [bufsize N( came first: it still
         # computes N-sample blocks, but their output comes NN_TILDE_BUFFER - N samples later (measured)
         self.unsized_delay = 0
         if self.profile.unsized and self.spec.in_channels == self.spec.out_channels == 1:
             if self.buffer > NN_TILDE_BUFFER:
-                raise UserError(f"nn~ without [bufsize {self.buffer}( keeps {NN_TILDE_BUFFER}-sample buffers for a "
-                                f"1-in/1-out model and corrupts memory above that: send [bufsize {self.buffer}( "
-                                "before DSP starts (host nn~)")
+                raise UserError(
+                    f"nn~ without [bufsize {self.buffer}( keeps {NN_TILDE_BUFFER}-sample buffers for a "
+                    f"1-in/1-out model and corrupts memory above that: send [bufsize {self.buffer}( "
+                    "before DSP starts (host nn~)"
+                )
             self.unsized_delay = NN_TILDE_BUFFER - self.buffer
         if self.disabled:
             self.say(f"blockSize({self.profile.block}) larger than model bufferSize({self.buffer}), disabling")
@@ -82,15 +93,15 @@ class Host:
 
     @property
     def latency(self) -> int:
-        return max(self.profile.latency(self.buffer), 0) + self.unsized_delay   # below nn.ar's block: nothing at all
+        return max(self.profile.latency(self.buffer), 0) + self.unsized_delay  # below nn.ar's block: nothing at all
 
     def process_buffer(self, frame: torch.Tensor) -> torch.Tensor:
         """One host buffer: [batch, in_ch, N] -> [batch, out_ch, N]."""
         m, n = self.spec, self.buffer
-        x = frame[..., m.in_ratio - 1::m.in_ratio] if m.in_ratio > 1 else frame
+        x = frame[..., m.in_ratio - 1 :: m.in_ratio] if m.in_ratio > 1 else frame
         y = self.fn(x)
         if y.dim() != 3 or y.shape[1] != m.out_channels or y.shape[2] * m.out_ratio != n:
-            self.replayed_blocks += 1   # the host replays what it played last (silence at the start)
+            self.replayed_blocks += 1  # the host replays what it played last (silence at the start)
             self.wrong_size = y.shape[-1] * m.out_ratio if y.dim() else 0
             if self.last is None or self.last.shape[0] != frame.shape[0]:
                 self.last = torch.zeros(frame.shape[0], m.out_channels, n)
@@ -103,8 +114,10 @@ class Host:
         get_NAME returns."""
         module = self.export.module
         if not hasattr(module, f"set_{name}"):
-            raise UserError(f"{self.export.path.name} has no attribute {name!r}; its attributes: "
-                            f"{', '.join(self.export.attributes()) or 'none'}")
+            raise UserError(
+                f"{self.export.path.name} has no attribute {name!r}; its attributes: "
+                f"{', '.join(self.export.attributes()) or 'none'}"
+            )
         kind = type(getattr(module, f"get_{name}")())
         try:
             typed = bool(float(value)) if kind is bool else kind(float(value)) if kind is int else kind(value)
@@ -131,30 +144,35 @@ class Host:
         if x.ndim == 2:
             x = x[None]
         if x.shape[1] != self.spec.in_channels:
-            raise UserError(f"{self.export.path.name}:{self.spec.name} has {self.spec.in_channels} inlet(s) "
-                            f"({'; '.join(self.spec.input_labels)}), but {x.shape[1]} source(s) were given")
-        x = x[..., self.load_delay:]
+            raise UserError(
+                f"{self.export.path.name}:{self.spec.name} has {self.spec.in_channels} inlet(s) "
+                f"({'; '.join(self.spec.input_labels)}), but {x.shape[1]} source(s) were given"
+            )
+        x = x[..., self.load_delay :]
         n = self.buffer
         frames = -(-x.shape[-1] // n)
         padded = np.zeros((x.shape[0], x.shape[1], frames * n), np.float32)
         padded[..., : x.shape[-1]] = x
         xt = torch.from_numpy(padded)
         out = torch.zeros(x.shape[0], self.spec.out_channels, frames * n)
-        steps = range(0 if self.disabled else frames)   # a disabled nn.ar UGen plays silence
+        steps = range(0 if self.disabled else frames)  # a disabled nn.ar UGen plays silence
         if progress and frames > 50:
             from tqdm import tqdm
+
             steps = tqdm(steps, desc=f"{self.export.path.name}:{self.spec.name}", unit="buf", leave=False, disable=None)
         with torch.inference_mode():
             for k in steps:
                 for at, name, value in changes:
                     if self.change_lands(at) == k:
                         self.set_attribute(name, value)
-                out[..., k * n:(k + 1) * n] = self.process_buffer(xt[..., k * n:(k + 1) * n])
+                out[..., k * n : (k + 1) * n] = self.process_buffer(xt[..., k * n : (k + 1) * n])
         if self.replayed_blocks:
-            self.say(f"model output size is not consistent, expected {n} samples, got {self.wrong_size}! "
-                     f"({self.export.path.name}:{self.spec.name}: {self.replayed_blocks} block(s) replayed the "
-                     "previous one, as the host does)")
-        if self.load_delay:   # nn.ar fed the model nothing until it had loaded
+            self.say(
+                f"model output size is not consistent, expected {n} samples, got {self.wrong_size}! "
+                f"({self.export.path.name}:{self.spec.name}: {self.replayed_blocks} block(s) replayed the "
+                "previous one, as the host does)"
+            )
+        if self.load_delay:  # nn.ar fed the model nothing until it had loaded
             out = torch.cat([torch.zeros(x.shape[0], self.spec.out_channels, self.load_delay), out], -1)
         return out.numpy()
 
@@ -165,5 +183,5 @@ class Host:
         y = self.run(x, progress, changes)
         delayed = np.zeros_like(y[..., :t])
         if self.latency < t:
-            delayed[..., self.latency:] = y[..., : t - self.latency]
+            delayed[..., self.latency :] = y[..., : t - self.latency]
         return delayed

@@ -1,4 +1,5 @@
 """Open a TorchScript export and find its methods the way nn~ does."""
+
 import copy
 import dataclasses
 import io
@@ -21,7 +22,7 @@ class Method:
     out_ratio: int
     input_labels: list[str]
     output_labels: list[str]
-    inlets: list[Inlet | None]   # each input's typed range: from the export's data, else its label, else None
+    inlets: list[Inlet | None]  # each input's typed range: from the export's data, else its label, else None
 
     def nominal(self, i: int) -> float:
         """Input i at its nominal value; 1 where the export states no range (e.g. RAVE's)."""
@@ -37,9 +38,9 @@ class Export:
     path: Path
     module: torch.jit.ScriptModule
     methods: dict[str, Method]
-    discovery: str             # "get_methods()" or "<method>_params buffers"
-    data: bytes = b""          # the file as read once: fresh copies come from memory
-    pristine: list = dataclasses.field(default_factory=list, repr=False)   # [a copy never run], shared by fresh()s
+    discovery: str  # "get_methods()" or "<method>_params buffers"
+    data: bytes = b""  # the file as read once: fresh copies come from memory
+    pristine: list = dataclasses.field(default_factory=list, repr=False)  # [a copy never run], shared by fresh()s
 
     def fresh(self) -> "Export":
         """A copy in the state it was saved in (streaming models carry state between calls): a deep copy
@@ -66,8 +67,10 @@ class Export:
 
     def method(self, name: str) -> Method:
         if name not in self.methods:
-            raise UserError(f"{self.path.name} has no method {name!r}; its methods: {', '.join(self.methods)} "
-                            "(a host would post \"method not found\" and play forward)")
+            raise UserError(
+                f"{self.path.name} has no method {name!r}; its methods: {', '.join(self.methods)} "
+                '(a host would post "method not found" and play forward)'
+            )
         return self.methods[name]
 
     def attributes(self) -> list[str]:
@@ -110,7 +113,9 @@ def open_export(path) -> Export:
     if not path.is_file():
         raise UserError(f"{path}: no such file; check the path (exports live in exports/)")
     if not zipfile.is_zipfile(path):
-        raise UserError(f"{path}: not a TorchScript file (not a zip archive); export it with torch.jit.save or rave export")
+        raise UserError(
+            f"{path}: not a TorchScript file (not a zip archive); export it with torch.jit.save or rave export"
+        )
     data = path.read_bytes()
     try:
         module = torch.jit.load(io.BytesIO(data), map_location="cpu")
@@ -128,18 +133,27 @@ def open_export(path) -> Export:
         in_ch, in_ratio, out_ch, out_ratio = (int(v) for v in params.tolist()[:4])
         labels_in = getattr(module, f"{name}_input_labels", None) or [f"(signal) input {i}" for i in range(in_ch)]
         labels_out = getattr(module, f"{name}_output_labels", None) or [f"(signal) output {i}" for i in range(out_ch)]
-        methods[name] = Method(name, in_ch, in_ratio, out_ch, out_ratio, list(labels_in), list(labels_out),
-                               typed_inlets(module, name, list(labels_in)))
+        methods[name] = Method(
+            name,
+            in_ch,
+            in_ratio,
+            out_ch,
+            out_ratio,
+            list(labels_in),
+            list(labels_out),
+            typed_inlets(module, name, list(labels_in)),
+        )
     if not methods:
-        raise UserError(f"{path}: no method nn~ can use (needs get_methods() or <method>_params buffers); "
-                        "register methods with nn_tilde.Module.register_method")
+        raise UserError(
+            f"{path}: no method nn~ can use (needs get_methods() or <method>_params buffers); "
+            "register methods with nn_tilde.Module.register_method"
+        )
     return Export(path, module, methods, discovery, data)
 
 
 def as_export(source) -> Export:
     """An Export as given, or opened from a path: callers that hold one pass it down instead of a path."""
     return source if isinstance(source, Export) else open_export(source)
-
 
 
 def typed_inlets(module, method: str, labels: list[str]) -> list[Inlet | None]:
@@ -149,6 +163,8 @@ def typed_inlets(module, method: str, labels: list[str]) -> list[Inlet | None]:
     if ranges is not None and len(ranges) == len(labels):
         names = list(getattr(module, f"{method}_inlet_names", [""] * len(labels)))
         units = list(getattr(module, f"{method}_inlet_units", [""] * len(labels)))
-        return [Inlet(n, label, u, lo, hi, nom) for (lo, hi, nom), n, u, label in zip(ranges.tolist(), names, units, labels)]
+        return [
+            Inlet(n, label, u, lo, hi, nom) for (lo, hi, nom), n, u, label in zip(ranges.tolist(), names, units, labels)
+        ]
     parsed = [label_range(label) for label in labels]
     return [Inlet(f"input {i}", label, "", *r) if r else None for i, (r, label) in enumerate(zip(parsed, labels))]

@@ -4,6 +4,7 @@
 A .pd file is a canvas line, then one line per box (`#X obj X Y text;`, `#X msg ...`), then the wires
 (`#X connect A OUTLET B INLET;`), where A and B count the boxes from 0 in the order they were written.
 """
+
 from pathlib import Path
 
 

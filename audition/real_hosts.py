@@ -5,6 +5,7 @@ is cached outside the checkout (~/.cache/rave-to-chaos/, or RAVE_TO_CHAOS_CACHE)
 torch version, so a second run reuses it. The tests hold audition to these hosts; `make realtime` plays
 exports in them in real time.
 """
+
 import hashlib
 import os
 import shutil
@@ -15,10 +16,18 @@ from safeio import cache_dir
 from safeio.environment import child_env, env
 
 REPO = Path(__file__).resolve().parents[1]
-TOOLS = {"pd": "puredata-core", "sclang": "supercollider-language", "scsynth": "supercollider-server",
-         "cmake": "cmake", "g++": "g++", "jackd": "jackd2"}
-HEADERS = {"/usr/include/pd/m_pd.h": "puredata-dev",
-           "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h": "supercollider-dev"}
+TOOLS = {
+    "pd": "puredata-core",
+    "sclang": "supercollider-language",
+    "scsynth": "supercollider-server",
+    "cmake": "cmake",
+    "g++": "g++",
+    "jackd": "jackd2",
+}
+HEADERS = {
+    "/usr/include/pd/m_pd.h": "puredata-dev",
+    "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h": "supercollider-dev",
+}
 
 
 def source_key(src: Path) -> str:
@@ -52,8 +61,12 @@ def built(setting: str, name: str, product: str, tools: tuple, header: str) -> t
         return None, f"missing {' '.join(missing)} (make setup installs them)"
     out = cache_dir(f"{name}-{source_key(src)}")
     if not (out / product).exists():
-        r = subprocess.run(["bash", str(REPO / f"hosts/real/build_{name}.sh"), str(src), str(out)],
-                           capture_output=True, text=True, timeout=1800)
+        r = subprocess.run(
+            ["bash", str(REPO / f"hosts/real/build_{name}.sh"), str(src), str(out)],
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         if r.returncode:
             raise RuntimeError(f"building {name} failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
     return out, ""
@@ -64,8 +77,13 @@ def nn_tilde() -> tuple[Path | None, str]:
 
 
 def nn_ar() -> tuple[Path | None, str]:
-    return built("NN_AR_SRC", "nn_ar", "nn.ar/NNUGens_scsynth.so", ("sclang", "scsynth", "cmake", "g++"),
-                 "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h")
+    return built(
+        "NN_AR_SRC",
+        "nn_ar",
+        "nn.ar/NNUGens_scsynth.so",
+        ("sclang", "scsynth", "cmake", "g++"),
+        "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h",
+    )
 
 
 def torch_env(seed: int | None = None) -> dict:
@@ -89,10 +107,28 @@ def seed_shim() -> Path:
     if not out.exists():
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(f".tmp{os.getpid()}")
-        r = subprocess.run(["g++", "-shared", "-fPIC", "-O1", "-std=c++17", "-D_GLIBCXX_USE_CXX11_ABI=1",
-                            f"-I{lib}/include", f"-I{lib}/include/torch/csrc/api/include",
-                            str(source), f"-L{lib}/lib", "-ltorch_cpu", "-lc10",
-                            f"-Wl,-rpath,{lib}/lib", "-o", str(tmp)], capture_output=True, text=True, timeout=900)
+        r = subprocess.run(
+            [
+                "g++",
+                "-shared",
+                "-fPIC",
+                "-O1",
+                "-std=c++17",
+                "-D_GLIBCXX_USE_CXX11_ABI=1",
+                f"-I{lib}/include",
+                f"-I{lib}/include/torch/csrc/api/include",
+                str(source),
+                f"-L{lib}/lib",
+                "-ltorch_cpu",
+                "-lc10",
+                f"-Wl,-rpath,{lib}/lib",
+                "-o",
+                str(tmp),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
         if r.returncode:
             raise RuntimeError(f"building the torch seed shim failed:\n{r.stderr[-3000:]}")
         os.replace(tmp, out)
@@ -110,6 +146,10 @@ def sclang_setup(nn_ar_dir: Path, work: Path, job: str, seed: int | None = None)
     work.mkdir(parents=True, exist_ok=True)
     (work / "job.scd").write_text(job)
     (work / "sclang.yaml").write_text(f"includePaths:\n  - {nn_ar_dir}/nn.ar/Classes\nexcludePaths: []\n")
-    env = {**torch_env(seed), "NN_JOB": str(work / "job.scd"),
-           "QTWEBENGINE_DISABLE_SANDBOX": "1", "QT_QPA_PLATFORM": "offscreen"}   # sclang aborts as root otherwise
+    env = {
+        **torch_env(seed),
+        "NN_JOB": str(work / "job.scd"),
+        "QTWEBENGINE_DISABLE_SANDBOX": "1",
+        "QT_QPA_PLATFORM": "offscreen",
+    }  # sclang aborts as root otherwise
     return ["sclang", "-l", str(work / "sclang.yaml")], env

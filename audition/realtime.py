@@ -13,6 +13,7 @@ The first second (TorchScript optimises the graph on its first calls) is counted
 Each buffer is first played with no model (the saw straight out): what the host and the machine give on
 their own. What a model adds is its row's excess over that baseline.
 """
+
 import argparse
 import contextlib
 import json
@@ -28,17 +29,17 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from audition import real_hosts
 from audition.model_file import open_export
 from audition.pd_patch import Patch, pd_symbol
-from audition import real_hosts
 from safeio import UserError, atomic_write_text, cli_main, number
-from spec.host import BENCH_BUFFERS, HOST_BLOCK, SR
 from safeio.environment import child_env
+from spec.host import BENCH_BUFFERS, HOST_BLOCK, SR
 
-LATE = "JackEngine::XRun: client = {} was not finished"   # the host did not finish its period
-DRIVER_LATE = "JackTimedDriver::Process XRun"       # the dummy driver's clock woke late (the machine's load)
+LATE = "JackEngine::XRun: client = {} was not finished"  # the host did not finish its period
+DRIVER_LATE = "JackTimedDriver::Process XRun"  # the dummy driver's clock woke late (the machine's load)
 BASELINE = "(no model: the saw alone)"
-START_S = 1.0    # the first second of play, counted apart: TorchScript optimises the graph on its first calls
+START_S = 1.0  # the first second of play, counted apart: TorchScript optimises the graph on its first calls
 NO_REALTIME = re.compile(r"Cannot use real-time scheduling|cannot use real-time", re.I)
 
 
@@ -85,7 +86,7 @@ def late_blocks(y: np.ndarray, sr: int = SR) -> tuple[int, int]:
     if not len(sounding):
         return 0, 0
     first = sounding[0] // HOST_BLOCK * HOST_BLOCK
-    blocks = y[first: first + (len(y) - first) // HOST_BLOCK * HOST_BLOCK].reshape(-1, HOST_BLOCK)
+    blocks = y[first : first + (len(y) - first) // HOST_BLOCK * HOST_BLOCK].reshape(-1, HOST_BLOCK)
     silent = np.flatnonzero(~blocks.any(axis=1))
     start = int(START_S * sr) // HOST_BLOCK
     return int((silent < start).sum()), int((silent >= start).sum())
@@ -99,9 +100,14 @@ def jack_server(period: int, work: Path):
     server = f"rave-to-chaos-{os.getpid()}"
     env = {"JACK_DEFAULT_SERVER": server, "JACK_NO_AUDIO_RESERVATION": "1"}
     work.mkdir(parents=True, exist_ok=True)
-    jackd = subprocess.Popen(["jackd", "-n", server, "-R", "-d", "dummy", "-r", str(SR), "-p", str(period)],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                             env=child_env(**env), start_new_session=True)
+    jackd = subprocess.Popen(
+        ["jackd", "-n", server, "-R", "-d", "dummy", "-r", str(SR), "-p", str(period)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=child_env(**env),
+        start_new_session=True,
+    )
     jack = Lines(jackd)
     try:
         ready = subprocess.run(["jack_wait", "-s", server, "-w", "-t", "10"], capture_output=True, text=True)
@@ -117,14 +123,28 @@ def counts(jack: Lines, client: str, t0: float, t1: float, y: np.ndarray) -> dic
     """What came late between t0 and t1 (epoch seconds): JACK's reports on `client` and the recording y."""
     late = [t for t, line in jack.lines if LATE.format(client) in line and t0 <= t <= t1]
     at_start, after = late_blocks(y)
-    return {"late_blocks": after, "late_blocks_at_start": at_start, "sounded": bool(y.any()),
-            "xruns": sum(t >= t0 + START_S for t in late), "xruns_at_start": sum(t < t0 + START_S for t in late),
-            "driver_late": sum(DRIVER_LATE in line and t0 <= t <= t1 for t, line in jack.lines),
-            "realtime": not NO_REALTIME.search(jack.text()), "played_s": t1 - t0}
+    return {
+        "late_blocks": after,
+        "late_blocks_at_start": at_start,
+        "sounded": bool(y.any()),
+        "xruns": sum(t >= t0 + START_S for t in late),
+        "xruns_at_start": sum(t < t0 + START_S for t in late),
+        "driver_late": sum(DRIVER_LATE in line and t0 <= t <= t1 for t, line in jack.lines),
+        "realtime": not NO_REALTIME.search(jack.text()),
+        "played_s": t1 - t0,
+    }
 
 
-def play(host_dir: Path, model: Path | None, method: str, buffer: int, seconds: float, work: Path,
-         period: int | None = None, host: str = "nn.ar") -> dict:
+def play(
+    host_dir: Path,
+    model: Path | None,
+    method: str,
+    buffer: int,
+    seconds: float,
+    work: Path,
+    period: int | None = None,
+    host: str = "nn.ar",
+) -> dict:
     """`method` of `model` (None: no model, the saw alone) in the real nn.ar (host_dir: its build) or nn~
     (host="nn~", in Pd) at `buffer` for `seconds` of real time, JACK's period `period` (default: the
     buffer). nn.ar's buffer 0 runs the model inside the audio thread.
@@ -136,24 +156,33 @@ def play(host_dir: Path, model: Path | None, method: str, buffer: int, seconds: 
         return play_nn_ar(host_dir, model, method, buffer, seconds, work, env, jack)
 
 
-def play_nn_ar(nn_ar_dir: Path, model: Path | None, method: str, buffer: int, seconds: float, work: Path,
-               env: dict, jack: Lines) -> dict:
+def play_nn_ar(
+    nn_ar_dir: Path, model: Path | None, method: str, buffer: int, seconds: float, work: Path, env: dict, jack: Lines
+) -> dict:
     name = model.name if model else "the saw alone"
-    sc = json.dumps   # a JSON string or list of strings reads as the same sclang literal
-    job = (f'(model: {sc(str(model)) if model else "nil"}, method: {sc(method)}, buffer: {buffer}, seconds: {seconds!r}, '
-           f'sr: {SR}, port: {free_port()}, output: {sc(str(work / "out.wav"))}, '
-           f'plugins: {sc(real_hosts.sc_plugins(nn_ar_dir).split(":"))})\n')
+    sc = json.dumps  # a JSON string or list of strings reads as the same sclang literal
+    job = (
+        f"(model: {sc(str(model)) if model else 'nil'}, method: {sc(method)}, buffer: {buffer}, seconds: {seconds!r}, "
+        f"sr: {SR}, port: {free_port()}, output: {sc(str(work / 'out.wav'))}, "
+        f"plugins: {sc(real_hosts.sc_plugins(nn_ar_dir).split(':'))})\n"
+    )
     sclang_cmd, sclang_env = real_hosts.sclang_setup(nn_ar_dir, work, job)
-    sclang = subprocess.Popen([*sclang_cmd, str(real_hosts.REPO / "hosts/real/realtime.scd")],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                              env={**sclang_env, **env}, start_new_session=True)
+    sclang = subprocess.Popen(
+        [*sclang_cmd, str(real_hosts.REPO / "hosts/real/realtime.scd")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**sclang_env, **env},
+        start_new_session=True,
+    )
     sc = Lines(sclang)
     try:
         sclang.wait(timeout=seconds + 120)
         sc.thread.join(timeout=5)
     except subprocess.TimeoutExpired:
-        raise UserError(f"sclang did not finish {seconds} s of {name} within {seconds + 120:.0f} s:\n"
-                        f"{sc.text()[-1500:]}") from None
+        raise UserError(
+            f"sclang did not finish {seconds} s of {name} within {seconds + 120:.0f} s:\n{sc.text()[-1500:]}"
+        ) from None
     finally:
         stop(sclang)
         (work / "sclang.log").write_text(sc.text())
@@ -162,9 +191,12 @@ def play_nn_ar(nn_ar_dir: Path, model: Path | None, method: str, buffer: int, se
     if sclang.returncode or not (played and done):
         raise UserError(f"nn.ar did not play {name} ({method}, buffer {buffer}) in real time:\n{sc.text()[-1500:]}")
     y, _ = sf.read(str(work / "out.wav"), dtype="float32", always_2d=True)
-    (work / "out.wav").unlink()   # 10 MB a minute; the counts are what is kept
-    return {**counts(jack, "SuperCollider", float(played[1]), float(done[1]), y[:, 0]),
-            "peak_cpu": float(done[2]), "avg_cpu": float(done[3])}
+    (work / "out.wav").unlink()  # 10 MB a minute; the counts are what is kept
+    return {
+        **counts(jack, "SuperCollider", float(played[1]), float(done[1]), y[:, 0]),
+        "peak_cpu": float(done[2]),
+        "avg_cpu": float(done[3]),
+    }
 
 
 def pd_patch(model: Path | None, method: str, buffer: int, inlets: int) -> str:
@@ -179,7 +211,10 @@ def pd_patch(model: Path | None, method: str, buffer: int, inlets: int) -> str:
     pd.wire(trig, dsp, 1)
 
     def saw(i: int) -> int:
-        osc, centred = pd.box(f"obj phasor~ {110 * (i + 1)}", 10 + 120 * i, 200), pd.box("obj -~ 0.5", 10 + 120 * i, 230)
+        osc, centred = (
+            pd.box(f"obj phasor~ {110 * (i + 1)}", 10 + 120 * i, 200),
+            pd.box("obj -~ 0.5", 10 + 120 * i, 230),
+        )
         pd.wire(osc, centred)
         return centred
 
@@ -187,7 +222,7 @@ def pd_patch(model: Path | None, method: str, buffer: int, inlets: int) -> str:
         out = saw(0)
     else:
         out = pd.box(f"obj nn~ {pd_symbol(model)} {method} {buffer}", 10, 260)
-        if buffer:   # 0: no thread, no [bufsize(
+        if buffer:  # 0: no thread, no [bufsize(
             size = pd.box(f"msg bufsize {buffer}", 200, 40)
             pd.wire(trig, size, 2)
             pd.wire(size, out)
@@ -198,27 +233,38 @@ def pd_patch(model: Path | None, method: str, buffer: int, inlets: int) -> str:
     return pd.text()
 
 
-def play_pd(nn_dir: Path, model: Path | None, method: str, buffer: int, seconds: float, work: Path,
-            env: dict, jack: Lines) -> dict:
+def play_pd(
+    nn_dir: Path, model: Path | None, method: str, buffer: int, seconds: float, work: Path, env: dict, jack: Lines
+) -> dict:
     """Pd plays the patch on JACK; jack_rec records what Pd hands JACK (Pd's JACK callback hands zeros when
     its scheduler, held up by nn~ waiting for its model, is behind)."""
     name = model.name if model else "the saw alone"
     inlets = open_export(model).methods[method].in_channels if model else 1
     (work / "play.pd").write_text(pd_patch(model, method, buffer, inlets))
-    pd = subprocess.Popen(["pd", "-nogui", "-jack", "-r", str(SR), "-stderr", "-path", str(nn_dir),
-                           "-open", str(work / "play.pd")], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True, env={**real_hosts.torch_env(), **env}, start_new_session=True)
+    pd = subprocess.Popen(
+        ["pd", "-nogui", "-jack", "-r", str(SR), "-stderr", "-path", str(nn_dir), "-open", str(work / "play.pd")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**real_hosts.torch_env(), **env},
+        start_new_session=True,
+    )
     log = Lines(pd)
     try:
-        for _ in range(600):   # the model loads before loadbang: up to a minute
+        for _ in range(600):  # the model loads before loadbang: up to a minute
             if "READY: bang" in log.text() or pd.poll() is not None:
                 break
             time.sleep(0.1)
         if "READY: bang" not in log.text():
             raise UserError(f"Pd did not start {name} within a minute:\n{log.text()[-1500:]}")
         t0 = time.time()
-        rec = subprocess.run(["jack_rec", "-f", str(work / "out.wav"), "-d", str(seconds), "pure_data:output_1"],
-                             capture_output=True, text=True, env=child_env(**env), timeout=seconds + 60)
+        rec = subprocess.run(
+            ["jack_rec", "-f", str(work / "out.wav"), "-d", str(seconds), "pure_data:output_1"],
+            capture_output=True,
+            text=True,
+            env=child_env(**env),
+            timeout=seconds + 60,
+        )
         t1 = time.time()
     finally:
         stop(pd)
@@ -231,14 +277,18 @@ def play_pd(nn_dir: Path, model: Path | None, method: str, buffer: int, seconds:
 
 
 def table(rows: list[dict]) -> str:
-    head = (f"{'model':<40} {'method':<8} {'buffer':>6} {'played s':>8} {'late blocks':>11} {'xruns':>5}  "
-            f"{'(first s)':>9} {'driver late':>11} {'peak cpu %':>10}")
+    head = (
+        f"{'model':<40} {'method':<8} {'buffer':>6} {'played s':>8} {'late blocks':>11} {'xruns':>5}  "
+        f"{'(first s)':>9} {'driver late':>11} {'peak cpu %':>10}"
+    )
     lines = [head, "-" * len(head)]
     for r in rows:
-        cpu = f"{r['peak_cpu']:>10.1f}" if "peak_cpu" in r else f"{'-':>10}"   # scsynth reports it; Pd does not
-        lines.append(f"{r['model']:<40} {r['method']:<8} {r['buffer']:>6} {r['played_s']:>8.1f} {r['late_blocks']:>11} "
-                     f"{r['xruns']:>5}  {r['late_blocks_at_start']:>4}/{r['xruns_at_start']:<4} {r['driver_late']:>11} "
-                     f"{cpu}" + ("" if r["sounded"] else "  silent"))
+        cpu = f"{r['peak_cpu']:>10.1f}" if "peak_cpu" in r else f"{'-':>10}"  # scsynth reports it; Pd does not
+        lines.append(
+            f"{r['model']:<40} {r['method']:<8} {r['buffer']:>6} {r['played_s']:>8.1f} {r['late_blocks']:>11} "
+            f"{r['xruns']:>5}  {r['late_blocks_at_start']:>4}/{r['xruns_at_start']:<4} {r['driver_late']:>11} "
+            f"{cpu}" + ("" if r["sounded"] else "  silent")
+        )
     return "\n".join(lines)
 
 
@@ -246,10 +296,19 @@ def table(rows: list[dict]) -> str:
 def main(argv=None) -> None:
     ap = argparse.ArgumentParser(prog="rave-to-chaos realtime", description=__doc__.split("\n\n")[0])
     ap.add_argument("exports", nargs="+", type=Path, help="exports (.ts) or folders of them")
-    ap.add_argument("--buffers", type=number(int, 16, 1 << 14, "--buffers"), nargs="+", default=list(BENCH_BUFFERS),
-                    help="JACK periods and nn.ar buffers (powers of two)")
-    ap.add_argument("--seconds", type=number(float, 1.0, 3600.0, "--seconds"), default=60.0,
-                    help="real time played per export, method and buffer")
+    ap.add_argument(
+        "--buffers",
+        type=number(int, 16, 1 << 14, "--buffers"),
+        nargs="+",
+        default=list(BENCH_BUFFERS),
+        help="JACK periods and nn.ar buffers (powers of two)",
+    )
+    ap.add_argument(
+        "--seconds",
+        type=number(float, 1.0, 3600.0, "--seconds"),
+        default=60.0,
+        help="real time played per export, method and buffer",
+    )
     ap.add_argument("--methods", nargs="+", default=["forward"], help="methods to play ('all': every one)")
     ap.add_argument("--host", choices=("nn.ar", "nn~"), default="nn.ar", help="scsynth with nn.ar, or Pd with nn~")
     ap.add_argument("--json", type=Path, help="write the rows here")
@@ -263,29 +322,36 @@ def main(argv=None) -> None:
         raise UserError(f"missing {' '.join(missing)}: run make setup")
     models = [p for e in args.exports for p in (sorted(e.glob("*.ts")) if e.is_dir() else [e])]
     if not models:
-        raise UserError(f"no .ts export in {' '.join(map(str, args.exports))}: run make export-chaos (or make demo) first")
-    plays = []   # every export opened first: a bad one is one sentence before a minute of baseline
+        raise UserError(
+            f"no .ts export in {' '.join(map(str, args.exports))}: run make export-chaos (or make demo) first"
+        )
+    plays = []  # every export opened first: a bad one is one sentence before a minute of baseline
     for model in models:
         export = open_export(model)
         methods = list(export.methods) if args.methods == ["all"] else [m for m in args.methods if m in export.methods]
         plays += [(model.resolve(), method) for method in methods]
     if not plays:
-        raise UserError(f"no export given has the method(s) {' '.join(args.methods)}; `rave-to-chaos info X.ts` lists them")
-    host_dir, why = (real_hosts.nn_tilde if args.host == "nn~" else real_hosts.nn_ar)()   # built once (minutes)
+        raise UserError(
+            f"no export given has the method(s) {' '.join(args.methods)}; `rave-to-chaos info X.ts` lists them"
+        )
+    host_dir, why = (real_hosts.nn_tilde if args.host == "nn~" else real_hosts.nn_ar)()  # built once (minutes)
     if host_dir is None:
         src = "NN_TILDE_SRC=path/to/nn_tilde" if args.host == "nn~" else "NN_AR_SRC=path/to/nn.ar"
         raise UserError(f"the real {args.host} is needed: {why}; e.g. make realtime {src}.tar.gz")
     rows = []
     for buffer in args.buffers:
-        for model, method in [(None, "-")] + plays:   # first the baseline: the host and the machine on their own
+        for model, method in [(None, "-")] + plays:  # first the baseline: the host and the machine on their own
             work = args.work / args.host / (f"{model.stem}-{method}-{buffer}" if model else f"baseline-{buffer}")
             r = play(host_dir, model, method, buffer, args.seconds, work, host=args.host)
-            rows.append({"host": args.host, "model": model.name if model else BASELINE, "method": method,
-                         "buffer": buffer, **r})
+            rows.append(
+                {"host": args.host, "model": model.name if model else BASELINE, "method": method, "buffer": buffer, **r}
+            )
             print(table(rows[-1:]).splitlines()[-1], flush=True)
     if not all(r["realtime"] for r in rows):
-        print("note: JACK ran without real-time scheduling here (no permission): late periods count the "
-              "machine's scheduling as much as the model")
+        print(
+            "note: JACK ran without real-time scheduling here (no permission): late periods count the "
+            "machine's scheduling as much as the model"
+        )
     print(table(rows))
     if args.json:
         atomic_write_text(args.json, json.dumps(rows, indent=1) + "\n")

@@ -2,6 +2,7 @@
 
 Spec grammar: NAME[:ARG[:ARG...]], arguments in the order listed in GENERATORS (defaults in brackets).
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -12,13 +13,22 @@ GENERATORS = {
     "sine": ("freq=440 amp=0.5", lambda t, dur, f=440, a=0.5: a * np.sin(2 * np.pi * f * t)),
     "saw": ("freq=110 amp=0.5", lambda t, dur, f=110, a=0.5: a * (2 * ((f * t) % 1.0) - 1)),
     "square": ("freq=110 amp=0.5", lambda t, dur, f=110, a=0.5: a * np.sign(np.sin(2 * np.pi * f * t) + 1e-12)),
-    "noise": ("amp=0.5 seed=0", lambda t, dur, a=0.5, seed=0: a * np.random.default_rng(int(seed)).uniform(-1, 1, t.shape)),
-    "impulse": ("period_s=0 amp=1 (0: a single impulse at t=0)",
-                lambda t, dur, p=0, a=1: a * ((np.arange(len(t)) % max(int(round(p * len(t) / dur)), 1) == 0)
-                                             if p > 0 else np.arange(len(t)) == 0)),
+    "noise": (
+        "amp=0.5 seed=0",
+        lambda t, dur, a=0.5, seed=0: a * np.random.default_rng(int(seed)).uniform(-1, 1, t.shape),
+    ),
+    "impulse": (
+        "period_s=0 amp=1 (0: a single impulse at t=0)",
+        lambda t, dur, p=0, a=1: (
+            a * ((np.arange(len(t)) % max(int(round(p * len(t) / dur)), 1) == 0) if p > 0 else np.arange(len(t)) == 0)
+        ),
+    ),
     "silence": ("", lambda t, dur: np.zeros_like(t)),
     "const": ("value=1", lambda t, dur, v=1: np.full_like(t, v)),
-    "lfo": ("freq=0.5 low=0 high=1", lambda t, dur, f=0.5, lo=0, hi=1: lo + (hi - lo) * 0.5 * (1 - np.cos(2 * np.pi * f * t))),
+    "lfo": (
+        "freq=0.5 low=0 high=1",
+        lambda t, dur, f=0.5, lo=0, hi=1: lo + (hi - lo) * 0.5 * (1 - np.cos(2 * np.pi * f * t)),
+    ),
     "ramp": ("low=0 high=1", lambda t, dur, lo=0, hi=1: lo + (hi - lo) * t / max(dur, 1e-9)),
     "adsr": ("attack=0.01 decay=0.1 sustain=0.7 release=0.3 peak=1 (gate held until release)", None),
 }
@@ -26,8 +36,7 @@ GENERATORS = {
 
 def adsr(t, dur, attack=0.01, decay=0.1, sustain=0.7, release=0.3, peak=1.0):
     gate_off = max(dur - release, 0.0)
-    env = np.interp(t, [0, attack, attack + decay, max(gate_off, attack + decay)],
-                    [0, 1, sustain, sustain])
+    env = np.interp(t, [0, attack, attack + decay, max(gate_off, attack + decay)], [0, 1, sustain, sustain])
     env = np.where(t > gate_off, sustain * np.clip(1 - (t - gate_off) / max(release, 1e-9), 0, 1), env)
     return peak * env
 
@@ -68,8 +77,10 @@ def from_file(path: Path, n: int, sr: int) -> np.ndarray:
     except RuntimeError:
         native_sr, channels = None, None  # not a libsndfile format: let ffmpeg say whether it is audio
     if native_sr is not None and native_sr != sr:
-        raise UserError(f"{path} is at {native_sr} Hz but the host runs at {sr} Hz: pass --sr {native_sr} "
-                        f"or resample it (ffmpeg -i '{path}' -ar {sr} out.wav)")
+        raise UserError(
+            f"{path} is at {native_sr} Hz but the host runs at {sr} Hz: pass --sr {native_sr} "
+            f"or resample it (ffmpeg -i '{path}' -ar {sr} out.wav)"
+        )
     if channels and channels > 1:
         warn(f"{path}: {channels} channels mixed down to one inlet")
     x = decode_audio(path, sr, 1)[0]

@@ -10,6 +10,7 @@ Warnings (reported, not failing): NaN/inf input reaching the output (the host mu
 NaN sample poisoning every later block (a streaming cache keeps it), randomness without a seed (e.g.
 RAVE's noise).
 """
+
 import subprocess
 import sys
 
@@ -24,9 +25,13 @@ BUFFERS = list(VALIDATION_BUFFERS)
 
 def hostile_inputs(c: int, n: int) -> dict[str, torch.Tensor]:
     t = torch.arange(n)
-    return {"silence": torch.zeros(1, c, n), "DC 1.0": torch.ones(1, c, n),
-            "full-scale square": torch.where((t // 32) % 2 == 0, 1.0, -1.0).expand(1, c, n).clone(),
-            "huge 1e4": torch.full((1, c, n), 1e4), "huge -1e4": torch.full((1, c, n), -1e4)}
+    return {
+        "silence": torch.zeros(1, c, n),
+        "DC 1.0": torch.ones(1, c, n),
+        "full-scale square": torch.where((t // 32) % 2 == 0, 1.0, -1.0).expand(1, c, n).clone(),
+        "huge 1e4": torch.full((1, c, n), 1e4),
+        "huge -1e4": torch.full((1, c, n), -1e4),
+    }
 
 
 def non_finite_inputs(c: int, n: int) -> dict[str, torch.Tensor]:
@@ -71,10 +76,12 @@ def check_method(source, method: str, buffers=BUFFERS) -> tuple[list[str], list[
             warnings.append(f"{where}: {name} input reaches the output (guard it in the patch)")
             break
     x = torch.zeros(1, m.in_channels, frames)
-    x[..., n // 2] = float("nan")          # one bad sample in the first buffer, then silence
+    x[..., n // 2] = float("nan")  # one bad sample in the first buffer, then silence
     if not torch.isfinite(run_host(export, method, n, x)[..., -n:]).all():
-        warnings.append(f"{where}: one NaN sample poisons every later block (a cache keeps it): the instrument "
-                        "stays silent/NaN until the host reloads it; guard the input (make export-<recipe> does)")
+        warnings.append(
+            f"{where}: one NaN sample poisons every later block (a cache keeps it): the instrument "
+            "stays silent/NaN until the host reloads it; guard the input (make export-<recipe> does)"
+        )
     g = torch.Generator().manual_seed(1)
     x = torch.rand(4, m.in_channels, frames, generator=g) * 2 - 1
     a, b = run_host(export, method, n, x[:1]), run_host(export, method, n, x[:1])
@@ -89,18 +96,23 @@ def check_method(source, method: str, buffers=BUFFERS) -> tuple[list[str], list[
         failures.append(f"{where}: batch 4 gave batch {batch.shape[0]}")
     elif not stochastic:
         for i in range(4):
-            single = run_host(export, method, n, x[i:i + 1])
-            if not torch.allclose(batch[i:i + 1], single, atol=1e-5, rtol=1e-4):
-                failures.append(f"{where}: batch item {i} differs from the same input at batch 1 "
-                                f"(max {float((batch[i] - single[0]).abs().max()):.2e})")
+            single = run_host(export, method, n, x[i : i + 1])
+            if not torch.allclose(batch[i : i + 1], single, atol=1e-5, rtol=1e-4):
+                failures.append(
+                    f"{where}: batch item {i} differs from the same input at batch 1 "
+                    f"(max {float((batch[i] - single[0]).abs().max()):.2e})"
+                )
                 break
     return failures, warnings
 
 
 def loads_in_fresh_process(path) -> str | None:
-    code = ("import sys, torch; from audition.model_file import method_names; m = torch.jit.load(sys.argv[1]);"
-            f"[getattr(m, k)(torch.zeros(1, int(getattr(m, k + '_params')[0]), {NN_TILDE_BUFFER} // int(getattr(m, k + '_params')[1])))"
-            " for k in method_names(m)[0]]")
+    code = (
+        "import sys, torch; from audition.model_file import method_names; m = torch.jit.load(sys.argv[1]);"
+        f"[getattr(m, k)(torch.zeros(1, int(getattr(m, k + '_params')[0]), {NN_TILDE_BUFFER} // int(getattr(m, "
+        f"k + '_params')[1])))"
+        " for k in method_names(m)[0]]"
+    )
     proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=300)
     if proc.returncode:
         return f"{path}: does not load and run in a fresh process ({proc.stderr.strip().splitlines()[-1][:200]})"

@@ -1,4 +1,5 @@
 """python -m chaos_models {export,export-essay,export-beyond} — see --help of each."""
+
 import argparse
 import sys
 
@@ -16,18 +17,48 @@ SEED = number(int, *SEED_RANGE, "--seed")
 
 @cli_main
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m chaos_models", description="Hand-written neural instruments for nn~ / nn.ar.")
+    ap = argparse.ArgumentParser(
+        prog="python -m chaos_models", description="Hand-written neural instruments for nn~ / nn.ar."
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
 
     ex = sub.add_parser("export", help="export one instrument to TorchScript (+ manifest JSON)")
-    ex.add_argument("--model", choices=["chaos_effect", "model_synth", "streaming_chaos_effect", "morph_chaos_effect",
-                                        "live_chaos_effect", "live_model_synth"],
-                    default="chaos_effect")
-    ex.add_argument("--operators", type=number(int, 1, OPERATORS_MAX, "--operators"), default=None, help="hidden channels (default: the essay's, 14 for chaos_effect, 7 for model_synth)")
-    ex.add_argument("--w-mult", type=number(float, 1e-6, W_MULT_MAX, "--w-mult"), default=None, help="weight scale (default: the essay's, 2 for chaos_effect, 1 for model_synth)")
-    ex.add_argument("--kernel", type=number(int, 1, KERNEL_MAX, "--kernel"), default=1, help="kernel size of conv_in/conv/conv_out (essay: 1)")
-    ex.add_argument("--seed", type=SEED, default=0, help="weights = the essay's class built right after torch.manual_seed(SEED)")
-    ex.add_argument("--seed-b", type=SEED, default=None, help="morph_chaos_effect: seed of weight set B (default SEED+1)")
+    ex.add_argument(
+        "--model",
+        choices=[
+            "chaos_effect",
+            "model_synth",
+            "streaming_chaos_effect",
+            "morph_chaos_effect",
+            "live_chaos_effect",
+            "live_model_synth",
+        ],
+        default="chaos_effect",
+    )
+    ex.add_argument(
+        "--operators",
+        type=number(int, 1, OPERATORS_MAX, "--operators"),
+        default=None,
+        help="hidden channels (default: the essay's, 14 for chaos_effect, 7 for model_synth)",
+    )
+    ex.add_argument(
+        "--w-mult",
+        type=number(float, 1e-6, W_MULT_MAX, "--w-mult"),
+        default=None,
+        help="weight scale (default: the essay's, 2 for chaos_effect, 1 for model_synth)",
+    )
+    ex.add_argument(
+        "--kernel",
+        type=number(int, 1, KERNEL_MAX, "--kernel"),
+        default=1,
+        help="kernel size of conv_in/conv/conv_out (essay: 1)",
+    )
+    ex.add_argument(
+        "--seed", type=SEED, default=0, help="weights = the essay's class built right after torch.manual_seed(SEED)"
+    )
+    ex.add_argument(
+        "--seed-b", type=SEED, default=None, help="morph_chaos_effect: seed of weight set B (default SEED+1)"
+    )
     ex.add_argument("--out", default=None, help="output .ts path (default: exports/<model>_ops<N>_w<W>_seed<S>.ts)")
 
     es = sub.add_parser("export-essay", help="export the essay's instruments")
@@ -38,7 +69,12 @@ def main(argv=None):
     eb.add_argument("--out-dir", default="exports")
     eb.add_argument("--seed", type=SEED, default=0)
     eb.add_argument("--targets", nargs="*", default=[], help="recordings the hybrid is fine-tuned toward")
-    eb.add_argument("--steps", type=number(int, 1, 10 ** 6, "--steps"), default=None, help="fine-tuning steps of the hybrid (default 300)")
+    eb.add_argument(
+        "--steps",
+        type=number(int, 1, 10**6, "--steps"),
+        default=None,
+        help="fine-tuning steps of the hybrid (default 300)",
+    )
 
     args = ap.parse_args(argv)
 
@@ -58,7 +94,9 @@ def main(argv=None):
         if args.model.startswith("live_"):
             essay_ops = ESSAY[args.model.removeprefix("live_")]["operators"]
             if args.kernel != 1 or ops != essay_ops:
-                raise UserError(f"{args.model} is the essay's {essay_ops}-operator, kernel-1 instrument; set seed and w_mult live")
+                raise UserError(
+                    f"{args.model} is the essay's {essay_ops}-operator, kernel-1 instrument; set seed and w_mult live"
+                )
             model = export.build(args.model, seed=args.seed, w_mult=w)
         elif args.model == "morph_chaos_effect":
             if args.kernel != 1:

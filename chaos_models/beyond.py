@@ -13,6 +13,7 @@ layer's output is (1 - m) * layer_A + m * layer_B at each sample, which for thes
 the layer with interpolated weights: m = 0 is instrument A, m = 1 instrument B, bit for bit. While m
 holds one value over a block, the layer with interpolated weights is what runs.
 """
+
 from typing import List, Optional
 
 import torch
@@ -29,20 +30,27 @@ STREAM_DELAY = 4  # samples: two kernel-5 convs, each looking 2 samples ahead
 class StreamingChaosEffect(ChaosEffect):
     """ChaosEffect whose chaos method carries conv state across buffers (kernel must be 1)."""
 
-    def __init__(self, operators: int = ESSAY["chaos_effect"]["operators"], w_mult: float = ESSAY["chaos_effect"]["w_mult"],
-                 kernel: int = 1, seed: int | None = None):
+    def __init__(
+        self,
+        operators: int = ESSAY["chaos_effect"]["operators"],
+        w_mult: float = ESSAY["chaos_effect"]["w_mult"],
+        kernel: int = 1,
+        seed: int | None = None,
+    ):
         if kernel != 1:
-            raise UserError(f"streaming_chaos_effect streams conv_chaos only: conv_in/conv/conv_out need --kernel 1, not {kernel}")
+            raise UserError(
+                f"streaming_chaos_effect streams conv_chaos only: conv_in/conv/conv_out need --kernel 1, not {kernel}"
+            )
         super().__init__(operators, w_mult, kernel, seed)
 
     def register_methods(self) -> None:
         self.reset()
         super().register_methods()  # nn_tilde test-runs each method, which fills `past`...
-        self.reset()                # ...so start from silence again
+        self.reset()  # ...so start from silence again
 
     def reset(self) -> None:
         self.delay = STREAM_DELAY
-        self.fresh = True   # no block yet: what lies before the first one is the essay's zero padding
+        self.fresh = True  # no block yet: what lies before the first one is the essay's zero padding
         self.register_buffer("past", torch.zeros(1, 2, 2 * STREAM_DELAY))
 
     def hyper_parameters(self) -> dict:
@@ -85,7 +93,7 @@ def mix(a: Tensor, b: Tensor, m: Tensor) -> Tensor:
     return a * (1.0 - m) + b * m
 
 
-LAYERS = ("conv_in", "conv", "conv_out", "conv_chaos")   # index i of MorphChaosEffect.layer
+LAYERS = ("conv_in", "conv", "conv_out", "conv_chaos")  # index i of MorphChaosEffect.layer
 
 
 class MorphChaosEffect(Instrument):
@@ -100,18 +108,27 @@ class MorphChaosEffect(Instrument):
     METHODS = {"forward": (X, MOD1, MOD2, MORPH), "topo": (X, MOD1, MORPH), "chaos": (X, CONTROL, MORPH)}
     mixed: List[Tensor]
 
-    def __init__(self, operators: int = ESSAY["chaos_effect"]["operators"], w_mult: float = ESSAY["chaos_effect"]["w_mult"],
-                 seed_a: int = 0, seed_b: int = 1):
+    def __init__(
+        self,
+        operators: int = ESSAY["chaos_effect"]["operators"],
+        w_mult: float = ESSAY["chaos_effect"]["w_mult"],
+        seed_a: int = 0,
+        seed_b: int = 1,
+    ):
         super().__init__()
         self.seed, self.seed_b, self.kernel = seed_a, seed_b, 1
         self.operators, self.w_mult = operators, w_mult
         self.a = ChaosEffect(operators, w_mult, seed=seed_a)
         self.b = ChaosEffect(operators, w_mult, seed=seed_b)
         # per layer: weight A, bias A, weight B, bias B (the same tensors as a's and b's)
-        self.pairs: List[Tensor] = [t for name in LAYERS for net in (self.a, self.b)
-                                    for t in (getattr(net, name).weight, getattr(net, name).bias)]
-        self.mixed_at = -1.0                 # the morph value `mixed` holds (-1: none yet)
-        self.mixed = []                      # per layer: weight, bias at mixed_at
+        self.pairs: List[Tensor] = [
+            t
+            for name in LAYERS
+            for net in (self.a, self.b)
+            for t in (getattr(net, name).weight, getattr(net, name).bias)
+        ]
+        self.mixed_at = -1.0  # the morph value `mixed` holds (-1: none yet)
+        self.mixed = []  # per layer: weight, bias at mixed_at
         self.register_methods()
 
     def hyper_parameters(self) -> dict:
@@ -132,10 +149,12 @@ class MorphChaosEffect(Instrument):
     def layer(self, x: Tensor, i: int, m: Tensor, still: bool) -> Tensor:
         """Layer i of LAYERS, A and B mixed by m (F.conv1d: what Conv1d itself calls)."""
         p = self.pairs
-        pad = p[4 * i].shape[-1] // 2   # every layer keeps the length ("same"), as in ChaosEffect
+        pad = p[4 * i].shape[-1] // 2  # every layer keeps the length ("same"), as in ChaosEffect
         if still:
             return F.conv1d(x, self.mixed[2 * i], self.mixed[2 * i + 1], padding=pad)
-        return mix(F.conv1d(x, p[4 * i], p[4 * i + 1], padding=pad), F.conv1d(x, p[4 * i + 2], p[4 * i + 3], padding=pad), m)
+        return mix(
+            F.conv1d(x, p[4 * i], p[4 * i + 1], padding=pad), F.conv1d(x, p[4 * i + 2], p[4 * i + 3], padding=pad), m
+        )
 
     @torch.jit.export
     def forward(self, buffer: Tensor) -> Tensor:

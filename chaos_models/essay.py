@@ -4,6 +4,7 @@ Reference only: tests check that `chaos_models.models` reproduces these classes 
 benchmark times them side by side. Not for export: ModelSynth here works at batch 1 only
 (`buffer[:, 0]`) and the methods return [B, T] instead of nn~'s [B, 1, T].
 """
+
 import torch
 
 

@@ -7,6 +7,7 @@ About 12 s for FINETUNE_STEPS = 300 steps on one CPU core. The result is still a
 class, same three methods, same nn~ metadata),
 so it loads wherever the untrained one does; conv_chaos keeps its random weights.
 """
+
 import time
 
 import numpy as np
@@ -39,14 +40,24 @@ def load_targets(paths) -> torch.Tensor:
     audio = [decode_audio(p, SR, 1)[0] for p in paths]
     audio = [np.nan_to_num(a) for a in audio if len(a) >= SR]
     if not audio:
-        raise UserError("no target recording of at least 1 s: give --target files (e.g. datasets/noise/raw/*.wav, "
-                        "made by make demo-data)")
+        raise UserError(
+            "no target recording of at least 1 s: give --target files (e.g. datasets/noise/raw/*.wav, "
+            "made by make demo-data)"
+        )
     return torch.from_numpy(np.concatenate(audio))
 
 
-def finetune(paths, operators: int = ESSAY["chaos_effect"]["operators"], w_mult: float = ESSAY["chaos_effect"]["w_mult"],
-             seed: int = 0, steps: int = FINETUNE_STEPS,
-             lr: float = 3e-3, batch: int = 4, seconds: float = 0.5, log_every: int = 0) -> tuple[ChaosEffect, dict]:
+def finetune(
+    paths,
+    operators: int = ESSAY["chaos_effect"]["operators"],
+    w_mult: float = ESSAY["chaos_effect"]["w_mult"],
+    seed: int = 0,
+    steps: int = FINETUNE_STEPS,
+    lr: float = 3e-3,
+    batch: int = 4,
+    seconds: float = 0.5,
+    log_every: int = 0,
+) -> tuple[ChaosEffect, dict]:
     torch.set_num_threads(1)
     target = load_targets(paths)
     model = ChaosEffect(operators, w_mult, seed=seed)
@@ -79,7 +90,14 @@ def finetune(paths, operators: int = ESSAY["chaos_effect"]["operators"], w_mult:
     model.requires_grad_(False)
     with torch.no_grad():
         after = float(spectral_loss(model.topo(probe)[:, 0], target_spectra))
-    report = {"targets": [str(p) for p in paths], "steps": steps, "method": "topo", "mod1": TOPO_MOD1,
-              "loss": "mean |log power| difference of time-averaged spectra, FFT 256/1024/4096",
-              "loss_before": before, "loss_after": after, "seconds": round(time.time() - t0, 1)}
+    report = {
+        "targets": [str(p) for p in paths],
+        "steps": steps,
+        "method": "topo",
+        "mod1": TOPO_MOD1,
+        "loss": "mean |log power| difference of time-averaged spectra, FFT 256/1024/4096",
+        "loss_before": before,
+        "loss_after": after,
+        "seconds": round(time.time() - t0, 1),
+    }
     return model, report

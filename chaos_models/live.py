@@ -10,9 +10,10 @@ the output equals ChaosEffect(seed=S, w_mult=W), bit for bit.
 A change is never applied inside a block: the setter only records it, and the next block starts from
 it. With glide > 0 (seconds, at the host rate SR) old and new are crossfaded per sample over the
 glide (LiveChaosEffect: layer by layer, as the morph export mixes weight sets; LiveModelSynth: the
-two outputs), so no click reaches the speakers; when the glide ends the new set takes over alone. w_mult is clamped to W_MULT_RANGE, the
-range measured usable at the essay's 14 operators (make ranges).
+two outputs), so no click reaches the speakers; when the glide ends the new set takes over alone.
+w_mult is clamped to W_MULT_RANGE, the range measured usable at the essay's 14 operators (make ranges).
 """
+
 import math
 from typing import Optional
 
@@ -54,8 +55,14 @@ class Live(Instrument):
         self.register_attribute("glide", float(glide))
 
     def hyper_parameters(self) -> dict:
-        return {"operators": self.operators, "seed": self.live_seed, "w_mult": self.live_w_mult,
-                "glide": self.live_glide, "w_mult_range": list(W_MULT_RANGE), "glide_sample_rate": SR}
+        return {
+            "operators": self.operators,
+            "seed": self.live_seed,
+            "w_mult": self.live_w_mult,
+            "glide": self.live_glide,
+            "w_mult_range": list(W_MULT_RANGE),
+            "glide_sample_rate": SR,
+        }
 
     def clamp(self, w_mult: float) -> float:
         return min(max(w_mult, self.w_mult_low), self.w_mult_high)
@@ -113,7 +120,7 @@ class Live(Instrument):
         return m.clamp(0.0, 1.0).expand(buffer.shape[0], 1, t)
 
     def finish_glide(self) -> None:
-        if self.glided >= max(int(self.live_glide * self.sample_rate), 1):   # the new set alone from the next block on
+        if self.glided >= max(int(self.live_glide * self.sample_rate), 1):  # the new set alone from the next block on
             self.build(False)
             self.gliding = False
 
@@ -140,7 +147,7 @@ class LiveChaosEffect(Live):
         fill(net.conv_chaos.weight, net.conv_chaos.bias, self.live_w_mult, g)
         net.w_mult = self.live_w_mult
         if new:
-            self.pair.w_mult = self.live_w_mult   # the morph mix divides by the new set's w_mult
+            self.pair.w_mult = self.live_w_mult  # the morph mix divides by the new set's w_mult
 
     def renormalised(self, y: Tensor, m: Tensor) -> Tensor:
         """The morph mix divides by the new w_mult; glide the divisor too, so a w_mult change is smooth."""

@@ -11,6 +11,7 @@ Differences from the essay's text (chaos_models/essay.py), none audible at batch
 - nn~ metadata: `<method>_params` buffers, get_methods(), inlet labels with their useful ranges, and
   the ranges as data (`<method>_ranges`, `_inlet_names`, `_inlet_units`: spec/inlets.py).
 """
+
 import contextlib
 
 import nn_tilde
@@ -64,9 +65,16 @@ class Instrument(nn_tilde.Module):
 
     def register_methods(self) -> None:
         for method, inlets in self.METHODS.items():
-            self.register_method(method, in_channels=len(inlets), in_ratio=1, out_channels=1, out_ratio=1,
-                                 input_labels=[i.label for i in inlets],
-                                 output_labels=[f"(signal) {method} output"], test_method=True)
+            self.register_method(
+                method,
+                in_channels=len(inlets),
+                in_ratio=1,
+                out_channels=1,
+                out_ratio=1,
+                input_labels=[i.label for i in inlets],
+                output_labels=[f"(signal) {method} output"],
+                test_method=True,
+            )
             self.register_buffer(f"{method}_ranges", torch.tensor([ranges_row(i) for i in inlets], dtype=torch.float64))
             setattr(self, f"{method}_inlet_names", [i.name for i in inlets])
             setattr(self, f"{method}_inlet_units", [i.unit for i in inlets])
@@ -92,8 +100,13 @@ class ModelSynth(Instrument):
 
     METHODS = MODEL_SYNTH_METHODS
 
-    def __init__(self, operators: int = ESSAY["model_synth"]["operators"], w_mult: float = ESSAY["model_synth"]["w_mult"],
-                 kernel: int = 1, seed: int | None = None):
+    def __init__(
+        self,
+        operators: int = ESSAY["model_synth"]["operators"],
+        w_mult: float = ESSAY["model_synth"]["w_mult"],
+        kernel: int = 1,
+        seed: int | None = None,
+    ):
         super().__init__()
         self.seed, self.kernel = seed, kernel
         self.operators, self.w_mult = operators, w_mult
@@ -119,8 +132,13 @@ class ChaosEffect(Instrument):
 
     METHODS = CHAOS_EFFECT_METHODS
 
-    def __init__(self, operators: int = ESSAY["chaos_effect"]["operators"], w_mult: float = ESSAY["chaos_effect"]["w_mult"],
-                 kernel: int = 1, seed: int | None = None):
+    def __init__(
+        self,
+        operators: int = ESSAY["chaos_effect"]["operators"],
+        w_mult: float = ESSAY["chaos_effect"]["w_mult"],
+        kernel: int = 1,
+        seed: int | None = None,
+    ):
         super().__init__()
         self.seed, self.kernel = seed, kernel
         self.operators = operators
@@ -167,4 +185,3 @@ class ChaosEffect(Instrument):
         y = self.conv_out(y)
         y = y / (self.operators * 0.6)
         return guard_output(y)
-

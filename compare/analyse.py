@@ -1,4 +1,5 @@
 """Render one timeline of inputs through a method (as nn~ would, latency removed) and measure it."""
+
 import numpy as np
 import torch
 
@@ -40,7 +41,7 @@ class Timeline:
 
     def cut(self, y: np.ndarray, name: str) -> np.ndarray:
         start, n = self.index[name]
-        return y[start:start + n]
+        return y[start : start + n]
 
 
 def edge_artifact_db(source, method: str, sr: int) -> float | None:
@@ -107,7 +108,7 @@ def analyse(source, method: str, inputs: dict[str, np.ndarray], sr: int = probes
             rows.append({"freq_hz": f, "gain_db": g, "thd": thd})
         response[str(level)] = rows
     ir = tl.cut(y, "ir click") - tl.cut(y, "ir silence")
-    ir = ir[sr // 10 - probes.IR_PREROLL:]
+    ir = ir[sr // 10 - probes.IR_PREROLL :]
     tail = slice(-int(0.4 * sr), None)  # skip the onset
     silent_db = [metrics.db(np.std(tl.cut(y, f"osc silent {v}")[tail])) for v in (sweep_values or [None])]
     sine_db = [metrics.db(np.std(tl.cut(y, f"osc sine {v}")[tail])) for v in (sweep_values or [None])]
@@ -123,10 +124,16 @@ def analyse(source, method: str, inputs: dict[str, np.ndarray], sr: int = probes
         "mean_rms_db": float(np.mean([d["rms_db"] for d in per_input.values()])),
         "homogenisation_index": metrics.homogenisation_index(list(inputs.values()), list(outs.values()), sr),
         "frequency_response": response,
-        "self_oscillation": {"inlet": m.input_labels[1] if sweep_inlet else None, "values": sweep_values,
-                             "silent_input_db": silent_db, "sine_input_db": sine_db, "threshold": threshold},
-        "resonant_modes_hz": metrics.persistent_peaks([metrics.power_spectrum(o, sr) for o in outs.values()
-                                                       if metrics.rms(o) > 1e-4], share=MODE_PERSISTENCE),
+        "self_oscillation": {
+            "inlet": m.input_labels[1] if sweep_inlet else None,
+            "values": sweep_values,
+            "silent_input_db": silent_db,
+            "sine_input_db": sine_db,
+            "threshold": threshold,
+        },
+        "resonant_modes_hz": metrics.persistent_peaks(
+            [metrics.power_spectrum(o, sr) for o in outs.values() if metrics.rms(o) > 1e-4], share=MODE_PERSISTENCE
+        ),
         "hf_gain_db": float(np.mean(hf_gain)),
         "impulse_peak_ms": float(np.argmax(np.abs(ir)) - probes.IR_PREROLL) * 1000 / sr,
         "buffer_edge_artifact_db": edge_artifact_db(export, method, sr),

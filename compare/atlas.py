@@ -6,6 +6,7 @@ level, spectral centroid, flatness, crest factor; across seeds: the spread (min,
 far apart the seeds' timbres lie (mean pairwise log-mel distance, the homogenisation index's measure).
 Writes a figure and a few short audio clips beside the report.
 """
+
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +16,8 @@ from audition.host import Host
 from audition.model_file import as_export
 from compare import clips, metrics
 
-SEEDS = 32          # seeds 0 ... 31: enough for a spread, one second of audio each per method
-CLIPS = 4           # seeds whose renders are kept as audio clips
+SEEDS = 32  # seeds 0 ... 31: enough for a spread, one second of audio each per method
+CLIPS = 4  # seeds whose renders are kept as audio clips
 FEATURES = ("rms_db", "centroid_hz", "flatness", "crest_factor")
 
 
@@ -43,13 +44,20 @@ def atlas(source, audio: np.ndarray, sr: int, out_dir: Path) -> dict:
         x = inputs_for(export, method, audio)
         outs = [render(export, method, x, s) for s in range(SEEDS)]
         per_seed = [metrics.describe(y, sr) for y in outs]
-        spread = {f: {"min": float(np.min(v)), "median": float(np.median(v)), "max": float(np.max(v))}
-                  for f in FEATURES for v in [[p[f] for p in per_seed]]}
+        spread = {
+            f: {"min": float(np.min(v)), "median": float(np.median(v)), "max": float(np.max(v))}
+            for f in FEATURES
+            for v in [[p[f] for p in per_seed]]
+        }
         mels = [metrics.log_mel(y, sr) for y in outs if metrics.rms(y) > 1e-6]
         result["methods"][method] = {
-            "per_seed": per_seed, "spread": spread,
-            "clips": [clips.write(outs[s], sr, out_dir, f"atlas__{path.stem}__{method}__seed{s}") for s in range(CLIPS)],
-            "timbre_spread_db": metrics.mean_pairwise_distance(mels) if len(mels) > 1 else 0.0}
+            "per_seed": per_seed,
+            "spread": spread,
+            "clips": [
+                clips.write(outs[s], sr, out_dir, f"atlas__{path.stem}__{method}__seed{s}") for s in range(CLIPS)
+            ],
+            "timbre_spread_db": metrics.mean_pairwise_distance(mels) if len(mels) > 1 else 0.0,
+        }
     figure(result, out_dir / f"atlas__{path.stem}.png")
     result["figure"] = f"atlas__{path.stem}.png"
     return result
@@ -57,6 +65,7 @@ def atlas(source, audio: np.ndarray, sr: int, out_dir: Path) -> dict:
 
 def figure(result: dict, path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

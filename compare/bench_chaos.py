@@ -4,6 +4,7 @@ Prints, never asserts. One thread, 44.1 kHz. Ours against the essay's class: PAI
 in alternating order (audition.bench.paired), the median ratio and its interquartile range.
 RTF = seconds of audio per second of compute: 100 means a block is computed 100x faster than it plays.
 """
+
 import torch
 
 from audition.bench import paired, timed
@@ -34,8 +35,12 @@ def rows(buffers=BENCH_BUFFERS):
     torch.manual_seed(0)
     ref_chaos = torch.jit.script(essay.ChaosEffect(**ESSAY["chaos_effect"]))
     ref_synth = torch.jit.script(essay.ModelSynth(**ESSAY["model_synth"]))
-    instruments = [(ChaosEffect(seed=0), ref_chaos), (ModelSynth(seed=0), ref_synth),
-                   (StreamingChaosEffect(seed=0), ref_chaos), (MorphChaosEffect(seed_a=0, seed_b=1), ref_chaos)]
+    instruments = [
+        (ChaosEffect(seed=0), ref_chaos),
+        (ModelSynth(seed=0), ref_synth),
+        (StreamingChaosEffect(seed=0), ref_chaos),
+        (MorphChaosEffect(seed_a=0, seed_b=1), ref_chaos),
+    ]
     for ours, ref in instruments:
         scripted = torch.jit.script(ours)
         methods = ["chaos"] if isinstance(ours, (StreamingChaosEffect, MorphChaosEffect)) else list(ours.METHODS)
@@ -67,15 +72,16 @@ def live_rows(buffer: int = 256):
                 for k in range(0, SR - buffer + 1, buffer):
                     if change and k == 0:
                         live.set_seed(live.get_seed() + 1)
-                    live.chaos(x[..., k:k + buffer])
+                    live.chaos(x[..., k : k + buffer])
             return time.perf_counter() - t
 
         one_second(True)  # warm-up (both paths)
         plain = min(one_second(False) for _ in range(5))
         changed = min(one_second(True) for _ in range(5))
         with torch.inference_mode():
-            rebuild = timed(lambda: (live.set_seed(3), live.set_glide(0.0), live.chaos(x[..., :buffer]))) - \
-                timed(lambda: live.chaos(x[..., :buffer]))
+            rebuild = timed(lambda: (live.set_seed(3), live.set_glide(0.0), live.chaos(x[..., :buffer]))) - timed(
+                lambda: live.chaos(x[..., :buffer])
+            )
             live.set_glide(glide)
         yield glide, 1e3 * rebuild, 1.0 / plain, 1.0 / changed
 
@@ -85,8 +91,10 @@ def main() -> None:
     print(f"vs essay: the essay's time / ours per block, median [interquartile range] of {PAIRS} interleaved pairs")
     print(f"{'instrument':<22} {'method':<8} {'buffer':>6} {'RTF':>8} {'RTF essay':>10} {'vs essay':>9} {'IQR':>13}")
     for model, method, n, rtf, rtf_ref, p in rows():
-        print(f"{model:<22} {method:<8} {n:>6} {rtf:>8.0f} {rtf_ref:>10.0f} {p['median']:>9.2f} "
-              f"[{p['q1']:.2f}, {p['q3']:.2f}]")
+        print(
+            f"{model:<22} {method:<8} {n:>6} {rtf:>8.0f} {rtf_ref:>10.0f} {p['median']:>9.2f} "
+            f"[{p['q1']:.2f}, {p['q3']:.2f}]"
+        )
     print("\nLiveChaosEffect:chaos at buffer 256, one seed change per second (RTF over that second)")
     print(f"{'glide s':>8} {'ms/change':>10} {'RTF no change':>14} {'RTF with change':>16}")
     for glide, ms, rtf, rtf_change in live_rows():

@@ -7,6 +7,7 @@ needs nothing but the browser: Debian's `chromium` (make setup installs it).
 
     python -m compare.browser [reports/compare]
 """
+
 import base64
 import json
 import shutil
@@ -19,7 +20,7 @@ from pathlib import Path
 from safeio import UserError, cli_main
 
 DESKTOP = (1280, 800)
-PHONE = (390, 844)   # a common phone's CSS viewport
+PHONE = (390, 844)  # a common phone's CSS viewport
 CHECK = """(async () => {
   const images = [...document.images].map(i => ({src: i.getAttribute('src'), width: i.naturalWidth}));
   const audio = await Promise.all([...document.querySelectorAll('audio')].map(a => new Promise(done => {
@@ -41,10 +42,14 @@ class DevTools:
 
     def __init__(self, exe: str, profile: Path):
         # bash hands our stdin/stdout to Chromium as fds 3/4, the pipe it speaks on
-        cmd = f'exec 3<&0 4>&1; exec "{exe}" --headless=new --remote-debugging-pipe --no-sandbox --disable-gpu ' \
-              f'--no-first-run --mute-audio --allow-file-access-from-files --user-data-dir="{profile}" </dev/null >/dev/null'
-        self.proc = subprocess.Popen(["bash", "-c", cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.DEVNULL)
+        cmd = (
+            f'exec 3<&0 4>&1; exec "{exe}" --headless=new --remote-debugging-pipe --no-sandbox --disable-gpu '
+            f'--no-first-run --mute-audio --allow-file-access-from-files --user-data-dir="{profile}" </dev/null '
+            f">/dev/null"
+        )
+        self.proc = subprocess.Popen(
+            ["bash", "-c", cmd], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+        )
         self.next_id, self.events, self.buffer, self.session = 0, [], b"", None
 
     def send(self, method: str, timeout: float = 60, **params) -> dict:
@@ -125,7 +130,9 @@ def check(report_dir: Path, screenshot: str = "screenshot.png") -> dict:
                 dt.send(f"{domain}.enable")
             result = {}
             for name, (w, h) in (("desktop", DESKTOP), ("phone", PHONE)):
-                dt.send("Emulation.setDeviceMetricsOverride", width=w, height=h, deviceScaleFactor=1, mobile=name == "phone")
+                dt.send(
+                    "Emulation.setDeviceMetricsOverride", width=w, height=h, deviceScaleFactor=1, mobile=name == "phone"
+                )
                 dt.send("Page.navigate", url=page.as_uri())
                 dt.wait_for("Page.loadEventFired")
                 seen = dt.send("Runtime.evaluate", timeout=120, expression=CHECK, awaitPromise=True, returnByValue=True)
@@ -137,7 +144,7 @@ def check(report_dir: Path, screenshot: str = "screenshot.png") -> dict:
                 else:
                     result["phone_overflow_px"] = max(0, value["scrollWidth"] - value["innerWidth"])
             result["errors"] = errors_in(dt.events)
-        except (RuntimeError, OSError, KeyError) as e:   # the browser died, hung or answered oddly
+        except (RuntimeError, OSError, KeyError) as e:  # the browser died, hung or answered oddly
             raise UserError(f"Chromium could not open {page} ({e}); the report itself is written, open it by hand")
         finally:
             dt.close()
@@ -149,8 +156,11 @@ def problems(result: dict) -> list[str]:
     """What a reader would meet: one line per problem."""
     out = [f"console: {e}" for e in result["errors"]]
     out += [f"image not decoded: {i['src']}" for i in result["images"] if not i["width"]]
-    out += [f"audio without a duration: {a['src']} (error {a['error']})" for a in result["audio"]
-            if not (isinstance(a["duration"], (int, float)) and 0 < a["duration"] < float("inf"))]
+    out += [
+        f"audio without a duration: {a['src']} (error {a['error']})"
+        for a in result["audio"]
+        if not (isinstance(a["duration"], (int, float)) and 0 < a["duration"] < float("inf"))
+    ]
     if result["phone_overflow_px"]:
         out.append(f"on a phone-width screen the page scrolls sideways by {result['phone_overflow_px']} px")
     return out
@@ -161,8 +171,11 @@ def main(argv=None):
     report_dir = Path((argv if argv is not None else sys.argv[1:] or ["reports/compare"])[0])
     result = check(report_dir)
     found = problems(result)
-    print(f"checked {report_dir / 'index.html'} in Chromium: {len(result['images'])} images, {len(result['audio'])} audio "
-          f"players, {len(result['errors'])} console errors; screenshot {result['screenshot']}")
+    print(
+        f"checked {report_dir / 'index.html'} in Chromium: {len(result['images'])} images, "
+        f"{len(result['audio'])} audio "
+        f"players, {len(result['errors'])} console errors; screenshot {result['screenshot']}"
+    )
     for line in found:
         print(f"  {line}")
     return 1 if found else 0

@@ -1,5 +1,6 @@
 """Audio beside the figures: short MP3 clips (ffmpeg, 64 kbit/s mono), loudness-matched so that louder is
 never mistaken for better, each marked when what the model produced was clipped or silent."""
+
 import html
 import subprocess
 from pathlib import Path
@@ -8,10 +9,10 @@ import numpy as np
 
 from compare import metrics
 
-TARGET_RMS_DB = -20.0    # every clip is played at this RMS ...
-PEAK_CEILING = 0.98      # ... unless its peak would pass this (then it plays quieter: the peak decides)
+TARGET_RMS_DB = -20.0  # every clip is played at this RMS ...
+PEAK_CEILING = 0.98  # ... unless its peak would pass this (then it plays quieter: the peak decides)
 SILENT_BELOW_DB = -60.0  # quieter than this: not raised (it would be noise), marked silent
-MAX_SECONDS = 6.0        # longer renders are cut: the report stays small enough to mail
+MAX_SECONDS = 6.0  # longer renders are cut: the report stays small enough to mail
 BITRATE = "64k"
 
 
@@ -26,23 +27,52 @@ def write(x: np.ndarray, sr: int, out_dir: Path, name: str) -> dict:
     path = out_dir / src
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.part")
-    r = subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "f32le", "-ar", str(sr), "-ac", "1", "-i", "-",
-                        "-c:a", "libmp3lame", "-b:a", BITRATE, "-f", "mp3", str(tmp)],
-                       input=np.clip(x * gain, -1, 1).astype("<f4").tobytes(), capture_output=True)
+    r = subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "f32le",
+            "-ar",
+            str(sr),
+            "-ac",
+            "1",
+            "-i",
+            "-",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            BITRATE,
+            "-f",
+            "mp3",
+            str(tmp),
+        ],
+        input=np.clip(x * gain, -1, 1).astype("<f4").tobytes(),
+        capture_output=True,
+    )
     if r.returncode:
         tmp.unlink(missing_ok=True)
         raise RuntimeError(f"ffmpeg could not encode {path.name}: {r.stderr.decode(errors='replace').strip()[-300:]}")
     tmp.replace(path)
-    return {"src": src,
-            "rms_db": round(rms_db, 1), "peak": round(peak, 3), "gain_db": round(metrics.db(gain), 1), "flags": flags}
+    return {
+        "src": src,
+        "rms_db": round(rms_db, 1),
+        "peak": round(peak, 3),
+        "gain_db": round(metrics.db(gain), 1),
+        "flags": flags,
+    }
 
 
 def player(clip: dict, caption: str) -> str:
     """An <audio> player with its caption, the level the model produced, and a warning glyph if needed."""
     e = html.escape
     warn = "".join(f" <span class='warn' title='{f}'>&#9888; {f}</span>" for f in clip["flags"])
-    return (f"<figure class='clip'><figcaption>{e(caption)} <small>{clip['rms_db']:.0f} dBFS</small>{warn}</figcaption>"
-            f"<audio controls preload='metadata' src='{e(clip['src'])}'></audio></figure>")
+    return (
+        f"<figure class='clip'><figcaption>{e(caption)} <small>{clip['rms_db']:.0f} dBFS</small>{warn}</figcaption>"
+        f"<audio controls preload='metadata' src='{e(clip['src'])}'></audio></figure>"
+    )
 
 
 def slug(name: str) -> str:

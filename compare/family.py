@@ -5,6 +5,7 @@ w_mult and across the range measured usable, each analysed as an export would be
 One seed is one random network; the claims (near-linear when quiet, resonant modes, self-oscillation,
 topo hotter than forward) are judged on every member, then summarised per claim and per w_mult.
 """
+
 import tempfile
 import time
 from pathlib import Path
@@ -14,13 +15,17 @@ from chaos_models.export import build, class_path, export
 from spec import names
 from spec.instruments import ESSAY, W_MULT_RANGE
 
-W_MULTS = tuple(float(w) for w in range(int(W_MULT_RANGE[0]), int(W_MULT_RANGE[1]) + 1))   # the usable range, whole steps
+W_MULTS = tuple(
+    float(w) for w in range(int(W_MULT_RANGE[0]), int(W_MULT_RANGE[1]) + 1)
+)  # the usable range, whole steps
 
 
 def members(seeds: int) -> list[tuple[int, float]]:
     """(seed, w_mult): seeds 0..K-1 at the essay's w_mult, and a quarter of them at each other usable one."""
     essay = float(ESSAY["chaos_effect"]["w_mult"])
-    return [(s, essay) for s in range(seeds)] + [(s, w) for w in W_MULTS if w != essay for s in range(max(seeds // 4, 1))]
+    return [(s, essay) for s in range(seeds)] + [
+        (s, w) for w in W_MULTS if w != essay for s in range(max(seeds // 4, 1))
+    ]
 
 
 def key(seed: int, w_mult: float, method: str) -> str:
@@ -44,7 +49,7 @@ def analyse_member(seed: int, w_mult: float, inputs: dict) -> dict:
         r.update({"family": "hand-written", "class": class_path(instrument), "seed": seed, "w_mult": w_mult})
         out[key(seed, w_mult, method)] = r
     for r in out.values():
-        r["analysis_seconds"] = round((time.perf_counter() - t0) / len(out), 2)   # the cost, printed by compare
+        r["analysis_seconds"] = round((time.perf_counter() - t0) / len(out), 2)  # the cost, printed by compare
     return out
 
 
@@ -55,8 +60,10 @@ def judge(results: dict) -> list[dict]:
 
     essay = float(ESSAY["chaos_effect"]["w_mult"])
     out = []
-    for scope, subset in ((f"w_mult {essay:g} (the essay's)", {k: r for k, r in results.items() if r["w_mult"] == essay}),
-                          (f"w_mult {W_MULTS[0]:g}-{W_MULTS[-1]:g}", results)):
+    for scope, subset in (
+        (f"w_mult {essay:g} (the essay's)", {k: r for k, r in results.items() if r["w_mult"] == essay}),
+        (f"w_mult {W_MULTS[0]:g}-{W_MULTS[-1]:g}", results),
+    ):
         rows = [r for r in claims.judge(subset) if r["id"] in FAMILY_CLAIMS]
         for method in dict.fromkeys(r["models"][-1].split(":")[1] for r in rows):
             same = [r for r in rows if r["models"][-1].endswith(f":{method}")]

@@ -1,5 +1,6 @@
 """The four-panel figure of one model:method: output spectrogram, gain and THD against frequency, impulse
 response, and the self-oscillation map."""
+
 import math
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from compare import analyse, probes
 
 def figure(path: Path, title: str, result: dict, arrays: dict) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -20,8 +22,10 @@ def figure(path: Path, title: str, result: dict, arrays: dict) -> None:
     ax[0, 0].set(title="output spectrogram (recordings, then probes)", xlabel="s", ylabel="Hz")
     for level, rows in result["frequency_response"].items():
         f = [r["freq_hz"] for r in rows]
-        line, = ax[0, 1].semilogx(f, [r["gain_db"] for r in rows], label=f"{level} dBFS")
-        ax[0, 1].semilogx(f, [20 * math.log10(max(r["thd"], 1e-6)) for r in rows], "--", color=line.get_color(), alpha=0.5)
+        (line,) = ax[0, 1].semilogx(f, [r["gain_db"] for r in rows], label=f"{level} dBFS")
+        ax[0, 1].semilogx(
+            f, [20 * math.log10(max(r["thd"], 1e-6)) for r in rows], "--", color=line.get_color(), alpha=0.5
+        )
     ax[0, 1].set(title="gain (solid) and THD (dashed) vs frequency", xlabel="Hz", ylabel="dB")
     ax[0, 1].legend(fontsize=8)
     ir = arrays["ir"][: int(0.02 * sr) + probes.IR_PREROLL]
@@ -37,8 +41,13 @@ def figure(path: Path, title: str, result: dict, arrays: dict) -> None:
         ax[1, 1].set(title=f"self-oscillation map: {osc['inlet']}", xlabel="control value", ylabel="AC level dBFS")
         ax[1, 1].legend(fontsize=8)
     else:
-        ax[1, 1].text(0.5, 0.5, f"no control inlet\nsilent-input level {osc['silent_input_db'][0]:.1f} dBFS",
-                      ha="center", va="center")
+        ax[1, 1].text(
+            0.5,
+            0.5,
+            f"no control inlet\nsilent-input level {osc['silent_input_db'][0]:.1f} dBFS",
+            ha="center",
+            va="center",
+        )
         ax[1, 1].set_axis_off()
     fig.suptitle(title)
     fig.tight_layout()

@@ -12,6 +12,7 @@ Diversity ratio: the mean pairwise log-mel distance of the decoded clips (every 
 over that of the training chunks, the distance of compare's homogenisation index: below 1 the
 random codes vary less than the data the model learned from.
 """
+
 import hashlib
 import os
 from pathlib import Path
@@ -67,15 +68,22 @@ def data_stats(source, chunks: list[np.ndarray], key: str = "") -> tuple[np.ndar
     return mean, cov
 
 
-def trajectory(kind: str, dims: int, frames: int, seed: int, frame_rate: float,
-               mean: np.ndarray | None = None, cov: np.ndarray | None = None) -> np.ndarray:
+def trajectory(
+    kind: str,
+    dims: int,
+    frames: int,
+    seed: int,
+    frame_rate: float,
+    mean: np.ndarray | None = None,
+    cov: np.ndarray | None = None,
+) -> np.ndarray:
     """[dims, frames] latent values of one kind (see the module's docstring)."""
     e = np.random.default_rng(seed).standard_normal((dims, frames))
     if kind.endswith("smooth"):
         sigma = SMOOTH_S * frame_rate
         impulse = np.zeros(int(8 * sigma) + 1)
         impulse[len(impulse) // 2] = 1.0
-        gain = np.sqrt(np.square(gaussian_filter1d(impulse, sigma)).sum())   # the filter's white-noise gain
+        gain = np.sqrt(np.square(gaussian_filter1d(impulse, sigma)).sum())  # the filter's white-noise gain
         e = gaussian_filter1d(e, sigma, axis=1, mode="wrap") / gain
     if kind.startswith("data"):
         chol = np.linalg.cholesky(cov + 1e-9 * np.eye(dims) * max(np.trace(cov) / dims, 1e-12))
@@ -89,7 +97,7 @@ def decode(source, z: np.ndarray, seed: int) -> np.ndarray:
     export = as_export(source)
     ratio = export.method("decode").in_ratio
     x = np.repeat(z.astype(np.float32), ratio, axis=1)
-    torch.manual_seed(seed)   # RAVE's v2 decoders draw noise
+    torch.manual_seed(seed)  # RAVE's v2 decoders draw noise
     return Host(export.fresh(), "decode", DEFAULT_BUFFER, quiet=True).run(x)[0, 0, : x.shape[1]]
 
 
@@ -111,12 +119,24 @@ def analyse(source, chunks: list[np.ndarray] | None, key: str = "", sr: int = SR
             decoded.append(y)
             if s == 0:
                 clips[kind] = y
-    result = {"latent_size": dims, "seconds": SECONDS, "kinds": list(kinds), "seeds": SEEDS,
-              "rms_db": {k: metrics.db(metrics.rms(y)) for k, y in clips.items()}, "data_chunks": len(chunks or [])}
+    result = {
+        "latent_size": dims,
+        "seconds": SECONDS,
+        "kinds": list(kinds),
+        "seeds": SEEDS,
+        "rms_db": {k: metrics.db(metrics.rms(y)) for k, y in clips.items()},
+        "data_chunks": len(chunks or []),
+    }
     if chunks:
         d_data = metrics.mean_pairwise_distance([metrics.log_mel(x, sr) for x in chunks])
         d_out = metrics.mean_pairwise_distance([metrics.log_mel(y, sr) for y in decoded])
-        result.update({"data_mean": mean.tolist(), "data_std": np.sqrt(np.diag(cov)).tolist(),
-                       "data_diversity": d_data, "decoded_diversity": d_out,
-                       "diversity_ratio": d_out / d_data if d_data > 0 else None})
+        result.update(
+            {
+                "data_mean": mean.tolist(),
+                "data_std": np.sqrt(np.diag(cov)).tolist(),
+                "data_diversity": d_data,
+                "decoded_diversity": d_out,
+                "diversity_ratio": d_out / d_data if d_data > 0 else None,
+            }
+        )
     return result, clips

@@ -1,4 +1,5 @@
 """Signal measurements used by the report. Pure functions of numpy arrays; each has a test with a known answer."""
+
 import numpy as np
 from scipy import signal as sps
 
@@ -80,8 +81,12 @@ def tone_response(x: np.ndarray, y: np.ndarray, f: float, sr: int, n: int) -> tu
     return gain, thd
 
 
-def persistent_peaks(spectra: list[tuple[np.ndarray, np.ndarray]], prominence_db: float = 10.0,
-                     share: float = 0.6, tolerance: float = 0.03) -> list[float]:
+def persistent_peaks(
+    spectra: list[tuple[np.ndarray, np.ndarray]],
+    prominence_db: float = 10.0,
+    share: float = 0.6,
+    tolerance: float = 0.03,
+) -> list[float]:
     """Frequencies (Hz) that stand out as spectral peaks in at least `share` of the spectra: resonant
     modes that persist whatever the input."""
     found = []
@@ -120,8 +125,9 @@ def band_share(x: np.ndarray, sr: int, above_hz: float) -> float:
     return float(p[f > above_hz].sum() / max(p.sum(), EPS))
 
 
-def mode_prominences(spectra: list[tuple[np.ndarray, np.ndarray]], modes: list[float],
-                     tolerance: float = 0.03) -> list[float]:
+def mode_prominences(
+    spectra: list[tuple[np.ndarray, np.ndarray]], modes: list[float], tolerance: float = 0.03
+) -> list[float]:
     """For each persistent mode (persistent_peaks), its median prominence (dB) over the spectra that show it."""
     peaks = []
     for f, p in spectra:
@@ -129,7 +135,10 @@ def mode_prominences(spectra: list[tuple[np.ndarray, np.ndarray]], modes: list[f
         peaks.append((f[idx], props["prominences"]))
     out = []
     for m in modes:
-        found = [prom[np.abs(freqs - m) <= tolerance * m].max() for freqs, prom in peaks
-                 if np.any(np.abs(freqs - m) <= tolerance * m)]
+        found = [
+            prom[np.abs(freqs - m) <= tolerance * m].max()
+            for freqs, prom in peaks
+            if np.any(np.abs(freqs - m) <= tolerance * m)
+        ]
         out.append(float(np.median(found)) if found else 0.0)
     return out

@@ -1,4 +1,5 @@
 """The input set: excerpts of the demo (or your) recordings plus synthetic probes."""
+
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from spec.host import SR
 LEVELS_DB = (-40, -20, -6, 0)
 TONE_S, TONE_WINDOW = 0.3, 8192
 GAP_S = 0.25
-IR_PREROLL = 64   # samples kept before the click in the impulse response (its time zero in the figure)
+IR_PREROLL = 64  # samples kept before the click in the impulse response (its time zero in the figure)
 
 
 def recordings(paths: list[Path], seconds: float = 4.0, sr: int = SR) -> dict[str, np.ndarray]:
@@ -24,7 +25,7 @@ def recordings(paths: list[Path], seconds: float = 4.0, sr: int = SR) -> dict[st
             continue
         n = int(seconds * sr)
         start = max((len(x) - n) // 2, 0)
-        seg = np.nan_to_num(x[start:start + n])
+        seg = np.nan_to_num(x[start : start + n])
         if len(seg) >= sr // 2:
             out[f"{p.parent.parent.name}/{p.stem}"] = seg
     return out

@@ -8,6 +8,7 @@ every control at its nominal value (a quarter into its range), one second at 44.
 A setting is called usable when, for every method and seed, level is within -60..0 dBFS, flatness
 below 0.35 and transparency below 0.9.
 """
+
 import itertools
 
 import numpy as np
@@ -32,7 +33,9 @@ def measure(ops: int, w: float, seed: int) -> dict:
     for method, ctl in CONTROLS.items():
         x = torch.from_numpy(np.stack([saw, *[np.full(N, c, np.float32) for c in ctl]]))[None]
         with torch.inference_mode():
-            y = torch.cat([getattr(model, method)(x[..., k:k + DEFAULT_BUFFER]) for k in range(0, N, DEFAULT_BUFFER)], -1)[0, 0].numpy()
+            y = torch.cat(
+                [getattr(model, method)(x[..., k : k + DEFAULT_BUFFER]) for k in range(0, N, DEFAULT_BUFFER)], -1
+            )[0, 0].numpy()
         y = y - y.mean()  # DC is removed by every patch in the essay (HPF 20 Hz)
         corr = abs(float(np.corrcoef(y, saw)[0, 1])) if rms(y) > 0 else 0.0
         out[method] = (db(rms(y)), spectral_stats(y, SR)["flatness"], corr)
@@ -47,7 +50,10 @@ def main() -> None:
         rows = [v for seed in range(3) for v in measure(ops, w, seed).values()]
         levels, flats, corrs = zip(*rows)
         ok = min(levels) >= LEVEL[0] and max(levels) <= LEVEL[1] and max(flats) < FLATNESS and max(corrs) < TRANSPARENCY
-        print(f"{ops:>4} {w:>6g}  {min(levels):>10.1f} .. {max(levels):>7.1f} {max(flats):>12.2f} {max(corrs):>11.2f}  {'yes' if ok else 'no'}")
+        print(
+            f"{ops:>4} {w:>6g}  {min(levels):>10.1f} .. {max(levels):>7.1f} {max(flats):>12.2f} "
+            f"{max(corrs):>11.2f}  {'yes' if ok else 'no'}"
+        )
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Build reports/compare/: analyse every export and method (in parallel processes), write metrics.json,
 the figures and clips, and the page (compare/page.py)."""
+
 import json
 from pathlib import Path
 
@@ -12,7 +13,6 @@ from compare.page import HOMOGENISATION_TEXT, to_html
 from safeio import UserError, atomic_write_text, warn
 from safeio.database import chunks
 from spec.host import DEFAULT_BUFFER
-
 
 FAMILIES = ("trained", "hand-written", "hybrid")
 
@@ -54,28 +54,44 @@ def analyse_export(path: Path, inputs: dict, out_dir: Path) -> tuple[dict, list,
         warn(f"{path}: skipped, fails validation ({failures[0]})")
         return {}, [{"export": str(path), "why": failures[0]}], None
     ok, latent_rate = audio_methods(export)
-    skipped = [{"export": f"{path.name}:{m}", "why": "latent-rate method (not audio to audio); forward covers it"}
-               for m in latent_rate]
+    skipped = [
+        {"export": f"{path.name}:{m}", "why": "latent-rate method (not audio to audio); forward covers it"}
+        for m in latent_rate
+    ]
     results = {}
     for method in ok:
         key, stem = f"{path.stem}:{method}", f"{path.stem}__{method}"
         r, arrays = analyse.analyse(export, method, inputs)
-        r.update({"family": family_of(export), "class": export.manifest.get("class", ""),
-                  "recipe": export.manifest.get("recipe"), "global_step": export.manifest.get("global_step"),
-                  "source_run": export.manifest.get("source_run"),
-                  "phase_1_duration": export.manifest.get("trained_with", {}).get("phase_1_duration")})
+        r.update(
+            {
+                "family": family_of(export),
+                "class": export.manifest.get("class", ""),
+                "recipe": export.manifest.get("recipe"),
+                "global_step": export.manifest.get("global_step"),
+                "source_run": export.manifest.get("source_run"),
+                "phase_1_duration": export.manifest.get("trained_with", {}).get("phase_1_duration"),
+            }
+        )
         if r["family"] == "hybrid":
             r.update({"finetune": export.manifest.get("finetune", {}), "parent": export.manifest.get("parent", "")})
         figure(out_dir / f"{stem}.png", key, r, arrays)
         r["figure"] = f"{stem}.png"
-        r["clips"] = {name: clips.write(o, probes.SR, out_dir, f"{stem}__{slug(name)}") for name, o in arrays["outputs"].items()}
-        r["osc_clips"] = {f"{'control ' + format(v, '.3g') if v is not None else 'no control'}, {what} input":
-                          clips.write(o, probes.SR, out_dir, f"{stem}__osc_{v}_{slug(what)}")
-                          for v, pair in arrays["osc"].items() for what, o in pair.items()}
+        r["clips"] = {
+            name: clips.write(o, probes.SR, out_dir, f"{stem}__{slug(name)}") for name, o in arrays["outputs"].items()
+        }
+        r["osc_clips"] = {
+            f"{'control ' + format(v, '.3g') if v is not None else 'no control'}, {what} input": clips.write(
+                o, probes.SR, out_dir, f"{stem}__osc_{v}_{slug(what)}"
+            )
+            for v, pair in arrays["osc"].items()
+            for what, o in pair.items()
+        }
         results[key] = r
     if latent.has_latent(export) and family_of(export) == "trained" and f"{path.stem}:forward" in results:
         lat, lat_clips = latent.analyse(export, *training_chunks(export))
-        lat["clips"] = {k: clips.write(o, probes.SR, out_dir, f"{path.stem}__latent_{slug(k)}") for k, o in lat_clips.items()}
+        lat["clips"] = {
+            k: clips.write(o, probes.SR, out_dir, f"{path.stem}__latent_{slug(k)}") for k, o in lat_clips.items()
+        }
         results[f"{path.stem}:forward"]["latent"] = lat
     first_input = next(iter(inputs.values()))[: probes.SR]
     seeds = atlas.atlas(export, first_input, probes.SR, out_dir) if ok and atlas.is_live(export) else None
@@ -84,11 +100,13 @@ def analyse_export(path: Path, inputs: dict, out_dir: Path) -> tuple[dict, list,
 
 def worker_setup() -> None:
     from audition.host import use_host_threads
+
     use_host_threads()
 
 
-def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True, jobs: int = 1,
-          seeds: int = 0) -> dict:
+def build(
+    exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True, jobs: int = 1, seeds: int = 0
+) -> dict:
     """jobs > 1: that many processes, one export (or family member) each at a time; the numbers are the
     same, every render is seeded on its own. seeds > 0: also judge the claims over ChaosEffect's family
     (compare/family.py: that many seeds at the essay's w_mult, a quarter as many at each other usable one)."""
@@ -105,16 +123,19 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
     if jobs > 1:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor
-        pool = ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=worker_setup)
+
+        pool = ProcessPoolExecutor(
+            min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=worker_setup
+        )
         futures = {k: pool.submit(*task) for k, task in tasks.items()}
         outcome = lambda k: futures[k].result()
     else:
         pool, outcome = None, lambda k: tasks[k][0](*tasks[k][1:])
-    keys = list(exports) + members      # results in the order given, whatever order the workers finish in
+    keys = list(exports) + members  # results in the order given, whatever order the workers finish in
     done = (outcome(k) for k in keys)
     if progress:
         from tqdm import tqdm
+
         done = tqdm(done, total=len(keys), desc="compare", unit="model", disable=None)
     results, skipped, seed_atlas, members_results = {}, [], [], {}
     try:
@@ -132,15 +153,26 @@ def build(exports: list[Path], recordings: list[Path], out_dir: Path, progress: 
     input_clips = {name: clips.write(x, probes.SR, out_dir, f"input__{slug(name)}") for name, x in inputs.items()}
     rows = claims.judge(results)
     chaos_variants = claims.variants(rows, results)
-    report = {"inputs": list(inputs), "input_clips": input_clips, "models": results, "skipped": skipped,
-              "claims": rows, "claim_summary": [{**c, "n_inputs": len(inputs), "variants": chaos_variants.get(c["id"], [])}
-                                for c in claims.summarise(rows)],
-              "family": {"seeds": seeds, "members": [list(m) for m in members],
-                         "claims": [{**c, "n_inputs": len(synthetic)} for c in family.judge(members_results)],
-                         "seconds": round(sum(r.pop("analysis_seconds") for r in members_results.values()), 1),
-                         "per_member": members_results},
-              "homogenisation_index_definition": HOMOGENISATION_TEXT, "seed_atlas": seed_atlas}
-    numbers = {**report, "family": {k: v for k, v in report["family"].items() if k != "seconds"}}   # timing varies
+    report = {
+        "inputs": list(inputs),
+        "input_clips": input_clips,
+        "models": results,
+        "skipped": skipped,
+        "claims": rows,
+        "claim_summary": [
+            {**c, "n_inputs": len(inputs), "variants": chaos_variants.get(c["id"], [])} for c in claims.summarise(rows)
+        ],
+        "family": {
+            "seeds": seeds,
+            "members": [list(m) for m in members],
+            "claims": [{**c, "n_inputs": len(synthetic)} for c in family.judge(members_results)],
+            "seconds": round(sum(r.pop("analysis_seconds") for r in members_results.values()), 1),
+            "per_member": members_results,
+        },
+        "homogenisation_index_definition": HOMOGENISATION_TEXT,
+        "seed_atlas": seed_atlas,
+    }
+    numbers = {**report, "family": {k: v for k, v in report["family"].items() if k != "seconds"}}  # timing varies
     atomic_write_text(out_dir / "metrics.json", json.dumps(numbers, indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))
     return report

@@ -7,6 +7,7 @@ homogenisation index, persistent resonant modes (count, strongest prominence and
 share of energy above 8 kHz, loudness (mean RMS dBFS over the inputs), and sound from its latent space
 (compare/latent.py) with its diversity ratio.
 """
+
 import json
 import time
 from pathlib import Path
@@ -24,13 +25,19 @@ from spec.host import DEFAULT_BUFFER, SR
 # metrics.json key -> (axis label, what it says), in the order the figure draws them
 CURVES = {
     "validation": ("RAVE validation loss", "the loss RAVE logs at each validation (lower: closer reconstruction)"),
-    "reconstruction": ("spectral distance to input", "multi-resolution log-spectral distance, output vs input (0 = identical)"),
+    "reconstruction": (
+        "spectral distance to input",
+        "multi-resolution log-spectral distance, output vs input (0 = identical)",
+    ),
     "homogenisation_index": ("homogenisation index", "output diversity / input diversity (compare's definition)"),
     "modes_count": ("persistent resonant modes", "spectral peaks found in at least 60 % of the outputs"),
     "strongest_mode_db": ("strongest mode prominence (dB)", "median prominence of the most prominent persistent mode"),
     "hf_share": ("energy share above 8 kHz", "of the outputs, averaged over the inputs"),
     "loudness_db": ("loudness (RMS dBFS)", "mean RMS level of the outputs"),
-    "latent_diversity_ratio": ("random-latent diversity / data", "decoded random latents vs the training data (compare/latent.py)"),
+    "latent_diversity_ratio": (
+        "random-latent diversity / data",
+        "decoded random latents vs the training data (compare/latent.py)",
+    ),
 }
 
 
@@ -42,7 +49,7 @@ def measure(record: dict, inputs: dict, chunks: list | None, key: str, out_dir: 
     for name, x in inputs.items():
         tl.add(name, x)
     x = tl.build()
-    torch.manual_seed(0)   # RAVE's v2 decoders draw noise: the same seed at every checkpoint
+    torch.manual_seed(0)  # RAVE's v2 decoders draw noise: the same seed at every checkpoint
     y = Host(export.fresh(), "forward", DEFAULT_BUFFER, quiet=True).run(x)[0, 0, : x.shape[1]]
     outs = {name: tl.cut(y, name) for name in inputs}
     spectra = [metrics.power_spectrum(o, SR) for o in outs.values() if metrics.rms(o) > 1e-4]
@@ -63,10 +70,15 @@ def measure(record: dict, inputs: dict, chunks: list | None, key: str, out_dir: 
     lat, lat_clips = latent.analyse(export, chunks, key) if latent.has_latent(export) else ({}, {})
     numbers["latent_diversity_ratio"] = lat.get("diversity_ratio")
     stem = f"step{record['step']}"
-    return {**record, "export": str(record["export"]), "metrics": numbers, "latent": lat,
-            "clips": {k: clips.write(o, SR, out_dir, f"{stem}__{slug(k)}") for k, o in outs.items()},
-            "latent_clips": {k: clips.write(o, SR, out_dir, f"{stem}__latent_{slug(k)}") for k, o in lat_clips.items()},
-            "seconds": round(time.perf_counter() - t0, 1)}
+    return {
+        **record,
+        "export": str(record["export"]),
+        "metrics": numbers,
+        "latent": lat,
+        "clips": {k: clips.write(o, SR, out_dir, f"{stem}__{slug(k)}") for k, o in outs.items()},
+        "latent_clips": {k: clips.write(o, SR, out_dir, f"{stem}__latent_{slug(k)}") for k, o in lat_clips.items()},
+        "seconds": round(time.perf_counter() - t0, 1),
+    }
 
 
 def strict(value):
@@ -82,14 +94,18 @@ def strict(value):
 
 def figure(path: Path, checkpoints: list[dict], phase_1: int) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     steps = [c["step"] for c in checkpoints]
     fig, axes = plt.subplots(4, 2, figsize=(12, 11), sharex=True)
     for ax, (key, (label, _)) in zip(axes.flat, CURVES.items()):
-        pts = [(s, c["metrics"][key]) for s, c in zip(steps, checkpoints)
-               if c["metrics"].get(key) is not None and np.isfinite(c["metrics"][key])]
+        pts = [
+            (s, c["metrics"][key])
+            for s, c in zip(steps, checkpoints)
+            if c["metrics"].get(key) is not None and np.isfinite(c["metrics"][key])
+        ]
         if pts:
             ax.plot(*zip(*pts), "o-", ms=3)
         ax.set(title=label)
@@ -97,16 +113,26 @@ def figure(path: Path, checkpoints: list[dict], phase_1: int) -> None:
             ax.axvline(phase_1, color="red", ls=":", label="adversarial phase begins")
     for ax in axes[-1]:
         ax.set(xlabel="training step")
-    where = ("red: RAVE's adversarial phase begins" if min(steps) <= phase_1 <= max(steps)
-             else f"all checkpoints in RAVE's phase {1 if max(steps) < phase_1 else 2} (phase 2 from step {phase_1})")
+    where = (
+        "red: RAVE's adversarial phase begins"
+        if min(steps) <= phase_1 <= max(steps)
+        else f"all checkpoints in RAVE's phase {1 if max(steps) < phase_1 else 2} (phase 2 from step {phase_1})"
+    )
     fig.suptitle(f"{len(steps)} checkpoints, steps {min(steps)}-{max(steps)}; {where}")
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
-def build(records: list[dict], inputs: dict, out_dir: Path, title: dict, chunks: list | None = None,
-          key: str = "", jobs: int = 1) -> dict:
+def build(
+    records: list[dict],
+    inputs: dict,
+    out_dir: Path,
+    title: dict,
+    chunks: list | None = None,
+    key: str = "",
+    jobs: int = 1,
+) -> dict:
     """records: one per checkpoint, oldest first ({"step", "phase", "validation", "validation_step", "export"}).
     title: {"recipe", "run", "phase_1_duration", ...} for the page. Writes metrics.json, curves.png, audio/,
     index.html into out_dir; -> the report."""
@@ -120,15 +146,23 @@ def build(records: list[dict], inputs: dict, out_dir: Path, title: dict, chunks:
         from concurrent.futures import ProcessPoolExecutor
 
         from compare.report import worker_setup
-        with ProcessPoolExecutor(min(jobs, len(records)), mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=worker_setup) as pool:
+
+        with ProcessPoolExecutor(
+            min(jobs, len(records)), mp_context=multiprocessing.get_context("spawn"), initializer=worker_setup
+        ) as pool:
             done = list(pool.map(measure, records, *zip(*[(inputs, chunks, key, out_dir)] * len(records))))
     else:
         done = [measure(r, inputs, chunks, key, out_dir) for r in records]
     figure(out_dir / "curves.png", done, title["phase_1_duration"])
-    report = {**title, "inputs": list(inputs), "buffer": DEFAULT_BUFFER, "curves": {k: v[1] for k, v in CURVES.items()},
-              "input_clips": {k: clips.write(x, SR, out_dir, f"input__{slug(k)}") for k, x in inputs.items()},
-              "latent_definition": latent.__doc__.strip(), "checkpoints": done}
+    report = {
+        **title,
+        "inputs": list(inputs),
+        "buffer": DEFAULT_BUFFER,
+        "curves": {k: v[1] for k, v in CURVES.items()},
+        "input_clips": {k: clips.write(x, SR, out_dir, f"input__{slug(k)}") for k, x in inputs.items()},
+        "latent_definition": latent.__doc__.strip(),
+        "checkpoints": done,
+    }
     numbers = {**report, "checkpoints": [{k: v for k, v in c.items() if k != "seconds"} for c in done]}  # timing varies
     atomic_write_text(out_dir / "metrics.json", json.dumps(strict(numbers), indent=1, default=float) + "\n")
     atomic_write_text(out_dir / "index.html", to_html(report))

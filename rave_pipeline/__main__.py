@@ -1,4 +1,5 @@
 """python -m rave_pipeline {preprocess,train,export} RECIPE [options] — the Makefile's RAVE targets."""
+
 import argparse
 import sys
 from pathlib import Path
@@ -13,10 +14,18 @@ def recipe_from(args, **changes):
     from rave_pipeline.commands import recipes
 
     args = argparse.Namespace(**{**vars(args), **changes})
-    return recipes.load(args.recipe, root=args.root, n_signal=args.n_signal, max_steps=args.max_steps,
-                        val_every=args.val_every, save_every=args.save_every,
-                        augment=None if args.augment is None else [a for a in args.augment.split(",") if a and a != "none"],
-                        raw=args.raw, exports=args.exports, tag=args.tag)
+    return recipes.load(
+        args.recipe,
+        root=args.root,
+        n_signal=args.n_signal,
+        max_steps=args.max_steps,
+        val_every=args.val_every,
+        save_every=args.save_every,
+        augment=None if args.augment is None else [a for a in args.augment.split(",") if a and a != "none"],
+        raw=args.raw,
+        exports=args.exports,
+        tag=args.tag,
+    )
 
 
 def export_chaos(args) -> None:
@@ -29,9 +38,12 @@ def export_chaos(args) -> None:
     targets = []
     if "noise" in recipes.names():
         noise_raw = recipe_from(args, recipe="noise", raw=None).raw_dir
-        here = Path.cwd()   # named from the current folder when inside it, as make always did (the manifest keeps them)
-        targets = [p.relative_to(here) if p.is_relative_to(here) else p
-                   for p in sorted(noise_raw.glob("*.wav"))] if noise_raw.is_dir() else []
+        here = Path.cwd()  # named from the current folder when inside it, as make always did (the manifest keeps them)
+        targets = (
+            [p.relative_to(here) if p.is_relative_to(here) else p for p in sorted(noise_raw.glob("*.wav"))]
+            if noise_raw.is_dir()
+            else []
+        )
     export_essay(out_dir)
     export_beyond(out_dir, targets=targets)
 
@@ -51,8 +63,10 @@ def export_all(args) -> None:
             print(f"not exported: {name}: {e}", file=sys.stderr)
     export_chaos(args)
     if missing:
-        raise UserError(f"{', '.join(missing)} not exported (see above); everything else is in "
-                        f"{recipes.exports_dir(args.root, args.exports)}")
+        raise UserError(
+            f"{', '.join(missing)} not exported (see above); everything else is in "
+            f"{recipes.exports_dir(args.root, args.exports)}"
+        )
 
 
 def tidy(args) -> None:
@@ -69,18 +83,31 @@ def tidy(args) -> None:
 @cli_main
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m rave_pipeline", description=__doc__)
-    ap.add_argument("command", choices=["preprocess", "train", "export", "export-chaos", "export-all", "submit"],
-                    help="submit: sbatch a training job and an export after it (--export-only: just the export)")
-    ap.add_argument("recipe", help="recipe name (configs/<name>.toml) or a .toml path; all: every recipe (export-all, export-chaos, submit --export-only)")
+    ap.add_argument(
+        "command",
+        choices=["preprocess", "train", "export", "export-chaos", "export-all", "submit"],
+        help="submit: sbatch a training job and an export after it (--export-only: just the export)",
+    )
+    ap.add_argument(
+        "recipe",
+        help="recipe name (configs/<name>.toml) or a .toml path; all: every recipe (export-all, export-chaos, "
+        "submit --export-only)",
+    )
     options.add_to(ap, scopes=(options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE))
     ap.add_argument("--force", action="store_true", help="preprocess even if the database is up to date")
     ap.add_argument("--sbatch", default="sbatch", help="submit: the sbatch command")
-    ap.add_argument("--sbatch-args", default="", help="submit: extra sbatch options, e.g. '--partition=gpu --time=48:00:00'")
+    ap.add_argument(
+        "--sbatch-args", default="", help="submit: extra sbatch options, e.g. '--partition=gpu --time=48:00:00'"
+    )
     ap.add_argument("--after", default=None, help="submit: start after these jobs succeed (JOB[:JOB...])")
     ap.add_argument("--export-only", action="store_true", help="submit: one export job, no training")
     ap.add_argument("--timeline", action="store_true", help="submit: one timeline job (make cluster-timeline-RECIPE)")
-    ap.add_argument("--from-make", action="store_true", help="also read the settings from make variables in the "
-                    "environment (BATCH=8 ...; the flags win); the Makefile passes this")
+    ap.add_argument(
+        "--from-make",
+        action="store_true",
+        help="also read the settings from make variables in the "
+        "environment (BATCH=8 ...; the flags win); the Makefile passes this",
+    )
     args = ap.parse_args(argv)
     if args.from_make:
         options.from_environment(args)
@@ -89,10 +116,17 @@ def main(argv=None):
         from rave_pipeline.commands.submit import submit
 
         if args.recipe != "all" or not (args.export_only or args.timeline):
-            recipe_from(args)   # a bad recipe or setting is said now, not in the job's log
-        submit(args.recipe, options.argv(args), options.argv(args, [options.DATA]), args.sbatch,
-               args.sbatch_args, args.after, args.export_only,
-               options.argv(args, [options.DATA, options.TIMELINE]) if args.timeline else None)
+            recipe_from(args)  # a bad recipe or setting is said now, not in the job's log
+        submit(
+            args.recipe,
+            options.argv(args),
+            options.argv(args, [options.DATA]),
+            args.sbatch,
+            args.sbatch_args,
+            args.after,
+            args.export_only,
+            options.argv(args, [options.DATA, options.TIMELINE]) if args.timeline else None,
+        )
         return
     tidy(args)
     if args.command == "export-all":
@@ -103,13 +137,23 @@ def main(argv=None):
 
     if args.command == "preprocess":
         from rave_pipeline.data.dataset import preprocess
+
         preprocess(recipe, force=args.force)
     elif args.command == "train":
         from rave_pipeline.commands.train import train
-        train(recipe, batch=args.batch, device=args.device, gpu=args.gpu, fresh=args.fresh,
-              overrides=args.override, workers=args.workers)
+
+        train(
+            recipe,
+            batch=args.batch,
+            device=args.device,
+            gpu=args.gpu,
+            fresh=args.fresh,
+            overrides=args.override,
+            workers=args.workers,
+        )
     else:
         from rave_pipeline.commands.export import export
+
         export(recipe, args.ckpt or "last")
 
 

@@ -4,6 +4,7 @@ Each subcommand runs the module that does the work, with the rest of the command
 subcommand lists its options). The Makefile calls this command; an installed copy (pip install .) runs
 it from any folder.
 """
+
 import runpy
 import sys
 
@@ -37,8 +38,13 @@ COMMANDS = {
 
 
 def usage() -> str:
-    return (__doc__.split("\n\n")[0] + "\n\nsubcommands: " + ", ".join(COMMANDS) + ", help (this, with every setting)"
-            + "\n(--from-make before the subcommand: read make variables such as BATCH=8 from the environment)")
+    return (
+        __doc__.split("\n\n")[0]
+        + "\n\nsubcommands: "
+        + ", ".join(COMMANDS)
+        + ", help (this, with every setting)"
+        + "\n(--from-make before the subcommand: read make variables such as BATCH=8 from the environment)"
+    )
 
 
 def main(argv=None) -> None:

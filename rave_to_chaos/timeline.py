@@ -5,6 +5,7 @@ the checkpoint's sha256), renders compare's input set plus yours through each as
 reports/timeline-<run>/index.html and metrics.json (compare/timeline.py). Works on a run that is still
 training: only complete checkpoints are read.
 """
+
 import argparse
 import os
 import sys
@@ -22,8 +23,12 @@ def main(argv=None):
     ap.add_argument("recipe", help="recipe name (configs/<name>.toml) or a .toml path")
     options.add_to(ap, scopes=(options.DATA, options.TIMELINE))
     ap.add_argument("--out", default=None, help="report folder (default reports/timeline-<run>)")
-    ap.add_argument("--jobs", type=number(int, 1, 256, "--jobs"), default=os.cpu_count() or 1,
-                    help="checkpoints measured at once, one process each (default: one per CPU core)")
+    ap.add_argument(
+        "--jobs",
+        type=number(int, 1, 256, "--jobs"),
+        default=os.cpu_count() or 1,
+        help="checkpoints measured at once, one process each (default: one per CPU core)",
+    )
     ap.add_argument("--from-make", action="store_true", help="also read ROOT, EVERY, INPUTS ... from make variables")
     args = ap.parse_args(argv)
     if args.from_make:
@@ -37,12 +42,13 @@ def main(argv=None):
     from safeio.database import chunks
 
     use_host_threads()
-    recipe = recipes.load(args.recipe, root=args.root, n_signal=args.n_signal, raw=args.raw,
-                          exports=args.exports, tag=args.tag)
+    recipe = recipes.load(
+        args.recipe, root=args.root, n_signal=args.n_signal, raw=args.raw, exports=args.exports, tag=args.tag
+    )
     mine = [Path(p) for p in args.inputs]
     for p in mine:
         if not p.is_file():
-            raise UserError(f"INPUTS: {p} is not a file; name audio files (INPUTS=\"a.wav b.wav\")")
+            raise UserError(f'INPUTS: {p} is not a file; name audio files (INPUTS="a.wav b.wav")')
     t0 = time.perf_counter()
     records = timeline_exports(recipe, args.every or 1)
     exported = time.perf_counter() - t0
@@ -54,25 +60,33 @@ def main(argv=None):
     except UserError as e:
         warn(f"latent statistics of the training data not measured: {e}")
     out = Path(args.out or f"reports/timeline-{recipe.run_name}")
-    title = {"recipe": recipe.name, "run": recipe.run_name, "config": recipe.config,
-             "phase_1_duration": checkpoints.phase_1_of(recipe.runs_dir), "database": str(recipe.db_dir)}
+    title = {
+        "recipe": recipe.name,
+        "run": recipe.run_name,
+        "config": recipe.config,
+        "phase_1_duration": checkpoints.phase_1_of(recipe.runs_dir),
+        "database": str(recipe.db_dir),
+    }
     report = timeline.build(records, inputs, out, title, data, key=str(recipe.db_dir), jobs=args.jobs)
     took = time.perf_counter() - t0
-    print(f"timeline: {out / 'index.html'} ({len(records)} checkpoints x {len(inputs)} inputs) in {took:.0f} s "
-          f"({exported:.0f} s exporting, the rest rendering and measuring with {args.jobs} process(es))")
+    print(
+        f"timeline: {out / 'index.html'} ({len(records)} checkpoints x {len(inputs)} inputs) in {took:.0f} s "
+        f"({exported:.0f} s exporting, the rest rendering and measuring with {args.jobs} process(es))"
+    )
     for c in report["checkpoints"]:
         m = c["metrics"]
-        print(f"  step {c['step']:>8} · phase {c['phase']} · validation {fmt(m['validation'])} · "
-              f"distance {m['reconstruction']:.3f} · homogenisation {m['homogenisation_index']:.2f} · "
-              f"modes {m['modes_count']} · >8 kHz {m['hf_share']:.3f} · {m['loudness_db']:.1f} dBFS · "
-              f"latent diversity {fmt(m['latent_diversity_ratio'])}")
+        print(
+            f"  step {c['step']:>8} · phase {c['phase']} · validation {fmt(m['validation'])} · "
+            f"distance {m['reconstruction']:.3f} · homogenisation {m['homogenisation_index']:.2f} · "
+            f"modes {m['modes_count']} · >8 kHz {m['hf_share']:.3f} · {m['loudness_db']:.1f} dBFS · "
+            f"latent diversity {fmt(m['latent_diversity_ratio'])}"
+        )
     if browser.chromium():
         found = browser.problems(browser.check(out))
         print(f"opened in headless Chromium: {'no problems' if not found else f'{len(found)} problem(s)'}")
         for line in found:
             print(f"  {line}")
         return 1 if found else 0
-
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Decode any audio file through ffmpeg (as rave preprocess does) and write WAVs atomically."""
+
 import os
 import signal
 import subprocess
@@ -27,7 +28,7 @@ def stream_audio(path, sr: int, channels: int = 1, block: int = 1 << 18, fmt: st
     if fmt:
         cmd += ["-f", fmt]
     cmd += ["-i", str(path), "-f", "f32le", "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(sr), "-"]
-    limit = 120 + path.stat().st_size / 1e6 * 10   # seconds; ffmpeg decodes far faster than 0.1 MB/s
+    limit = 120 + path.stat().st_size / 1e6 * 10  # seconds; ffmpeg decodes far faster than 0.1 MB/s
     with tempfile.TemporaryFile() as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err)
         watchdog = threading.Timer(limit, proc.kill)
@@ -40,7 +41,7 @@ def stream_audio(path, sr: int, channels: int = 1, block: int = 1 << 18, fmt: st
             code = proc.wait()
         finally:
             watchdog.cancel()
-            if proc.poll() is None:   # the caller stopped early
+            if proc.poll() is None:  # the caller stopped early
                 proc.kill()
                 proc.wait()
             proc.stdout.close()
@@ -48,7 +49,10 @@ def stream_audio(path, sr: int, channels: int = 1, block: int = 1 << 18, fmt: st
             err.seek(0)
             reason = err.read().decode(errors="replace").strip().splitlines()
             if code == -signal.SIGKILL:
-                raise UserError(f"{path}: ffmpeg did not finish decoding it within {limit:.0f} s; check the file or convert it to WAV")
+                raise UserError(
+                    f"{path}: ffmpeg did not finish decoding it within {limit:.0f} s; check the file or convert "
+                    f"it to WAV"
+                )
             reason = reason[-1] if reason else f"ffmpeg exit {code}"
             raise UserError(f"{path}: not readable as audio ({reason}); remove it or convert it to WAV")
 
@@ -66,7 +70,7 @@ def write_wav(path, audio: np.ndarray, sr: int, subtype: str = "PCM_16") -> None
     audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
     try:
         with atomic_path(path) as tmp:
-            sf.write(os.fsencode(tmp), audio.T, sr, subtype=subtype, format="WAV")   # bytes: any file name
+            sf.write(os.fsencode(tmp), audio.T, sr, subtype=subtype, format="WAV")  # bytes: any file name
     except (OSError, sf.LibsndfileError) as e:
         why = getattr(e, "strerror", None) or str(e).strip().splitlines()[0][:120]
         raise UserError(f"cannot write {path} ({why}): choose a folder you can write to")

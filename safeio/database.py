@@ -2,6 +2,7 @@
 waveforms of shape [channels, samples]) with a metadata.yaml, as `rave preprocess` writes it. `chunks` reads
 what a model was trained on; `synthetic_database` writes one filled with noise, for measuring speed and
 memory (what the audio is does not change either): no recordings, no ffmpeg, no rave preprocess needed."""
+
 from pathlib import Path
 
 import numpy as np
@@ -29,7 +30,7 @@ def chunks(db: Path, count: int, samples: int) -> list[np.ndarray]:
                 # shape[1] counts bytes, not samples, in rave preprocess's records: only the channel count is trusted
                 x = np.frombuffer(buf.data, np.int16).reshape(int(buf.shape[0]), -1)[0].astype(np.float32) / 32768
                 start = max((len(x) - samples) // 2, 0)
-                out.append(x[start:start + samples])
+                out.append(x[start : start + samples])
     finally:
         env.close()
     return out
@@ -59,6 +60,7 @@ def synthetic_database(path: Path, chunks: int, chunk_samples: int, sr: int, cha
             buf.precision = AudioExample.Precision.INT16
             txn.put(f"{i:08d}".encode(), ae.SerializeToString())
     env.close()
-    (path / "metadata.yaml").write_text(yaml.safe_dump({"lazy": False, "channels": channels, "sr": sr,
-                                                          "n_seconds": chunks * chunk_samples / sr}))
+    (path / "metadata.yaml").write_text(
+        yaml.safe_dump({"lazy": False, "channels": channels, "sr": sr, "n_seconds": chunks * chunk_samples / sr})
+    )
     return path

@@ -1,5 +1,6 @@
 """The one reader of the process environment: each variable it reads is declared in spec/settings.py, so
 `make help` lists every setting the project takes (tests/test_spec_layer.py checks nothing else reads it)."""
+
 import os
 
 from spec.settings import SETTINGS

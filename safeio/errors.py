@@ -1,4 +1,5 @@
 """One-sentence errors for users instead of tracebacks."""
+
 import argparse
 import functools
 import shutil
@@ -23,6 +24,7 @@ def require_tool(name: str) -> str:
 
 def cli_main(main):
     """Decorate a CLI main(): UserError -> 'error: ...' on stderr and exit 2; Ctrl-C -> exit 130."""
+
     @functools.wraps(main)
     def wrapper(*args, **kwargs):
         try:
@@ -33,20 +35,24 @@ def cli_main(main):
         except KeyboardInterrupt:
             print("interrupted", file=sys.stderr)
             sys.exit(130)
+
     return wrapper
 
 
 def number(kind, low, high, what: str):
     """argparse type: a finite number of `kind` in [low, high], refused in one sentence naming the option."""
+
     def parse(text: str):
         try:
             value = kind(text)
         except (ValueError, OverflowError):
             value = None
-        if value is None or not low <= value <= high:   # NaN and inf fail the bounds too
+        if value is None or not low <= value <= high:  # NaN and inf fail the bounds too
             shown = (lambda v: str(v)) if kind is int else (lambda v: f"{v:g}")
-            raise argparse.ArgumentTypeError(f"{what} {text!r}: give a {'whole ' if kind is int else ''}number "
-                                             f"from {shown(low)} to {shown(high)}")
+            raise argparse.ArgumentTypeError(
+                f"{what} {text!r}: give a {'whole ' if kind is int else ''}number from {shown(low)} to {shown(high)}"
+            )
         return value
+
     parse.__name__ = what
     return parse

@@ -1,10 +1,12 @@
 """Atomic writes: a killed process never leaves a half-written file where a host would load it."""
+
 import contextlib
 import datetime
 import hashlib
 import json
 import os
 from pathlib import Path
+
 from safeio.environment import env
 
 

@@ -8,6 +8,7 @@ voice/raw: English passages from asterisk-core-sounds-en-g722 (16 kHz) and Manda
            from gcin-voice syllables, the words drawn from pypinyin's phrase list.
 Deterministic (fixed seed), idempotent (existing files are kept), every file written atomically.
 """
+
 import argparse
 import random
 import subprocess
@@ -16,10 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from spec.host import SR
 from safeio import UserError, cli_main, decode_audio, require_tool, write_wav
+from spec.host import SR
 
-PASSAGE_SECONDS = 60          # long files: rave preprocess drops each file's last partial chunk
+PASSAGE_SECONDS = 60  # long files: rave preprocess drops each file's last partial chunk
 SONIC_PI = Path("/usr/share/sonic-pi/samples")
 ASTERISK = Path("/usr/share/asterisk/sounds/en_US_f_Allison")
 GCIN = Path("/usr/share/gcin-voice/ogg")
@@ -87,7 +88,7 @@ def trim(x: np.ndarray, sr: int, thresh: float = 0.02) -> np.ndarray:
     if len(loud) == 0:
         return x[:0]
     pad = sr // 100
-    return x[max(loud[0] - pad, 0): loud[-1] + pad]
+    return x[max(loud[0] - pad, 0) : loud[-1] + pad]
 
 
 def noise_clips():
@@ -103,7 +104,9 @@ def sox_textures(seconds: float = 14.0):
         cmd = [sox, "-q", "-n", "-r", str(SR), "-c", "1", "-t", "f32", "-", *chain.format(d=seconds).split()]
         proc = subprocess.run(cmd, capture_output=True)
         if proc.returncode != 0:
-            raise UserError(f"sox texture {i} failed ({proc.stderr.decode().strip()}); check that sox works: sox --version")
+            raise UserError(
+                f"sox texture {i} failed ({proc.stderr.decode().strip()}); check that sox works: sox --version"
+            )
         clips.append(np.frombuffer(proc.stdout, "<f4").copy())
     return clips
 
@@ -113,7 +116,7 @@ def english_clips(sr: int):
     return [decode_audio(f, sr, fmt="g722")[0] for f in sorted(ASTERISK.glob("*.g722"))]
 
 
-TONES = {"ˊ": "2", "ˇ": "3", "ˋ": "4", "˙": "1"}   # gcin-voice folders: ㄅㄚ, ㄅㄚ2, ㄅㄚ3, ㄅㄚ4, ㄅㄚ1 (neutral)
+TONES = {"ˊ": "2", "ˇ": "3", "ˋ": "4", "˙": "1"}  # gcin-voice folders: ㄅㄚ, ㄅㄚ2, ㄅㄚ3, ㄅㄚ4, ㄅㄚ1 (neutral)
 
 
 def zhuyin_folder(syllable: str) -> str:

@@ -6,6 +6,7 @@
 
 nn~ is safest with absolute model paths, so the patch is generated for this checkout.
 """
+
 import argparse
 import sys
 from pathlib import Path
@@ -26,7 +27,9 @@ def main(argv=None):
 
     ap.add_argument("--trained", type=Path, default=recipes.load("noise").export_path)
     ap.add_argument("--chaos", type=Path, default=REPO / "exports" / names.essay("chaos_effect"))
-    ap.add_argument("--buffer", type=int, default=DEFAULT_BUFFER, help="nn~ buffer: a power of two, >= 512 for v2_small")
+    ap.add_argument(
+        "--buffer", type=int, default=DEFAULT_BUFFER, help="nn~ buffer: a power of two, >= 512 for v2_small"
+    )
     ap.add_argument("--out", type=Path, default=REPO / "hosts/puredata/side_by_side.local.pd")
     args = ap.parse_args(argv)
     if args.buffer < 512 or args.buffer & (args.buffer - 1):
@@ -35,8 +38,11 @@ def main(argv=None):
         if not p.exists():
             warn(f"{p} does not exist yet (make export-all makes it); nn~ will say so when the patch opens")
     text = TEMPLATE.read_text()
-    for key, value in {"@TRAINED@": pd_symbol(args.trained.resolve()), "@CHAOS@": pd_symbol(args.chaos.resolve()),
-                       "@BUFFER@": str(args.buffer)}.items():
+    for key, value in {
+        "@TRAINED@": pd_symbol(args.trained.resolve()),
+        "@CHAOS@": pd_symbol(args.chaos.resolve()),
+        "@BUFFER@": str(args.buffer),
+    }.items():
         text = text.replace(key, value)
     atomic_write_text(args.out, text)
     print(f"wrote {args.out}: open it in Pd with nn~ installed")

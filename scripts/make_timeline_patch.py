@@ -10,6 +10,7 @@ dimension (as many as the export has: the patch is generated for it), so you hea
 with no input at all. --record: headless (pd -nrt -batch), write S seconds of the output to OUT.wav
 with the slider at X, then quit; what the tests do.
 """
+
 import argparse
 import re
 import sys
@@ -21,7 +22,7 @@ from spec import names
 from spec.host import DEFAULT_BUFFER, SR
 
 REPO = Path(__file__).resolve().parents[1]
-LFO_HZ, LFO_DEPTH = 0.11, 1.5   # latent LFOs: slow, and about 1.5 standard deviations of RAVE's prior
+LFO_HZ, LFO_DEPTH = 0.11, 1.5  # latent LFOs: slow, and about 1.5 standard deviations of RAVE's prior
 
 
 def latent_dims(path: Path) -> int:
@@ -29,15 +30,21 @@ def latent_dims(path: Path) -> int:
 
     export = open_export(path)
     if "decode" not in export.methods or "forward" not in export.methods:
-        raise UserError(f"{path}: not a RAVE streaming export (needs forward and decode); export one with make export-<recipe>")
+        raise UserError(
+            f"{path}: not a RAVE streaming export (needs forward and decode); export one with make export-<recipe>"
+        )
     return export.method("decode").in_channels
 
 
 def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, seconds: float, mix: float) -> str:
     pd = Patch("40 40 900 620 12")
     obj, wire, chain = pd.box, pd.wire, pd.chain
-    obj("text Timeline of a run: the same saw through two checkpoints (slider: 0 early \\, 1 late) \\, and "
-        "the late checkpoint's decoder driven by one slow LFO per latent dimension.", 20, 10)
+    obj(
+        "text Timeline of a run: the same saw through two checkpoints (slider: 0 early \\, 1 late) \\, and "
+        "the late checkpoint's decoder driven by one slow LFO per latent dimension.",
+        20,
+        10,
+    )
     load = obj("obj loadbang", 20, 50)
     trig = obj("obj t b b b", 20, 80)
     size = obj(f"msg bufsize {buffer}", 200, 110)
@@ -68,7 +75,7 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
     wire(line, b, 0, 1)
     nn_dec = obj(f"obj nn~ {pd_symbol(late.resolve())} decode {buffer}", 600, 330)
     wire(size, nn_dec)
-    for i in range(dims):   # one sine per dimension, each at its own rate so the path never repeats
+    for i in range(dims):  # one sine per dimension, each at its own rate so the path never repeats
         osc = obj(f"obj osc~ {LFO_HZ * (1 + 0.37 * i):.4f}", 600 + 90 * i, 260)
         depth = obj(f"obj *~ {LFO_DEPTH}", 600 + 90 * i, 290)
         wire(osc, depth)
@@ -80,7 +87,7 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
     dac = obj("obj dac~", 20, 430)
     wire(mix_out, dac)
     wire(latent_gain, dac, 0, 1)
-    if record:   # headless: left = the crossfade, right = the latent LFO voice, then quit
+    if record:  # headless: left = the crossfade, right = the latent LFO voice, then quit
         n = int(seconds * SR)
         for c in range(2):
             obj(f"obj table rec{c} {n}", 300, 470 + 20 * c)
@@ -95,7 +102,7 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
         last = obj("obj t b b", 400, 540)
         quit_ = obj("msg \\; pd quit", 400, 570)
         chain(trig, wait, write, files, last)
-        wire(last, size, 1)   # [bufsize N( again before quitting: nn~ then leaves the model alone as DSP stops
+        wire(last, size, 1)  # [bufsize N( again before quitting: nn~ then leaves the model alone as DSP stops
         wire(last, quit_)
     return pd.text()
 
@@ -103,7 +110,9 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
 @cli_main
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--early", type=Path, help="an early checkpoint's export (default: the oldest in exports/timeline/noise/)")
+    ap.add_argument(
+        "--early", type=Path, help="an early checkpoint's export (default: the oldest in exports/timeline/noise/)"
+    )
     ap.add_argument("--late", type=Path, help="a late one's (default: the newest there)")
     ap.add_argument("--buffer", type=int, default=DEFAULT_BUFFER)
     ap.add_argument("--out", type=Path, default=REPO / "hosts/puredata/timeline.local.pd")
@@ -112,11 +121,15 @@ def main(argv=None):
     ap.add_argument("--mix", type=float, default=0.5, help="the crossfade's starting value (0 early ... 1 late)")
     args = ap.parse_args(argv)
     if args.early is None or args.late is None:
-        found = sorted((REPO / "exports/timeline/noise").glob(f"*_step*{names.TRAINED_SUFFIX}"),
-                       key=lambda p: int(re.search(r"_step(\d+)_", p.name).group(1)))
+        found = sorted(
+            (REPO / "exports/timeline/noise").glob(f"*_step*{names.TRAINED_SUFFIX}"),
+            key=lambda p: int(re.search(r"_step(\d+)_", p.name).group(1)),
+        )
         if len(found) < 2:
-            raise UserError("no timeline exports in exports/timeline/noise/: run make timeline-noise first, "
-                            "or name two exports with --early and --late")
+            raise UserError(
+                "no timeline exports in exports/timeline/noise/: run make timeline-noise first, "
+                "or name two exports with --early and --late"
+            )
         args.early, args.late = args.early or found[0], args.late or found[-1]
     if args.buffer < 512 or args.buffer & (args.buffer - 1):
         raise UserError(f"--buffer {args.buffer}: use a power of two of at least 512 (RAVE v2_small's latent frame)")

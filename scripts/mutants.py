@@ -7,8 +7,8 @@ or survived and the seconds per mutation, and writes the table to docs/mutants.m
 
     .venv/bin/python scripts/mutants.py [--only ID ...] [--out docs/mutants.md]
 """
+
 import argparse
-import os
 import shutil
 import subprocess
 import sys
@@ -16,6 +16,7 @@ import tempfile
 import time
 import tomllib
 from pathlib import Path
+
 from safeio.environment import child_env
 
 REPO = Path(__file__).resolve().parents[1]
@@ -23,15 +24,20 @@ PACKAGES = ("spec", "safeio", "chaos_models", "audition", "compare", "rave_pipel
 
 
 def scratch_copy(into: Path) -> Path:
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                           check=True).stdout.decode().split("\0")
+    files = (
+        subprocess.run(
+            ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True, check=True
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     for name in filter(None, files):
         src = REPO / name
         if src.is_file():
             (into / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, into / name)
     (into / ".venv").symlink_to(REPO / ".venv")
-    shadow = into / ".mutant-packages"   # on PYTHONPATH: the copy's packages before the installed ones
+    shadow = into / ".mutant-packages"  # on PYTHONPATH: the copy's packages before the installed ones
     shadow.mkdir()
     for p in PACKAGES:
         (shadow / p).symlink_to(into / p)
@@ -47,11 +53,17 @@ def run_one(m: dict, copy: Path, env: dict, timeout: float) -> tuple[str, float,
     target.write_text(original.replace(m["find"], m["replace"]))
     t0 = time.perf_counter()
     try:
-        proc = subprocess.run([str(copy / ".venv/bin/pytest"), "-x", "-q", "-p", "no:cacheprovider", *m["tests"]],
-                              cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+        proc = subprocess.run(
+            [str(copy / ".venv/bin/pytest"), "-x", "-q", "-p", "no:cacheprovider", *m["tests"]],
+            cwd=copy,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         verdict = "caught" if proc.returncode != 0 else "SURVIVED"
         lines = (proc.stdout + proc.stderr).strip().splitlines()
-        tail = [l for l in lines if l.startswith(("FAILED", "ERROR"))][:1] or lines[-1:] or [""]   # which test, and why
+        tail = [l for l in lines if l.startswith(("FAILED", "ERROR"))][:1] or lines[-1:] or [""]  # which test, and why
     except subprocess.TimeoutExpired:
         verdict, tail = "caught (timed out)", [""]
     finally:
@@ -78,8 +90,10 @@ def main() -> int:
         for m in mutants:
             verdict, seconds, tail = run_one(m, copy, env, args.timeout)
             rows.append((m, verdict, seconds))
-            print(f"{verdict:<10} {seconds:6.1f} s  {m['id']:<28} {m['file']}: {m['breaks']}\n{'':<20}{tail[:160]}",
-                  flush=True)
+            print(
+                f"{verdict:<10} {seconds:6.1f} s  {m['id']:<28} {m['file']}: {m['breaks']}\n{'':<20}{tail[:160]}",
+                flush=True,
+            )
     caught = sum(v.startswith("caught") for _, v, _ in rows)
     print(f"\n{caught}/{len(rows)} caught, {sum(s for _, _, s in rows) / 60:.1f} min")
     write_table(Path(args.out), rows)
@@ -88,11 +102,17 @@ def main() -> int:
 
 def write_table(out: Path, rows: list) -> None:
     """docs/mutants.md: one row per mutation; a run of some (--only) replaces their rows and keeps the rest."""
-    table = {m["id"]: f"| {m['id']} | `{m['file']}` | {m['breaks']} | {', '.join(f'`{t}`' for t in m['tests'])} | "
-                      f"{v} | {s:.0f} | {time.strftime('%Y-%m-%d')} |" for m, v, s in rows}
+    table = {
+        m["id"]: f"| {m['id']} | `{m['file']}` | {m['breaks']} | {', '.join(f'`{t}`' for t in m['tests'])} | "
+        f"{v} | {s:.0f} | {time.strftime('%Y-%m-%d')} |"
+        for m, v, s in rows
+    }
     if out.exists():
-        old = {line.split(" | ")[0][2:]: line for line in out.read_text().splitlines() if line.startswith("| ") and
-               not line.startswith(("| id ", "|---")) and line.count(" | ") == 6}
+        old = {
+            line.split(" | ")[0][2:]: line
+            for line in out.read_text().splitlines()
+            if line.startswith("| ") and not line.startswith(("| id ", "|---")) and line.count(" | ") == 6
+        }
         table = {**old, **table}
     results = [line.split(" | ")[4] for line in table.values()]
     seconds = sum(float(line.split(" | ")[5]) for line in table.values())
@@ -102,7 +122,9 @@ def write_table(out: Path, rows: list) -> None:
         f"{sum(r.startswith('caught') for r in results)}/{len(results)} caught, {seconds / 60:.0f} min on 2 cores "
         "(the run date of each row at its end).\n\n"
         "| id | file | the behaviour it breaks | tests | result | s | run |\n|---|---|---|---|---|---|---|\n"
-        + "\n".join(table.values()) + "\n")
+        + "\n".join(table.values())
+        + "\n"
+    )
     print(f"wrote {out}")
 
 

@@ -1,6 +1,7 @@
 """An inlet of an instrument: name, meaning, unit and typed range, with one rule for where it sits when
 nothing else is asked. Exports carry these as data (`<method>_ranges`, `<method>_inlet_names`,
 `<method>_inlet_units`); the host label is generated from them and parsed back only for foreign exports."""
+
 import dataclasses
 import re
 
@@ -18,7 +19,7 @@ class Inlet:
     unit: str
     low: float
     high: float
-    nominal: float | None = None   # None: the rule above (an export read back gives its own)
+    nominal: float | None = None  # None: the rule above (an export read back gives its own)
 
     def __post_init__(self):
         if self.nominal is None:
@@ -30,8 +31,14 @@ class Inlet:
         return f"(signal) {self.name}: {self.meaning}, {self.low:g} to {self.high:g}"
 
     def as_dict(self) -> dict:
-        return {"name": self.name, "meaning": self.meaning, "unit": self.unit,
-                "min": self.low, "max": self.high, "nominal": self.nominal}
+        return {
+            "name": self.name,
+            "meaning": self.meaning,
+            "unit": self.unit,
+            "min": self.low,
+            "max": self.high,
+            "nominal": self.nominal,
+        }
 
 
 def ranges_row(inlet: Inlet) -> list[float]:

@@ -1,14 +1,18 @@
 """The essay's instruments as data: their settings, their inlets per method, the exports `make
 export-chaos` writes of them, and the w_mult range measured usable (make ranges, README)."""
+
 from spec.inlets import Inlet
 
 # ChaosEffect(operators=14, w_mult=2) and ModelSynth(operators=7, w_mult=1), as the essay builds them.
 ESSAY = {"chaos_effect": {"operators": 14, "w_mult": 2}, "model_synth": {"operators": 7, "w_mult": 1}}
 # The essay's instruments exported as they stand, plus its "try different values" ChaosEffect(5, 4).
-ESSAY_EXPORTS = [("chaos_effect", ESSAY["chaos_effect"]), ("chaos_effect", {"operators": 5, "w_mult": 4}),
-                 ("model_synth", ESSAY["model_synth"])]
-SEED_RANGE = (-(2 ** 63), 2 ** 63 - 1)   # what torch.manual_seed takes: every seed a CLI accepts
-W_MULT_RANGE = (1.0, 4.0)   # usable for both (ChaosEffect at 14, ModelSynth at 7 operators); live exports clamp to it
+ESSAY_EXPORTS = [
+    ("chaos_effect", ESSAY["chaos_effect"]),
+    ("chaos_effect", {"operators": 5, "w_mult": 4}),
+    ("model_synth", ESSAY["model_synth"]),
+]
+SEED_RANGE = (-(2**63), 2**63 - 1)  # what torch.manual_seed takes: every seed a CLI accepts
+W_MULT_RANGE = (1.0, 4.0)  # usable for both (ChaosEffect at 14, ModelSynth at 7 operators); live exports clamp to it
 
 # The inlets, with the ranges of the essay's patches.
 X = Inlet("x", "audio input", "full scale", -1.0, 1.0)
@@ -29,7 +33,7 @@ CHAOS_EFFECT_VARIANTS = {
     "chaos_models.beyond.MorphChaosEffect": "morph",
     "chaos_models.live.LiveChaosEffect": "live",
 }
-STREAMING_CLASSES = ("chaos_models.beyond.StreamingChaosEffect",)   # no buffer edges: the block-size-invariant one
+STREAMING_CLASSES = ("chaos_models.beyond.StreamingChaosEffect",)  # no buffer edges: the block-size-invariant one
 
 
 def class_path(cls_name: str) -> str:

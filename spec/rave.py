@@ -1,5 +1,6 @@
 """acids-rave 2.3.1's facts this project relies on, each written once (docs/facts.md, "acids-rave", says how
 each was measured; tests/test_spec_layer.py checks each against the installed acids-rave)."""
+
 import dataclasses
 import math
 
@@ -13,10 +14,10 @@ PCA_COMPONENTS = 128
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    ratios: tuple[int, ...]      # the encoder's downsampling ratios (gin RATIOS)
-    bands: int                   # the PQMF's band count (gin N_BAND)
-    min_n_signal: int            # the smallest n_signal that trains (smaller: "Padding size should be less ...")
-    checkpoint_mb: tuple[int, int]   # one checkpoint in phase 1 and in phase 2 (the discriminator's optimizer joins)
+    ratios: tuple[int, ...]  # the encoder's downsampling ratios (gin RATIOS)
+    bands: int  # the PQMF's band count (gin N_BAND)
+    min_n_signal: int  # the smallest n_signal that trains (smaller: "Padding size should be less ...")
+    checkpoint_mb: tuple[int, int]  # one checkpoint in phase 1 and in phase 2 (the discriminator's optimizer joins)
 
     @property
     def compression(self) -> int:

@@ -4,6 +4,7 @@ safeio/environment.py, and only the variables declared here (tests/test_spec_lay
 
     python3 -m spec.settings      # the table, as `make help` and `rave-to-chaos help` print it
 """
+
 import dataclasses
 
 DATA, TRAIN = "data", "train"  # data: every RAVE command (preprocess, export); train: training only
@@ -36,61 +37,142 @@ OPTIONS = [
     Setting("TAG", "text", DATA, "train/export a variant with its own run (e.g. batch8 in a sweep)"),
     Setting("RAW", "text", DATA, "raw recordings folder (relative to ROOT, or absolute)", "the recipe's raw"),
     Setting("EXPORTS", "text", DATA, "exports folder (relative to ROOT, or absolute)", "exports"),
-    Setting("N_SIGNAL", "count", DATA, "samples per training example (the database holds chunks of twice this)",
-            "the recipe's", rave="--n_signal"),
-    Setting("AUGMENT", "text", DATA, "comma-separated RAVE augmentations (mute,compress,gain), or none",
-            "the recipe's"),
+    Setting(
+        "N_SIGNAL",
+        "count",
+        DATA,
+        "samples per training example (the database holds chunks of twice this)",
+        "the recipe's",
+        rave="--n_signal",
+    ),
+    Setting(
+        "AUGMENT", "text", DATA, "comma-separated RAVE augmentations (mute,compress,gain), or none", "the recipe's"
+    ),
     Setting("BATCH", "count", TRAIN, "examples per step", "the recipe's table for this GPU", rave="--batch"),
     Setting("GPU", "count", TRAIN, "GPU index", "0", minimum=0),
     Setting("DEVICE", "text", TRAIN, "auto, cuda or cpu", "auto"),
     Setting("MAX_STEPS", "count", TRAIN, "train up to this global step", "the recipe's", rave="--max_steps"),
     Setting("VAL_EVERY", "count", TRAIN, "validate every N steps", "the recipe's", rave="--val_every"),
-    Setting("SAVE_EVERY", "count", TRAIN, "keep a checkpoint every N steps, for CKPT= exports and the timeline",
-            "the recipe's"),
-    Setting("WORKERS", "count", TRAIN, "data loader processes (0: load in the trainer)", "the recipe's",
-            minimum=0, rave="--workers"),
+    Setting(
+        "SAVE_EVERY",
+        "count",
+        TRAIN,
+        "keep a checkpoint every N steps, for CKPT= exports and the timeline",
+        "the recipe's",
+    ),
+    Setting(
+        "WORKERS",
+        "count",
+        TRAIN,
+        "data loader processes (0: load in the trainer)",
+        "the recipe's",
+        minimum=0,
+        rave="--workers",
+    ),
     Setting("OVERRIDE", "list", TRAIN, "extra gin binding, repeatable (make: one per word)", rave="--override"),
     Setting("FRESH", "switch", TRAIN, "archive the existing run and start a new one"),
-    Setting("CKPT", "text", EXPORT, "the checkpoint to export: a step (e.g. 120000), best, last or a .ckpt path",
-            "last"),
+    Setting(
+        "CKPT", "text", EXPORT, "the checkpoint to export: a step (e.g. 120000), best, last or a .ckpt path", "last"
+    ),
     Setting("EVERY", "count", TIMELINE, "timeline: every k-th kept checkpoint (the newest always)", "1"),
-    Setting("INPUTS", "list", TIMELINE,
-            "timeline: your audio files, rendered beside compare's input set (make: one per word)"),
+    Setting(
+        "INPUTS",
+        "list",
+        TIMELINE,
+        "timeline: your audio files, rendered beside compare's input set (make: one per word)",
+    ),
 ]
 
 ENVIRONMENT_VARIABLES = [
-    Setting("OMP_NUM_THREADS", "count", ENVIRONMENT, "threads a model runs on in audition's host and benchmarks",
-            "1"),
-    Setting("RAVE_PIPELINE_CONFIGS", "path", ENVIRONMENT, "the folder of recipe files for an installed copy",
-            "configs/ of the checkout"),
-    Setting("RAVE_PIPELINE_SAVE_EVERY", "count", ENVIRONMENT,
-            "inside rave train: keep a timeline checkpoint every N steps (train sets it from SAVE_EVERY)", "0: none",
-            minimum=0),
-    Setting("RAVE_PIPELINE_LOADER", "text", ENVIRONMENT,
-            "inside rave train: plain keeps RAVE's own DataLoader instead of the project's", "the project's"),
-    Setting("RAVE_PIPELINE_NAN_GUARD", "switch", ENVIRONMENT, "inside rave export: 0 exports without NaN guards",
-            "1"),
-    Setting("RAVE_PIPELINE_PROGRESS_S", "number", ENVIRONMENT, "a progress line at least this often while training",
-            "30"),
-    Setting("RAVE_PIPELINE_WARMUP_STEPS", "count", ENVIRONMENT, "first steps left out of s/step (start-up cost)",
-            "3", minimum=0),
-    Setting("RAVE_PIPELINE_GPU_MEMORY_GB", "number", ENVIRONMENT,
-            "cap the GPU memory training may use, to measure a smaller card on a large one", "no cap"),
-    Setting("STAGE_DIR", "path", ENVIRONMENT, "a fast local folder the database is copied to before training",
-            "SLURM_TMPDIR, else none"),
+    Setting("OMP_NUM_THREADS", "count", ENVIRONMENT, "threads a model runs on in audition's host and benchmarks", "1"),
+    Setting(
+        "RAVE_PIPELINE_CONFIGS",
+        "path",
+        ENVIRONMENT,
+        "the folder of recipe files for an installed copy",
+        "configs/ of the checkout",
+    ),
+    Setting(
+        "RAVE_PIPELINE_SAVE_EVERY",
+        "count",
+        ENVIRONMENT,
+        "inside rave train: keep a timeline checkpoint every N steps (train sets it from SAVE_EVERY)",
+        "0: none",
+        minimum=0,
+    ),
+    Setting(
+        "RAVE_PIPELINE_LOADER",
+        "text",
+        ENVIRONMENT,
+        "inside rave train: plain keeps RAVE's own DataLoader instead of the project's",
+        "the project's",
+    ),
+    Setting("RAVE_PIPELINE_NAN_GUARD", "switch", ENVIRONMENT, "inside rave export: 0 exports without NaN guards", "1"),
+    Setting(
+        "RAVE_PIPELINE_PROGRESS_S", "number", ENVIRONMENT, "a progress line at least this often while training", "30"
+    ),
+    Setting(
+        "RAVE_PIPELINE_WARMUP_STEPS",
+        "count",
+        ENVIRONMENT,
+        "first steps left out of s/step (start-up cost)",
+        "3",
+        minimum=0,
+    ),
+    Setting(
+        "RAVE_PIPELINE_GPU_MEMORY_GB",
+        "number",
+        ENVIRONMENT,
+        "cap the GPU memory training may use, to measure a smaller card on a large one",
+        "no cap",
+    ),
+    Setting(
+        "STAGE_DIR",
+        "path",
+        ENVIRONMENT,
+        "a fast local folder the database is copied to before training",
+        "SLURM_TMPDIR, else none",
+    ),
     Setting("SLURM_TMPDIR", "path", ENVIRONMENT, "set by Slurm: the job's local scratch folder", "none"),
-    Setting("BENCH_GPU_LOGS", "path", ENVIRONMENT, "bench-gpu keeps each run's log in this folder",
-            "a temporary folder"),
-    Setting("RAVE_TO_CHAOS_CACHE", "path", ENVIRONMENT, "the cache of built real hosts and downloads",
-            "~/.cache/rave-to-chaos"),
-    Setting("NN_TILDE_SRC", "path", ENVIRONMENT, "nn~'s sources (archive or folder) for the real-host runs",
-            "none: those runs skip"),
-    Setting("NN_AR_SRC", "path", ENVIRONMENT, "nn.ar's sources (archive or folder) for the real-host runs",
-            "none: those runs skip"),
-    Setting("RAVE_TO_CHAOS_TORCH_SEED", "count", ENVIRONMENT,
-            "set for a real host by the tests: the seed the preloaded shim gives libtorch", "unseeded", minimum=0),
-    Setting("REQUIRE_REAL_HOSTS", "switch", ENVIRONMENT, "tests: 1 makes a real-host test that cannot run fail",
-            "0: it skips"),
+    Setting(
+        "BENCH_GPU_LOGS", "path", ENVIRONMENT, "bench-gpu keeps each run's log in this folder", "a temporary folder"
+    ),
+    Setting(
+        "RAVE_TO_CHAOS_CACHE",
+        "path",
+        ENVIRONMENT,
+        "the cache of built real hosts and downloads",
+        "~/.cache/rave-to-chaos",
+    ),
+    Setting(
+        "NN_TILDE_SRC",
+        "path",
+        ENVIRONMENT,
+        "nn~'s sources (archive or folder) for the real-host runs",
+        "none: those runs skip",
+    ),
+    Setting(
+        "NN_AR_SRC",
+        "path",
+        ENVIRONMENT,
+        "nn.ar's sources (archive or folder) for the real-host runs",
+        "none: those runs skip",
+    ),
+    Setting(
+        "RAVE_TO_CHAOS_TORCH_SEED",
+        "count",
+        ENVIRONMENT,
+        "set for a real host by the tests: the seed the preloaded shim gives libtorch",
+        "unseeded",
+        minimum=0,
+    ),
+    Setting(
+        "REQUIRE_REAL_HOSTS",
+        "switch",
+        ENVIRONMENT,
+        "tests: 1 makes a real-host test that cannot run fail",
+        "0: it skips",
+    ),
 ]
 
 SETTINGS = {s.var: s for s in OPTIONS + ENVIRONMENT_VARIABLES}

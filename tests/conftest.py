@@ -36,6 +36,7 @@ def real_host(found: tuple):
 def nn_dir():
     """The folder holding the real nn~.pd_linux."""
     from audition.real_hosts import nn_tilde
+
     return real_host(nn_tilde())
 
 
@@ -43,6 +44,7 @@ def nn_dir():
 def nn_ar_dir():
     """The folder holding the real nn.ar build (its scsynth plugin and sclang classes)."""
     from audition.real_hosts import nn_ar
+
     return real_host(nn_ar())
 
 
@@ -54,4 +56,7 @@ def pytest_unconfigure(config):
         reporter.write_line(
             f"{len(missing)} real-host test(s) did not run: set NN_TILDE_SRC and NN_AR_SRC to the sources of nn_tilde "
             "and nn.ar (a git archive .tar.gz or a folder; .ci/run sets them), then make test or make real-hosts; "
-            "REQUIRE_REAL_HOSTS=1 turns a missing host into a failure", yellow=True, bold=True)
+            "REQUIRE_REAL_HOSTS=1 turns a missing host into a failure",
+            yellow=True,
+            bold=True,
+        )

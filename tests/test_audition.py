@@ -1,4 +1,5 @@
 """audition: an nn~-faithful host, tested with small models built here and with the chaos exports."""
+
 import json
 
 import nn_tilde
@@ -9,10 +10,10 @@ import torch
 
 from audition.host import Host
 from audition.model_file import open_export
-from safeio import UserError
 from audition.validate import validate
 from chaos_models.export import build, export
 from helpers.cli import run_cli
+from safeio import UserError
 from spec.host import SR, latency
 
 
@@ -103,7 +104,9 @@ def save(module, path):
 
 
 def test_latency_by_host_profile():
-    assert latency(2048) == 4032 and latency(512) == 960 and latency(4096) == 8128  # nn~'s threaded mode at Pd's 64-sample block: 2N - 64
+    assert (
+        latency(2048) == 4032 and latency(512) == 960 and latency(4096) == 8128
+    )  # nn~'s threaded mode at Pd's 64-sample block: 2N - 64
     assert latency(2048, "nn.ar") == 4032 and latency(2048, "nn.ar-nrt") == 1984 and latency(2048, "unthreaded") == 2048
 
 
@@ -114,7 +117,7 @@ def test_nn_tilde_without_bufsize_plays_a_one_in_one_out_model_4096_minus_n_late
     for n, late in ((512, 4544), (2048, 6080), (4096, 8128)):
         host = Host(gain, "forward", n, "nn~-unsized")
         y = host.play(x)[0, 0]
-        assert host.latency == late and not y[:late].any() and np.array_equal(y[late:], 2 * x[0, :10000 - late])
+        assert host.latency == late and not y[:late].any() and np.array_equal(y[late:], 2 * x[0, : 10000 - late])
     with pytest.raises(UserError, match=r"nn~ without \[bufsize 8192\( keeps 4096-sample buffers .* corrupts memory"):
         Host(gain, "forward", 8192, "nn~-unsized")
     chaos = open_export(export(build("chaos_effect", seed=0), tmp_path / "c.ts"))
@@ -157,8 +160,9 @@ def test_wrong_length_replays_the_previous_block_and_fails_validation(tmp_path, 
     y = Host(open_export(path), "forward", 256).run(x)[0, 0]
     np.testing.assert_array_equal(y, np.concatenate([x[0, :256], x[0, :256], x[0, 512:768], x[0, 512:768]]))
     assert "nn~: model output size is not consistent, expected 256 samples, got 255!" in capsys.readouterr().err
-    assert not Host(open_export(save(WrongLength(), tmp_path / "w.ts")), "forward", 256).run(x).any(), \
+    assert not Host(open_export(save(WrongLength(), tmp_path / "w.ts")), "forward", 256).run(x).any(), (
         "nothing played yet: the replayed block is silence"
+    )
     failures, _ = validate(tmp_path / "w.ts")
     assert any("nn~ needs (1, 1, 64) float32 (the host replays the previous block)" in f for f in failures)
 
@@ -166,9 +170,9 @@ def test_wrong_length_replays_the_previous_block_and_fails_validation(tmp_path, 
 def test_buffers_are_rounded_up_and_raised_to_the_largest_ratio(tmp_path, capsys):
     e = open_export(save(Codec(), tmp_path / "codec.ts"))
     assert Host(e, "encode", 2).buffer == 4 and "nn~: buffer size too small, switching to 4" in capsys.readouterr().err
-    assert Host(e, "forward", 100).buffer == 128     # the next power of two
+    assert Host(e, "forward", 100).buffer == 128  # the next power of two
     assert Host(e, "forward", 2, "nn.ar").buffer == 4, "forward's ratio is 1, encode's 4: all methods count"
-    assert "NNUGen: buffer size to small, switching to 4." in capsys.readouterr().err   # nn.ar's own words
+    assert "NNUGen: buffer size to small, switching to 4." in capsys.readouterr().err  # nn.ar's own words
     assert Host(e, "forward", 100, "nn.ar-nrt").buffer == 128
     assert "NNUGen: rounding buffer size 128." in capsys.readouterr().err, "nn.ar says it rounds; nn~ does not"
     x = np.random.default_rng(0).uniform(-1, 1, (1, 64)).astype(np.float32)
@@ -194,20 +198,47 @@ def test_nn_ar_starts_late_while_the_model_loads(tmp_path):
     late = Host(open_export(path), "chaos", 512, "nn.ar", load_delay=700).run(x)[0, 0]
     on_time = Host(open_export(path), "chaos", 512, "nn.ar").run(x[:, 700:])[0, 0]
     assert not late[:700].any()
-    np.testing.assert_array_equal(late[700:700 + len(on_time)], on_time)
+    np.testing.assert_array_equal(late[700 : 700 + len(on_time)], on_time)
     at_zero = Host(open_export(path), "chaos", 512, "nn.ar").run(x)[0, 0]
     assert np.abs(late[700:8192] - at_zero[700:8192]).max() > 1e-3, "chaos depends on where the buffers fall"
 
 
 def test_render_reports_and_refuses_non_finite_output(tmp_path):
     path = save(NaNAfter(), tmp_path / "nan.ts")
-    r = run_cli("-m", "audition", "render", path, "--in", "saw:110", "--seconds", "0.2", "--buffer", "2048",
-                "--align", "--out", tmp_path / "n.wav")
+    r = run_cli(
+        "-m",
+        "audition",
+        "render",
+        path,
+        "--in",
+        "saw:110",
+        "--seconds",
+        "0.2",
+        "--buffer",
+        "2048",
+        "--align",
+        "--out",
+        tmp_path / "n.wav",
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "the model produced 6772 NaN/inf sample(s) and 711 sample(s) above 0 dBFS (peak +3.5 dBFS)" in r.stderr
     assert "1 render(s) hold NaN/inf samples" in r.stderr and "--allow-nonfinite" in r.stderr
-    r = run_cli("-m", "audition", "render", path, "--in", "saw:110:1", "--seconds", "0.2", "--buffer", "2048",
-                "--align", "--allow-nonfinite", "--out", tmp_path / "n.wav")
+    r = run_cli(
+        "-m",
+        "audition",
+        "render",
+        path,
+        "--in",
+        "saw:110:1",
+        "--seconds",
+        "0.2",
+        "--buffer",
+        "2048",
+        "--align",
+        "--allow-nonfinite",
+        "--out",
+        tmp_path / "n.wav",
+    )
     assert r.returncode == 0 and "sample(s) above 0 dBFS (peak +9.5 dBFS)" in r.stderr, r.stderr
 
 
@@ -216,7 +247,7 @@ def test_chaos_export_through_host_equals_direct_calls(tmp_path):
     x = np.stack([np.random.default_rng(2).uniform(-1, 1, 8192), np.full(8192, 20.0)]).astype(np.float32)
     y = Host(open_export(path), "chaos", 2048).run(x)
     m = build("chaos_effect", seed=0)
-    direct = torch.cat([m.chaos(torch.from_numpy(x[None, :, k:k + 2048])) for k in range(0, 8192, 2048)], -1)
+    direct = torch.cat([m.chaos(torch.from_numpy(x[None, :, k : k + 2048])) for k in range(0, 8192, 2048)], -1)
     np.testing.assert_array_equal(y, direct.numpy())
 
 
@@ -246,21 +277,69 @@ def test_bad_files_get_one_sentence(tmp_path):
 def test_render_cli(tmp_path):
     path = export(build("chaos_effect", seed=0), tmp_path / "c.ts")
     out = tmp_path / "r.wav"
-    r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", "saw:110",
-                "--in", "lfo:0.5:1:38", "--seconds", "1", "--buffer", "512", "--out", str(out))
+    r = run_cli(
+        "-m",
+        "audition",
+        "render",
+        str(path),
+        "--method",
+        "chaos",
+        "--in",
+        "saw:110",
+        "--in",
+        "lfo:0.5:1:38",
+        "--seconds",
+        "1",
+        "--buffer",
+        "512",
+        "--out",
+        str(out),
+    )
     assert r.returncode == 0, r.stderr
     y, sr = sf.read(out)
     assert sr == SR and len(y) == SR and np.isfinite(y).all() and np.abs(y[960:]).max() > 0
     assert not y[:960].any(), "the first 2N-64 samples are the host's latency"
 
-    r = run_cli("-m", "audition", "render", str(path), "--method", "topo", "--in", "saw:55", "--in", "const:1",
-                "--grid", "mod1=1:18:3", "--seconds", "0.5", "--out", str(tmp_path / "g.wav"))
+    r = run_cli(
+        "-m",
+        "audition",
+        "render",
+        str(path),
+        "--method",
+        "topo",
+        "--in",
+        "saw:55",
+        "--in",
+        "const:1",
+        "--grid",
+        "mod1=1:18:3",
+        "--seconds",
+        "0.5",
+        "--out",
+        str(tmp_path / "g.wav"),
+    )
     assert r.returncode == 0 and len(list(tmp_path.glob("g_in2=*.wav"))) == 3
 
     r = run_cli("-m", "audition", "render", str(path), "--method", "chaos", "--in", "saw:110")
     assert r.returncode == 2 and "has 2 inlet(s)" in r.stderr and "but 1 --in source(s)" in r.stderr
-    r = run_cli("-m", "audition", "render", str(path), "--method", "choas", "--in", "saw", "--in", "const:3",
-                "--in", "const:1", "--seconds", "0.1", "--out", str(tmp_path / "f.wav"))
+    r = run_cli(
+        "-m",
+        "audition",
+        "render",
+        str(path),
+        "--method",
+        "choas",
+        "--in",
+        "saw",
+        "--in",
+        "const:3",
+        "--in",
+        "const:1",
+        "--seconds",
+        "0.1",
+        "--out",
+        str(tmp_path / "f.wav"),
+    )
     assert r.returncode == 0 and "nn~: method choas not found in model, using forward instead" in r.stderr
     r = run_cli("-m", "audition", "render", str(path), "--method", "choas", "--in", "saw", "--strict")
     assert r.returncode == 2 and "has no method 'choas'" in r.stderr
@@ -290,8 +369,20 @@ def test_validate_and_bench_cli(tmp_path):
 
 def test_bench_worst_case_gives_the_block_time_distribution_and_the_safe_buffer(tmp_path):
     export(build("model_synth", seed=0), tmp_path / "m.ts")
-    r = run_cli("-m", "audition", "bench", str(tmp_path), "--worst-case", "--buffers", "64", "512", "--blocks", "300",
-                "--json", str(tmp_path / "b.json"))
+    r = run_cli(
+        "-m",
+        "audition",
+        "bench",
+        str(tmp_path),
+        "--worst-case",
+        "--buffers",
+        "64",
+        "512",
+        "--blocks",
+        "300",
+        "--json",
+        str(tmp_path / "b.json"),
+    )
     assert r.returncode == 0, r.stderr
     rows = json.loads((tmp_path / "b.json").read_text())
     for row in rows:
@@ -306,16 +397,18 @@ def test_bench_worst_case_gives_the_block_time_distribution_and_the_safe_buffer(
 def test_the_safe_buffer_is_the_smallest_whose_p999_is_under_half_the_deadline():
     from audition.bench import safe_buffers
 
-    rows = [{"model": "a.ts", "method": "chaos", "buffer": n, "safe": ok}
-            for n, ok in ((64, False), (128, True), (256, False), (512, True))]
+    rows = [
+        {"model": "a.ts", "method": "chaos", "buffer": n, "safe": ok}
+        for n, ok in ((64, False), (128, True), (256, False), (512, True))
+    ]
     rows += [{"model": "b.ts", "method": "forward", "buffer": 2048, "safe": False}]
     assert safe_buffers(rows) == {"a.ts:chaos": 128, "b.ts:forward": None}
 
 
 def test_validate_warns_when_one_nan_poisons_every_later_block(tmp_path):
-    _, warnings = validate(save(Stateful(), tmp_path / "s.ts"))   # a running sum keeps a NaN forever
+    _, warnings = validate(save(Stateful(), tmp_path / "s.ts"))  # a running sum keeps a NaN forever
     assert any("s.ts:forward: one NaN sample poisons every later block" in w for w in warnings)
-    _, warnings = validate(save(Gain(), tmp_path / "g.ts"))       # no state: only that block is hit
+    _, warnings = validate(save(Gain(), tmp_path / "g.ts"))  # no state: only that block is hit
     assert not any("poisons" in w for w in warnings) and any("nan input reaches the output" in w for w in warnings)
 
 

@@ -1,5 +1,6 @@
 """make bench-gpu: the GPU benchmark's code path, run on CPU with tiny settings, and its arithmetic; and what
 every benchmark refuses before it starts."""
+
 import importlib
 import json
 
@@ -27,7 +28,7 @@ def test_proposed_batch_keeps_headroom_and_the_floor():
 
 def test_second_run_never_exceeds_what_the_first_says_fits():
     noise = recipes.load("noise")
-    row = noise.batch_for_gpu(150.0)           # a 150e9-byte card (an H200) uses the 141 GB row
+    row = noise.batch_for_gpu(150.0)  # a 150e9-byte card (an H200) uses the 141 GB row
     first = gpu_plan.Plan(noise, row, "wrapper", "141 GB row")
     # no larger row: the batch scaled to the card, floor(row * 150 / 141) ...
     nxt = gpu_plan.next_plan(first, [{"phases": {"2": {"peak_reserved_gb": 100.0}}}], 150.0)
@@ -45,14 +46,22 @@ def test_wrapper_and_plain_are_timed_in_alternating_pairs_and_compared_pair_by_p
     noise = recipes.load("noise")
     first = gpu_plan.Plan(noise, 8, "wrapper", "8 GB row")
     plain0, rest = gpu_plan.pair_order(first, 4)
-    assert [(p.kind, p.pair) for p in plain0] == [("plain", 0)]   # right after the recipe's first run
-    assert [(p.kind, p.pair) for p in rest] == [("plain", 1), ("wrapper", 1), ("wrapper", 2), ("plain", 2),
-                                                ("plain", 3), ("wrapper", 3)]
+    assert [(p.kind, p.pair) for p in plain0] == [("plain", 0)]  # right after the recipe's first run
+    assert [(p.kind, p.pair) for p in rest] == [
+        ("plain", 1),
+        ("wrapper", 1),
+        ("wrapper", 2),
+        ("plain", 2),
+        ("plain", 3),
+        ("wrapper", 3),
+    ]
     # plain/wrapper per pair: 1.0, 1.2, 0.9 (each pair's own machine speed cancels out), then the median
-    runs = [{"recipe": "noise", "batch": 8, "kind": kind, "pair": k, "profiler_step_s": s, "profiler_data_s": 0.1}
-            for k, (w, p) in enumerate([(0.9, 0.9), (0.4, 0.5), (1.9, 1.7)])
-            for kind, s in (("wrapper", w), ("plain", p))]
-    runs.append({"recipe": "noise", "batch": 16, "kind": "wrapper", "pair": 0, "profiler_step_s": 9.0})   # no pair
+    runs = [
+        {"recipe": "noise", "batch": 8, "kind": kind, "pair": k, "profiler_step_s": s, "profiler_data_s": 0.1}
+        for k, (w, p) in enumerate([(0.9, 0.9), (0.4, 0.5), (1.9, 1.7)])
+        for kind, s in (("wrapper", w), ("plain", p))
+    ]
+    runs.append({"recipe": "noise", "batch": 16, "kind": "wrapper", "pair": 0, "profiler_step_s": 9.0})  # no pair
     report = gpu_report.analyse({"runs": runs, "gpu_total_gb": None})
     w0 = report["runs"][0]
     assert w0["ratio_vs_plain"] == pytest.approx(1.0) and w0["ratio_vs_plain_pairs"] == 3
@@ -60,11 +69,20 @@ def test_wrapper_and_plain_are_timed_in_alternating_pairs_and_compared_pair_by_p
     assert all("ratio_vs_plain" not in r for r in report["runs"][1:])
 
 
-@pytest.mark.parametrize("bench,option", [
-    ("bench_gpu", ["--pairs", "0"]), ("bench_gpu", ["--steps", "-3"]), ("bench_gpu", ["--warmup", "nan"]),
-    ("bench_gpu", ["--budget-s", "inf"]), ("bench_loader", ["--batch", "0"]), ("bench_loader", ["--workers", "-1"]),
-    ("bench_loader", ["--pairs", "1e30"]), ("bench_preprocess", ["--pairs", "0"]),
-    ("bench_preprocess", ["--long-minutes", "nan"])])
+@pytest.mark.parametrize(
+    "bench,option",
+    [
+        ("bench_gpu", ["--pairs", "0"]),
+        ("bench_gpu", ["--steps", "-3"]),
+        ("bench_gpu", ["--warmup", "nan"]),
+        ("bench_gpu", ["--budget-s", "inf"]),
+        ("bench_loader", ["--batch", "0"]),
+        ("bench_loader", ["--workers", "-1"]),
+        ("bench_loader", ["--pairs", "1e30"]),
+        ("bench_preprocess", ["--pairs", "0"]),
+        ("bench_preprocess", ["--long-minutes", "nan"]),
+    ],
+)
 def test_benchmarks_refuse_a_bad_count_before_any_run(bench, option, capsys):
     main = importlib.import_module(f"rave_pipeline.benchmarks.{bench}").main
     with pytest.raises(SystemExit) as e:
@@ -72,9 +90,13 @@ def test_benchmarks_refuse_a_bad_count_before_any_run(bench, option, capsys):
     assert e.value.code == 2 and f"{option[0]} '{option[1]}': give a" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("bench,argv,sentence", [
-    ("bench_loader", ["--chunks", "4", "--batch", "8"], "--chunks 4 is less than one --batch of 8"),
-    ("bench_preprocess", ["--short", "0", "--long", "0"], "leave nothing to preprocess")])
+@pytest.mark.parametrize(
+    "bench,argv,sentence",
+    [
+        ("bench_loader", ["--chunks", "4", "--batch", "8"], "--chunks 4 is less than one --batch of 8"),
+        ("bench_preprocess", ["--short", "0", "--long", "0"], "leave nothing to preprocess"),
+    ],
+)
 def test_benchmarks_refuse_settings_with_nothing_to_time(bench, argv, sentence, capsys):
     with pytest.raises(SystemExit) as e:
         importlib.import_module(f"rave_pipeline.benchmarks.{bench}").main(argv)
@@ -89,15 +111,27 @@ def test_exception_line_is_found_under_gin_context_lines():
 @pytest.mark.slow
 def test_bench_gpu_runs_rave_on_cpu_with_tiny_settings(tmp_path):
     out = tmp_path / "gpu.json"
-    proc = run_cli("-m", "rave_pipeline.benchmarks.bench_gpu", "--recipes", "noise", "--steps", "2", "--warmup", "1",
-                   "--out", str(out), env={"BENCH_GPU_LOGS": str(tmp_path)}, timeout=600)
+    proc = run_cli(
+        "-m",
+        "rave_pipeline.benchmarks.bench_gpu",
+        "--recipes",
+        "noise",
+        "--steps",
+        "2",
+        "--warmup",
+        "1",
+        "--out",
+        str(out),
+        env={"BENCH_GPU_LOGS": str(tmp_path)},
+        timeout=600,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     report = json.loads(out.read_text())
     wrapper, plain = report["runs"]
     assert (wrapper["kind"], plain["kind"]) == ("wrapper", "plain")
-    assert wrapper["n_signal"] == 40960 and wrapper["batch"] == 4   # v2_small's smallest n_signal, the CPU batch
+    assert wrapper["n_signal"] == 40960 and wrapper["batch"] == 4  # v2_small's smallest n_signal, the CPU batch
     assert "error" not in wrapper and "error" not in plain
-    for phase in ("1", "2"):   # PHASE_1_DURATION = 1 + 2: three steps in each RAVE phase, the first untimed
+    for phase in ("1", "2"):  # PHASE_1_DURATION = 1 + 2: three steps in each RAVE phase, the first untimed
         p = wrapper["phases"][phase]
         assert p["steps"] == 3 and p["timed_steps"] == 2
         assert p["s_per_step_median"] > 0 and 0 <= p["data_wait_fraction"] < 1

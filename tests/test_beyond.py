@@ -1,16 +1,17 @@
 """Beyond the essay: block-size invariance, live weight morphing, the fine-tuned hybrid."""
+
 import json
 
 import numpy as np
 import torch
 
-from helpers.audio import sox_noise
 from audition.host import Host
 from audition.model_file import open_export
 from audition.validate import validate
 from chaos_models.beyond import STREAM_DELAY, MorphChaosEffect, StreamingChaosEffect
 from chaos_models.export import build, export, export_beyond
 from chaos_models.models import ChaosEffect
+from helpers.audio import sox_noise
 
 
 def signal_and_control(n=16384, seed=0):
@@ -55,7 +56,7 @@ def test_streaming_state_restarts_on_new_batch_size():
     m.chaos(x)
     batched = m.chaos(x.repeat(4, 1, 1))  # mc.nn~ with 4 channels: a new batch size starts from silence
     for i in range(4):
-        assert torch.allclose(batched[i:i + 1], first, atol=1e-4)  # float rounding of batched convs
+        assert torch.allclose(batched[i : i + 1], first, atol=1e-4)  # float rounding of batched convs
 
 
 def test_morph_ends_are_the_two_seeded_instruments():
@@ -104,8 +105,17 @@ def test_hybrid_moves_toward_its_target_and_stays_a_chaos_effect(tmp_path):
 def test_streaming_with_a_wider_kernel_is_a_clear_error(tmp_path):
     from helpers.cli import run_cli
 
-    r = run_cli("-m", "chaos_models", "export", "--model", "streaming_chaos_effect", "--kernel", "3",
-                "--out", str(tmp_path / "s.ts"))
+    r = run_cli(
+        "-m",
+        "chaos_models",
+        "export",
+        "--model",
+        "streaming_chaos_effect",
+        "--kernel",
+        "3",
+        "--out",
+        str(tmp_path / "s.ts"),
+    )
     assert r.returncode == 2 and "need --kernel 1" in r.stderr and "Traceback" not in r.stderr
     assert not list(tmp_path.iterdir()), "nothing written"
 
@@ -116,12 +126,14 @@ def test_a_held_morph_mixes_the_weights_once_per_value_and_matches_per_sample_mi
     torch.manual_seed(0)
     x, ctl = torch.rand(1, 1, 2048) * 2 - 1, torch.full((1, 1, 2048), 10.0)
     played = torch.jit.script(MorphChaosEffect(seed_a=0, seed_b=1))
-    for v in (0.3, 0.7, 0.3):   # the value changes between blocks: the mixed weights follow it
+    for v in (0.3, 0.7, 0.3):  # the value changes between blocks: the mixed weights follow it
         m = torch.full((1, 1, 2048), v)
         held = played.chaos(torch.cat([x, ctl, m], 1))
-        assert torch.equal(held, torch.jit.script(MorphChaosEffect(seed_a=0, seed_b=1)).chaos(torch.cat([x, ctl, m], 1)))
+        assert torch.equal(
+            held, torch.jit.script(MorphChaosEffect(seed_a=0, seed_b=1)).chaos(torch.cat([x, ctl, m], 1))
+        )
         moving = m.clone()
-        moving[..., -1] = v + 1e-7   # not held: every layer of both weight sets, mixed per sample
+        moving[..., -1] = v + 1e-7  # not held: every layer of both weight sets, mixed per sample
         per_sample = played.chaos(torch.cat([x, ctl, moving], 1))
-        diff = (held - per_sample)[..., :-4].abs().max().item()   # conv_chaos reaches 2 + 2 samples back
-        assert 0 < diff < 5e-6, diff   # measured 1.1e-6 to 2.1e-6 (-100 dB of the peak)
+        diff = (held - per_sample)[..., :-4].abs().max().item()  # conv_chaos reaches 2 + 2 samples back
+        assert 0 < diff < 5e-6, diff  # measured 1.1e-6 to 2.1e-6 (-100 dB of the peak)

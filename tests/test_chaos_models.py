@@ -1,4 +1,5 @@
 """chaos_models: the essay's instruments, bit for bit, safe for hosts, exported for nn~."""
+
 import json
 import math
 import subprocess
@@ -6,7 +7,8 @@ import sys
 
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chaos_models import essay
 from chaos_models.export import build, export, export_essay
@@ -59,7 +61,7 @@ def test_model_synth_is_batch_safe():
     m, x = ModelSynth(seed=0), playable(3, 256, b=4)
     y = m(x)
     for b in range(4):
-        assert torch.equal(y[b:b + 1], m(x[b:b + 1]))
+        assert torch.equal(y[b : b + 1], m(x[b : b + 1]))
 
 
 def test_seed_does_not_touch_global_rng():
@@ -110,6 +112,7 @@ def test_a_bad_sample_plays_as_the_guard_says(cls, method, c):
     """NaN from the host plays exactly as silence, +-inf exactly as +-INPUT_LIMIT, on every inlet, and the
     finite samples around them exactly as they would anyway."""
     from chaos_models.models import INPUT_LIMIT
+
     m = cls(seed=0)
     for inlet in range(c):
         x = playable(c, 256)
@@ -142,7 +145,7 @@ def test_silent_input_sound_is_buffer_edges_not_bias_oscillation():
     assert float(interior.std()) < 1e-6 and abs(float(interior.mean())) > 0.05, "a constant inside the block"
     assert float((y[:4] - interior.mean()).abs().max()) > 0.05 and float((y[-4:] - interior.mean()).abs().max()) > 0.05
     stream = StreamingChaosEffect(seed=0)
-    ys = torch.cat([stream.chaos(x)[0, 0] for _ in range(8)])[2048:]   # past the first block's start-up
+    ys = torch.cat([stream.chaos(x)[0, 0] for _ in range(8)])[2048:]  # past the first block's start-up
     assert 20 * math.log10(float(ys.std()) + 1e-30) < -100
 
 
@@ -166,6 +169,7 @@ def test_nn_tilde_metadata(tmp_path):
     assert manifest["seed"] == 0 and manifest["hyper_parameters"]["operators"] == 14
     assert manifest["methods"]["forward"]["params"] == [3, 1, 1, 1]
     import hashlib
+
     assert manifest["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -173,8 +177,9 @@ def test_saved_export_reloads_in_fresh_process_with_identical_output(tmp_path):
     path = export(build("chaos_effect", operators=5, w_mult=4, seed=2), tmp_path / "c.ts")
     x = playable(2, 2048)
     torch.save(x, tmp_path / "x.pt")
-    code = ("import torch,sys; m=torch.jit.load(sys.argv[1]); x=torch.load(sys.argv[2]);"
-            "torch.save(m.chaos(x), sys.argv[3])")
+    code = (
+        "import torch,sys; m=torch.jit.load(sys.argv[1]); x=torch.load(sys.argv[2]);torch.save(m.chaos(x), sys.argv[3])"
+    )
     subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "x.pt"), str(tmp_path / "y.pt")], check=True)
     assert torch.equal(torch.load(tmp_path / "y.pt"), ChaosEffect(operators=5, w_mult=4, seed=2).chaos(x))
 
@@ -211,8 +216,9 @@ def test_inlet_ranges_travel_inside_the_export_typed_and_as_labels(tmp_path):
         e, manifest = open_export(path), json.loads(path.with_suffix(".json").read_text())
         for method, inlets in model.METHODS.items():
             read = e.method(method).inlets
-            assert [(i.name, i.unit, i.low, i.high, i.nominal) for i in read] == \
-                [(i.name, i.unit, i.low, i.high, nominal(i.low, i.high)) for i in inlets]
+            assert [(i.name, i.unit, i.low, i.high, i.nominal) for i in read] == [
+                (i.name, i.unit, i.low, i.high, nominal(i.low, i.high)) for i in inlets
+            ]
             assert manifest["methods"][method]["inlets"] == [i.as_dict() for i in inlets]
             assert [label_range(label) for label in e.method(method).input_labels] == [(i.low, i.high) for i in inlets]
             assert all(i.low < i.high for i in inlets)
@@ -228,12 +234,17 @@ def test_bench_chaos_times_every_instrument_against_the_essay_class_on_the_same_
     monkeypatch.setattr(bench_chaos, "PAIRS", 3)
     threads = torch.get_num_threads()
     try:
-        with torch.random.fork_rng(devices=[]):   # it seeds torch's global generator, as the benchmark runs
-            rows = list(bench_chaos.rows(buffers=[64]))   # and sets 1 thread
+        with torch.random.fork_rng(devices=[]):  # it seeds torch's global generator, as the benchmark runs
+            rows = list(bench_chaos.rows(buffers=[64]))  # and sets 1 thread
     finally:
         torch.set_num_threads(threads)
-    assert [(r[0], r[1]) for r in rows] == [("ChaosEffect", "forward"), ("ChaosEffect", "topo"), ("ChaosEffect", "chaos"),
-                                           ("ModelSynth", "forward"), ("StreamingChaosEffect", "chaos"),
-                                           ("MorphChaosEffect", "chaos")]
+    assert [(r[0], r[1]) for r in rows] == [
+        ("ChaosEffect", "forward"),
+        ("ChaosEffect", "topo"),
+        ("ChaosEffect", "chaos"),
+        ("ModelSynth", "forward"),
+        ("StreamingChaosEffect", "chaos"),
+        ("MorphChaosEffect", "chaos"),
+    ]
     for _, _, n, rtf, rtf_ref, p in rows:
         assert n == 64 and rtf > 0 and rtf_ref > 0 and p["pairs"] == 3 and p["q1"] <= p["median"] <= p["q3"]

@@ -1,10 +1,11 @@
 """compare.claims on synthetic analysis results: each rule gives each of its verdicts where it should."""
+
 import pytest
 
-from spec.instruments import CHAOS_EFFECT_VARIANTS, STREAMING_CLASSES
-from spec.rave import PHASE_1_DEFAULT
 from compare import claims
 from spec import names
+from spec.instruments import CHAOS_EFFECT_VARIANTS, STREAMING_CLASSES
+from spec.rave import PHASE_1_DEFAULT
 
 
 def cls_of(key: str) -> str:
@@ -13,10 +14,18 @@ def cls_of(key: str) -> str:
 
 
 def result(family="hand-written", cls="chaos_models.models.ChaosEffect", **fields):
-    r = {"family": family, "class": cls, "global_step": None, "homogenisation_index": 1.0, "mean_rms_db": -20.0,
-         "hf_gain_db": 0.0, "resonant_modes_hz": [], "buffer_edge_artifact_db": None,
-         "frequency_response": {"-40": [{"thd": 0.01}], "-6": [{"thd": 0.2}], "0": [{"thd": 0.5}]},
-         "self_oscillation": {"threshold": None, "values": [0.0, 50.0], "silent_input_db": [-120.0, -120.0]}}
+    r = {
+        "family": family,
+        "class": cls,
+        "global_step": None,
+        "homogenisation_index": 1.0,
+        "mean_rms_db": -20.0,
+        "hf_gain_db": 0.0,
+        "resonant_modes_hz": [],
+        "buffer_edge_artifact_db": None,
+        "frequency_response": {"-40": [{"thd": 0.01}], "-6": [{"thd": 0.2}], "0": [{"thd": 0.5}]},
+        "self_oscillation": {"threshold": None, "values": [0.0, 50.0], "silent_input_db": [-120.0, -120.0]},
+    }
     r.update(fields)
     return r
 
@@ -25,34 +34,45 @@ def verdicts(results, claim_id):
     return [row["verdict"] for row in claims.judge(results) if row["id"] == claim_id]
 
 
-@pytest.mark.parametrize("h,step,expected", [
-    (0.1, 2_000_000, "supported"),
-    (0.6, 2_000_000, "partly"),
-    (0.9, 2_000_000, "refuted"),
-    (0.01, 20, "inconclusive"),                 # 20 CPU steps say nothing about RAVE
-    (0.01, PHASE_1_DEFAULT, "inconclusive"),
-])
+@pytest.mark.parametrize(
+    "h,step,expected",
+    [
+        (0.1, 2_000_000, "supported"),
+        (0.6, 2_000_000, "partly"),
+        (0.9, 2_000_000, "refuted"),
+        (0.01, 20, "inconclusive"),  # 20 CPU steps say nothing about RAVE
+        (0.01, PHASE_1_DEFAULT, "inconclusive"),
+    ],
+)
 def test_homogenisation(h, step, expected):
-    res = {"my_run:forward": result("trained", "", homogenisation_index=h, global_step=step, recipe="noise"),
-           "chaos:forward": result(homogenisation_index=0.7)}
+    res = {
+        "my_run:forward": result("trained", "", homogenisation_index=h, global_step=step, recipe="noise"),
+        "chaos:forward": result(homogenisation_index=0.7),
+    }
     assert verdicts(res, "homogenisation") == [expected]
 
 
 def test_homogenisation_reads_the_phase_1_the_model_was_trained_with():
-    res = {"x:forward": result("trained", "", homogenisation_index=0.1, global_step=400_000, phase_1_duration=300_000,
-                               recipe="noise")}
+    res = {
+        "x:forward": result(
+            "trained", "", homogenisation_index=0.1, global_step=400_000, phase_1_duration=300_000, recipe="noise"
+        )
+    }
     assert verdicts(res, "homogenisation") == ["supported"]
-    res["x:forward"]["recipe"] = "voice"   # the recipe comes from the manifest, not from the file name
+    res["x:forward"]["recipe"] = "voice"  # the recipe comes from the manifest, not from the file name
     assert verdicts(res, "homogenisation") == ["not measured"]
     assert verdicts({}, "homogenisation") == ["not measured"]
 
 
-@pytest.mark.parametrize("quiet,loud,expected", [
-    (0.01, 0.5, "supported"),
-    (0.01, 0.02, "partly"),     # quiet enough, but no more distorted when loud
-    (0.05, 0.5, "partly"),
-    (0.2, 0.5, "refuted"),
-])
+@pytest.mark.parametrize(
+    "quiet,loud,expected",
+    [
+        (0.01, 0.5, "supported"),
+        (0.01, 0.02, "partly"),  # quiet enough, but no more distorted when loud
+        (0.05, 0.5, "partly"),
+        (0.2, 0.5, "refuted"),
+    ],
+)
 def test_near_linear_when_quiet(quiet, loud, expected):
     fr = {"-40": [{"thd": quiet}] * 3, "-6": [{"thd": 0.2}], "0": [{"thd": loud}] * 3}
     assert verdicts({"c:forward": result(frequency_response=fr)}, "near_linear") == [expected]
@@ -68,8 +88,11 @@ def test_resonant_modes_and_topo_hotter():
 
 def test_self_oscillation_names_the_measured_mechanism():
     osc = {"threshold": 30.0, "values": [0.0, 50.0], "silent_input_db": [-120.0, -20.0]}
-    [row] = [r for r in claims.judge({"c:chaos": result(self_oscillation=osc, buffer_edge_artifact_db=-10.0)})
-             if r["id"] == "self_oscillation"]
+    [row] = [
+        r
+        for r in claims.judge({"c:chaos": result(self_oscillation=osc, buffer_edge_artifact_db=-10.0)})
+        if r["id"] == "self_oscillation"
+    ]
     assert row["verdict"] == "supported" and "buffer edge" in row["evidence"] and "not the biases" in row["evidence"]
     assert verdicts({"c:chaos": result()}, "self_oscillation") == ["refuted"]
 
@@ -80,12 +103,15 @@ def test_neural_sound(t, h, expected):
     assert verdicts(res, "neural_sound") == [expected]
 
 
-@pytest.mark.parametrize("edges,expected", [
-    ({"chaos_effect:chaos": -10.0, "streaming_chaos_effect:chaos": -120.0}, "supported"),
-    ({"chaos_effect:chaos": -10.0, "streaming_chaos_effect:chaos": -20.0}, "refuted"),
-    ({"chaos_effect:chaos": -80.0, "streaming_chaos_effect:chaos": -120.0}, "refuted"),
-    ({"chaos_effect:chaos": -10.0}, "inconclusive"),   # no streaming variant to compare with
-])
+@pytest.mark.parametrize(
+    "edges,expected",
+    [
+        ({"chaos_effect:chaos": -10.0, "streaming_chaos_effect:chaos": -120.0}, "supported"),
+        ({"chaos_effect:chaos": -10.0, "streaming_chaos_effect:chaos": -20.0}, "refuted"),
+        ({"chaos_effect:chaos": -80.0, "streaming_chaos_effect:chaos": -120.0}, "refuted"),
+        ({"chaos_effect:chaos": -10.0}, "inconclusive"),  # no streaming variant to compare with
+    ],
+)
 def test_buffer_dependence(edges, expected):
     res = {k: result(cls=cls_of(k), buffer_edge_artifact_db=v) for k, v in edges.items()}
     assert verdicts(res, "buffer_dependence") == [expected]
@@ -94,11 +120,15 @@ def test_buffer_dependence(edges, expected):
 def test_claims_choose_models_by_their_class_not_their_name():
     """A streaming export under another name still counts as streaming; a model named "streaming" that is the
     essay's class does not. Classes outside spec's ChaosEffect variants are no ChaosEffect at all."""
-    renamed = {"mine:chaos": result(cls=STREAMING_CLASSES[0], buffer_edge_artifact_db=-120.0),
-               "chaos_effect:chaos": result(buffer_edge_artifact_db=-10.0)}
+    renamed = {
+        "mine:chaos": result(cls=STREAMING_CLASSES[0], buffer_edge_artifact_db=-120.0),
+        "chaos_effect:chaos": result(buffer_edge_artifact_db=-10.0),
+    }
     assert verdicts(renamed, "buffer_dependence") == ["supported"]
-    misnamed = {"streaming_x:chaos": result(buffer_edge_artifact_db=-120.0),
-                "chaos_effect:chaos": result(buffer_edge_artifact_db=-10.0)}
+    misnamed = {
+        "streaming_x:chaos": result(buffer_edge_artifact_db=-120.0),
+        "chaos_effect:chaos": result(buffer_edge_artifact_db=-10.0),
+    }
     assert verdicts(misnamed, "buffer_dependence") == ["inconclusive"]
     fr = {"-40": [{"thd": 0.01}], "0": [{"thd": 0.5}]}
     other = {"synth:forward": result(cls="chaos_models.models.ModelSynth", frequency_response=fr)}
@@ -111,8 +141,10 @@ def test_claims_choose_models_by_their_class_not_their_name():
 def test_finetune():
     ft = {"loss_before": 2.1, "loss_after": 1.2, "steps": 300}
     parent = names.essay("chaos_effect")
-    res = {parent.removesuffix(".ts") + ":topo": result(),
-           "hybrid:topo": result("hybrid", finetune=ft, parent=parent, homogenisation_index=0.5)}
+    res = {
+        parent.removesuffix(".ts") + ":topo": result(),
+        "hybrid:topo": result("hybrid", finetune=ft, parent=parent, homogenisation_index=0.5),
+    }
     [row] = [r for r in claims.judge(res) if r["id"] == "finetune"]
     assert row["verdict"] == "supported" and "homogenisation 1.00 -> 0.50" in row["evidence"]
     res["hybrid:topo"]["finetune"] = {**ft, "loss_after": 2.5}
@@ -120,17 +152,22 @@ def test_finetune():
 
 
 def judged(*verdicts_and_effects, claim_id="x"):
-    return [claims.row(claim_id, "A claim.", "", v, [f"m{i}:forward"], e) for i, (v, e) in enumerate(verdicts_and_effects)]
+    return [
+        claims.row(claim_id, "A claim.", "", v, [f"m{i}:forward"], e) for i, (v, e) in enumerate(verdicts_and_effects)
+    ]
 
 
-@pytest.mark.parametrize("rows,expected,holds", [
-    ([("supported", 1.0)] * 4, "supported", "holds for 4/4"),
-    ([("supported", 1.0)] * 3 + [("refuted", 0.0)], "supported", "holds for 3/4"),    # 75 %: HOLDS_FROM
-    ([("supported", 1.0)] * 2 + [("refuted", 0.0)] * 2, "partly", "holds for 2/4"),
-    ([("refuted", 0.0)] * 3 + [("partly", 0.5)], "refuted", "holds for 0/4"),
-    ([("inconclusive", None)] * 2, "inconclusive", "no decisive measurement; 2 inconclusive"),
-    ([("supported", 1.0), ("inconclusive", None)], "supported", "holds for 1/1; 1 inconclusive"),
-])
+@pytest.mark.parametrize(
+    "rows,expected,holds",
+    [
+        ([("supported", 1.0)] * 4, "supported", "holds for 4/4"),
+        ([("supported", 1.0)] * 3 + [("refuted", 0.0)], "supported", "holds for 3/4"),  # 75 %: HOLDS_FROM
+        ([("supported", 1.0)] * 2 + [("refuted", 0.0)] * 2, "partly", "holds for 2/4"),
+        ([("refuted", 0.0)] * 3 + [("partly", 0.5)], "refuted", "holds for 0/4"),
+        ([("inconclusive", None)] * 2, "inconclusive", "no decisive measurement; 2 inconclusive"),
+        ([("supported", 1.0), ("inconclusive", None)], "supported", "holds for 1/1; 1 inconclusive"),
+    ],
+)
 def test_one_record_per_claim(rows, expected, holds):
     [summary] = claims.summarise(judged(*rows))
     assert (summary["verdict"], summary["holds"]) == (expected, holds)
@@ -150,15 +187,17 @@ def test_the_effect_is_a_median_with_a_bootstrap_interval():
 
 def test_the_family_counts_instruments_per_method_and_scope():
     from compare import family
+
     res = {}
-    for seed, w in family.members(4):       # 4 seeds at w_mult 2, one at each of 1, 3, 4
+    for seed, w in family.members(4):  # 4 seeds at w_mult 2, one at each of 1, 3, 4
         osc = {"threshold": 10.0 if seed < 3 else None, "values": [1.0, 38.0], "silent_input_db": [-120.0, -30.0]}
         for method in ("forward", "topo", "chaos"):
-            res[family.key(seed, w, method)] = result(self_oscillation=osc, seed=seed, w_mult=w,
-                                                      mean_rms_db=-20.0 + (method == "topo"))
+            res[family.key(seed, w, method)] = result(
+                self_oscillation=osc, seed=seed, w_mult=w, mean_rms_db=-20.0 + (method == "topo")
+            )
     by = {(c["id"], c["method"], c["scope"]): c for c in family.judge(res)}
     essay = by[("self_oscillation", "chaos", "w_mult 2 (the essay's)")]
-    assert (essay["verdict"], essay["holds"]) == ("supported", "holds for 3/4")   # seed 3 never oscillates
+    assert (essay["verdict"], essay["holds"]) == ("supported", "holds for 3/4")  # seed 3 never oscillates
     assert by[("self_oscillation", "chaos", "w_mult 1-4")]["holds"] == "holds for 6/7"
     assert by[("topo_hotter", "topo vs forward", "w_mult 1-4")]["holds"] == "holds for 7/7"
     assert ("self_oscillation", "forward", "w_mult 1-4") not in by, "the claim is about chaos only"
@@ -173,8 +212,10 @@ def near(t: float, side: int) -> float:
 @pytest.mark.parametrize("side", [-1, 1])
 def test_homogenisation_thresholds_are_where_they_say(side):
     hand = {"c:forward": result(homogenisation_index=0.95)}
-    res = {"r:forward": result("trained", "", homogenisation_index=near(0.5, side), global_step=2_000_000,
-                               recipe="noise"), **hand}
+    res = {
+        "r:forward": result("trained", "", homogenisation_index=near(0.5, side), global_step=2_000_000, recipe="noise"),
+        **hand,
+    }
     assert verdicts(res, "homogenisation") == ["supported" if side < 0 else "partly"]
     res["r:forward"]["homogenisation_index"] = near(0.8, side)
     assert verdicts(res, "homogenisation") == ["partly" if side < 0 else "refuted"]
@@ -182,7 +223,7 @@ def test_homogenisation_thresholds_are_where_they_say(side):
 
 @pytest.mark.parametrize("side", [-1, 1])
 def test_phase_1_default_is_the_boundary(side):
-    step = 1_000_000 + (0 if side < 0 else 1)   # RAVE v2's PHASE_1_DURATION
+    step = 1_000_000 + (0 if side < 0 else 1)  # RAVE v2's PHASE_1_DURATION
     res = {"r:forward": result("trained", "", homogenisation_index=0.1, global_step=step, recipe="noise")}
     assert verdicts(res, "homogenisation") == ["inconclusive" if side < 0 else "supported"]
 
@@ -192,33 +233,42 @@ def test_linearity_thresholds_are_where_they_say(side):
     def verdict(quiet, loud):
         fr = {"-40": [{"thd": quiet}], "-6": [{"thd": 0.2}], "0": [{"thd": loud}]}
         return verdicts({"c:forward": result(frequency_response=fr)}, "near_linear")[0]
-    assert verdict(near(0.03, side), 0.9) == ("supported" if side < 0 else "partly")        # 3 % THD
+
+    assert verdict(near(0.03, side), 0.9) == ("supported" if side < 0 else "partly")  # 3 % THD
     assert verdict(0.01, near(3.0 * 0.01, side)) == ("partly" if side < 0 else "supported")  # 3x louder
-    assert verdict(near(0.10, side), 0.9) == ("partly" if side < 0 else "refuted")          # 10 % THD
+    assert verdict(near(0.10, side), 0.9) == ("partly" if side < 0 else "refuted")  # 10 % THD
 
 
 @pytest.mark.parametrize("side", [-1, 1])
 def test_edge_threshold_is_where_it_says(side):
-    edge = near(-60.0, side)   # -61.2 dB: free of the buffer; -58.8 dB: dependent on it
+    edge = near(-60.0, side)  # -61.2 dB: free of the buffer; -58.8 dB: dependent on it
     dependent = {"chaos_effect:chaos": edge, "streaming_chaos_effect:chaos": -120.0}
-    assert verdicts({k: result(cls=cls_of(k), buffer_edge_artifact_db=v) for k, v in dependent.items()},
-                    "buffer_dependence") == ["refuted" if side < 0 else "supported"]
+    assert verdicts(
+        {k: result(cls=cls_of(k), buffer_edge_artifact_db=v) for k, v in dependent.items()}, "buffer_dependence"
+    ) == ["refuted" if side < 0 else "supported"]
     streaming = {"chaos_effect:chaos": -10.0, "streaming_chaos_effect:chaos": edge}
-    assert verdicts({k: result(cls=cls_of(k), buffer_edge_artifact_db=v) for k, v in streaming.items()},
-                    "buffer_dependence") == ["supported" if side < 0 else "refuted"]
+    assert verdicts(
+        {k: result(cls=cls_of(k), buffer_edge_artifact_db=v) for k, v in streaming.items()}, "buffer_dependence"
+    ) == ["supported" if side < 0 else "refuted"]
     osc = {"threshold": 30.0, "values": [0.0, 50.0], "silent_input_db": [-120.0, -20.0]}
-    [row] = [r for r in claims.judge({"c:chaos": result(self_oscillation=osc, buffer_edge_artifact_db=edge)})
-             if r["id"] == "self_oscillation"]
+    [row] = [
+        r
+        for r in claims.judge({"c:chaos": result(self_oscillation=osc, buffer_edge_artifact_db=edge)})
+        if r["id"] == "self_oscillation"
+    ]
     assert ("buffer edge" in row["evidence"]) == (side > 0)
 
 
-@pytest.mark.parametrize("supported,refuted,expected", [
-    (3, 1, "supported"),    # 0.75: exactly the share that decides (HOLDS_FROM)
-    (5, 2, "partly"),       # 0.714: below it
-    (4, 1, "supported"),    # 0.8
-    (1, 3, "refuted"),
-    (2, 5, "partly"),
-])
+@pytest.mark.parametrize(
+    "supported,refuted,expected",
+    [
+        (3, 1, "supported"),  # 0.75: exactly the share that decides (HOLDS_FROM)
+        (5, 2, "partly"),  # 0.714: below it
+        (4, 1, "supported"),  # 0.8
+        (1, 3, "refuted"),
+        (2, 5, "partly"),
+    ],
+)
 def test_holds_from_is_where_it_says(supported, refuted, expected):
     rows = [("supported", 1.0)] * supported + [("refuted", 0.0)] * refuted
     [summary] = claims.summarise(judged(*rows))
@@ -230,13 +280,16 @@ def latent_result(ratio, step, **fields):
     return result("trained", "", global_step=step, recipe="noise", latent=lat, **fields)
 
 
-@pytest.mark.parametrize("ratio,step,expected", [
-    (0.2, 2_000_000, "supported"),
-    (0.7, 2_000_000, "partly"),
-    (1.3, 2_000_000, "refuted"),
-    (0.2, 900_000, "inconclusive"),               # before RAVE's adversarial phase
-    (None, 2_000_000, "not measured"),            # its training data is not on this machine
-])
+@pytest.mark.parametrize(
+    "ratio,step,expected",
+    [
+        (0.2, 2_000_000, "supported"),
+        (0.7, 2_000_000, "partly"),
+        (1.3, 2_000_000, "refuted"),
+        (0.2, 900_000, "inconclusive"),  # before RAVE's adversarial phase
+        (None, 2_000_000, "not measured"),  # its training data is not on this machine
+    ],
+)
 def test_random_latents(ratio, step, expected):
     res = {"r:forward": latent_result(ratio, step), "chaos:forward": result()}
     assert verdicts(res, "random_latents") == [expected]

@@ -1,5 +1,6 @@
 """The codebase's own rules: small modules and functions, one reader of the environment, spec needing only
 the standard library, spec's facts true of the installed acids-rave, mutants that still apply, and ruff."""
+
 import ast
 import math
 import re
@@ -54,9 +55,13 @@ ENVIRON = re.compile(r"\bos\.environ\b|\bgetenv\(|\bfrom os import .*\benviron\b
 
 
 def environment_readers(root: Path) -> list[str]:
-    return [f"{p.relative_to(root)}:{n}: {line.strip()}" for p in code_files(root)
-            if p.relative_to(root) != Path("safeio/environment.py")
-            for n, line in enumerate(p.read_text().splitlines(), 1) if ENVIRON.search(line)]
+    return [
+        f"{p.relative_to(root)}:{n}: {line.strip()}"
+        for p in code_files(root)
+        if p.relative_to(root) != Path("safeio/environment.py")
+        for n, line in enumerate(p.read_text().splitlines(), 1)
+        if ENVIRON.search(line)
+    ]
 
 
 def test_only_safeio_environment_reads_the_environment(tmp_path):
@@ -70,8 +75,8 @@ def test_every_variable_read_is_declared_and_every_declared_one_is_read():
     read = set()
     for path in code_files():
         read |= set(re.findall(r"\benv\(\s*\"([A-Z0-9_]+)\"", path.read_text()))
-    read |= {"NN_TILDE_SRC", "NN_AR_SRC"}   # audition/real_hosts.py reads the one its caller names
-    read |= {"RAVE_TO_CHAOS_TORCH_SEED"}    # read by hosts/real/seed_torch.cpp inside a real host
+    read |= {"NN_TILDE_SRC", "NN_AR_SRC"}  # audition/real_hosts.py reads the one its caller names
+    read |= {"RAVE_TO_CHAOS_TORCH_SEED"}  # read by hosts/real/seed_torch.cpp inside a real host
     read |= {"REQUIRE_REAL_HOSTS"} if "REQUIRE_REAL_HOSTS" in (REPO / "tests/conftest.py").read_text() else set()
     declared = {s.var for s in ENVIRONMENT_VARIABLES}
     assert read - set(SETTINGS) == set(), "read but not declared in spec/settings.py"
@@ -79,8 +84,9 @@ def test_every_variable_read_is_declared_and_every_declared_one_is_read():
 
 
 def test_help_lists_every_setting():
-    make = subprocess.run(["make", "-s", "--no-print-directory", "help"], cwd=REPO, capture_output=True, text=True,
-                          timeout=60)
+    make = subprocess.run(
+        ["make", "-s", "--no-print-directory", "help"], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
     cli = subprocess.run([str(BIN / "rave-to-chaos"), "help"], capture_output=True, text=True, timeout=60)
     for out in (make.stdout, cli.stdout):
         for s in OPTIONS + ENVIRONMENT_VARIABLES:
@@ -90,12 +96,20 @@ def test_help_lists_every_setting():
 def spec_imports_outside_stdlib(root: Path) -> list[str]:
     """Import every spec module in a fresh interpreter; the modules it loaded beyond the standard library."""
     modules = sorted(p.stem for p in (root / "spec").glob("*.py") if p.stem != "__init__")
-    code = ("import sys; before = set(sys.modules); import spec; "
-            + "; ".join(f"import spec.{m}" for m in modules)
-            + "; print(' '.join(sorted(m for m in set(sys.modules) - before"
-              " if m.split('.')[0] not in sys.stdlib_module_names and m.split('.')[0] != 'spec')))")
-    r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60,
-                       env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)})
+    code = (
+        "import sys; before = set(sys.modules); import spec; "
+        + "; ".join(f"import spec.{m}" for m in modules)
+        + "; print(' '.join(sorted(m for m in set(sys.modules) - before"
+        " if m.split('.')[0] not in sys.stdlib_module_names and m.split('.')[0] != 'spec')))"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(root)},
+    )
     assert r.returncode == 0, r.stderr
     return r.stdout.split()
 
@@ -157,6 +171,7 @@ def test_every_mutant_still_applies():
 def test_ruff_finds_nothing_and_the_code_is_formatted():
     check = subprocess.run([str(BIN / "ruff"), "check", "."], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout[-4000:]
-    fmt = subprocess.run([str(BIN / "ruff"), "format", "--check", "."], cwd=REPO, capture_output=True, text=True,
-                         timeout=120)
+    fmt = subprocess.run(
+        [str(BIN / "ruff"), "format", "--check", "."], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert fmt.returncode == 0, fmt.stdout[-4000:]

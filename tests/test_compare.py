@@ -1,4 +1,5 @@
 """compare: measurements with known answers, and the report on small models."""
+
 import json
 import shutil
 import subprocess
@@ -12,7 +13,6 @@ from compare import browser, clips, metrics, probes
 from helpers.cli import run_cli
 from safeio import UserError
 from spec.host import SR
-
 
 
 def test_sine_centroid_is_its_frequency():
@@ -44,7 +44,10 @@ def test_identity_keeps_diversity():
 def test_constant_output_collapses_diversity():
     xs = varied_inputs()
     same = np.random.default_rng(1).standard_normal(SR).astype(np.float32) * 0.3
-    assert metrics.homogenisation_index(xs, [same[: len(x)] if len(x) <= SR else np.resize(same, len(x)) for x in xs], SR) < 0.05
+    assert (
+        metrics.homogenisation_index(xs, [same[: len(x)] if len(x) <= SR else np.resize(same, len(x)) for x in xs], SR)
+        < 0.05
+    )
 
 
 def test_known_linear_filter_response():
@@ -87,8 +90,22 @@ def built_report(tmp_path_factory):
     bad = tmp_path / "broken.ts"
     bad.write_bytes(b"nope")
     out = tmp_path / "report"
-    r = run_cli("-m", "compare", str(ident), str(chaos), str(live), str(bad), "--inputs", "--out", str(out), "--jobs", "2",
-                "--seeds", "1", timeout=900)
+    r = run_cli(
+        "-m",
+        "compare",
+        str(ident),
+        str(chaos),
+        str(live),
+        str(bad),
+        "--inputs",
+        "--out",
+        str(out),
+        "--jobs",
+        "2",
+        "--seeds",
+        "1",
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr
     return out
 
@@ -96,8 +113,19 @@ def built_report(tmp_path_factory):
 def test_one_process_gives_the_same_numbers_as_two(built_report, tmp_path):
     src = built_report.parent
     exports = [src / n for n in ("identity.ts", "chaos.ts", "live.ts", "broken.ts")]
-    r = run_cli("-m", "compare", *map(str, exports), "--inputs", "--out", str(tmp_path / "one"), "--jobs", "1",
-                "--seeds", "1", timeout=900)
+    r = run_cli(
+        "-m",
+        "compare",
+        *map(str, exports),
+        "--inputs",
+        "--out",
+        str(tmp_path / "one"),
+        "--jobs",
+        "1",
+        "--seeds",
+        "1",
+        timeout=900,
+    )
     assert r.returncode == 0, r.stderr
     assert (tmp_path / "one/metrics.json").read_text() == (built_report / "metrics.json").read_text()
 
@@ -106,7 +134,10 @@ def test_report_end_to_end(built_report):
     out = built_report
     m = json.loads((out / "metrics.json").read_text())
     assert m["models"]["identity:forward"]["homogenisation_index"] == pytest.approx(1.0)
-    assert m["models"]["identity:forward"]["family"] == "unknown" and m["models"]["chaos:chaos"]["family"] == "hand-written"
+    assert (
+        m["models"]["identity:forward"]["family"] == "unknown"
+        and m["models"]["chaos:chaos"]["family"] == "hand-written"
+    )
     assert {"chaos:forward", "chaos:topo", "chaos:chaos"} <= set(m["models"])
     assert any("broken.ts" in s["export"] for s in m["skipped"]), "a failing model is skipped and listed"
     osc = m["models"]["chaos:chaos"]["self_oscillation"]
@@ -137,7 +168,9 @@ def test_report_end_to_end(built_report):
     assert atlas["export"] == "live.ts" and atlas["seeds"] == 32 and len(forward["per_seed"]) == 32
     levels = [p["rms_db"] for p in forward["per_seed"]]
     assert forward["spread"]["rms_db"] == {"min": min(levels), "median": float(np.median(levels)), "max": max(levels)}
-    assert forward["spread"]["rms_db"]["max"] - forward["spread"]["rms_db"]["min"] > 1, "seeds are different instruments"
+    assert forward["spread"]["rms_db"]["max"] - forward["spread"]["rms_db"]["min"] > 1, (
+        "seeds are different instruments"
+    )
     assert all((out / c["src"]).exists() for c in forward["clips"]) and (out / atlas["figure"]).exists()
     assert "Seed atlas: live.ts" in page and "audio/atlas__live__forward__seed0.mp3" in page
     # audio beside every figure: each input through each method, the input itself, three oscillation points
@@ -149,10 +182,14 @@ def test_report_end_to_end(built_report):
     assert all((out / c["src"]).exists() and f"src='{c['src']}'" in page for c in played)
     assert page.count("<audio ") == len(played) + 1 + len(m["models"]) + 4 * 1, "every clip, the A/B table, the atlas"
     # loudness-matched: a clip not limited by its peak plays at the target RMS, whatever the model's level
-    loud = next(c for r in m["models"].values() for c in [r["clips"]["probe/saw 110 Hz"]]
-                if not c["flags"] and c["peak"] * 10 ** (c["gain_db"] / 20) < clips.PEAK_CEILING * 0.9)
-    heard = decoded(out / loud["src"])[SR // 2:-SR // 2]   # 3 s of saw; away from the MP3's padding
-    assert 20 * np.log10(np.sqrt(np.mean(heard ** 2))) == pytest.approx(clips.TARGET_RMS_DB, abs=0.5)
+    loud = next(
+        c
+        for r in m["models"].values()
+        for c in [r["clips"]["probe/saw 110 Hz"]]
+        if not c["flags"] and c["peak"] * 10 ** (c["gain_db"] / 20) < clips.PEAK_CEILING * 0.9
+    )
+    heard = decoded(out / loud["src"])[SR // 2 : -SR // 2]  # 3 s of saw; away from the MP3's padding
+    assert 20 * np.log10(np.sqrt(np.mean(heard**2))) == pytest.approx(clips.TARGET_RMS_DB, abs=0.5)
     assert any("silent" in c["flags"] for c in played), "silence out of the identity is marked, not raised"
     assert sum(f.stat().st_size for f in out.rglob("*")) < 30e6
 
@@ -165,11 +202,12 @@ def test_the_report_in_a_real_browser(built_report):
     result = browser.check(built_report)
     assert browser.problems(result) == []
     clips_ = [c for r in m["models"].values() for c in [*r["clips"].values(), *r["osc_clips"].values()]]
-    assert {a["src"] for a in result["audio"]} == {c["src"] for c in clips_} | {c["src"] for c in m["input_clips"].values()} | \
-        {c["src"] for a in m["seed_atlas"] for r in a["methods"].values() for c in r["clips"]}
+    assert {a["src"] for a in result["audio"]} == {c["src"] for c in clips_} | {
+        c["src"] for c in m["input_clips"].values()
+    } | {c["src"] for a in m["seed_atlas"] for r in a["methods"].values() for c in r["clips"]}
     saw = next(a for a in result["audio"] if a["src"].endswith("identity__forward__probe_saw_110_Hz.mp3"))
     assert saw["duration"] == pytest.approx(3.0, abs=0.06), "the browser hears 3 s of saw"
-    png_width = lambda f: int.from_bytes((built_report / f).read_bytes()[16:20], "big")   # the IHDR chunk
+    png_width = lambda f: int.from_bytes((built_report / f).read_bytes()[16:20], "big")  # the IHDR chunk
     assert len(result["images"]) == len(m["models"]) + 1
     assert all(i["width"] == png_width(i["src"]) > 0 for i in result["images"]), result["images"]
     assert (built_report / "screenshot.png").stat().st_size > 10_000
@@ -187,7 +225,9 @@ def test_the_browser_check_can_fail(built_report, tmp_path):
 
 
 def decoded(mp3) -> np.ndarray:
-    r = subprocess.run(["ffmpeg", "-v", "error", "-i", str(mp3), "-f", "f32le", "-ac", "1", "-"], capture_output=True, check=True)
+    r = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(mp3), "-f", "f32le", "-ac", "1", "-"], capture_output=True, check=True
+    )
     return np.frombuffer(r.stdout, "<f4")
 
 

@@ -2,6 +2,7 @@
 integers, empty, words. The answer is exit 0 (a value that happens to be valid) or exit 2 with one
 sentence, never a traceback. Run in-process (each main as a user's shell would call it); file paths
 nobody can write, and names that are not UTF-8, run as real subprocesses."""
+
 import os
 import subprocess
 import sys
@@ -30,22 +31,38 @@ def model(tmp_path_factory):
 
 def cases(model, tmp):
     from audition.__main__ import main as audition
+    from audition.realtime import main as realtime
     from chaos_models.__main__ import main as chaos
     from compare.__main__ import main as compare
     from rave_pipeline.__main__ import main as pipeline
-    from audition.realtime import main as realtime
-    render = ["render", model, "--method", "chaos", "--in", "saw", "--in", "const:10", "--seconds", "0.05",
-              "--out", f"{tmp}/r.wav"]
+
+    render = [
+        "render",
+        model,
+        "--method",
+        "chaos",
+        "--in",
+        "saw",
+        "--in",
+        "const:10",
+        "--seconds",
+        "0.05",
+        "--out",
+        f"{tmp}/r.wav",
+    ]
     return [
         (chaos, ["export", "--out", f"{tmp}/x.ts"], ["--operators", "--w-mult", "--kernel", "--seed", "--seed-b"]),
         (chaos, ["export-essay", "--out-dir", f"{tmp}/essay"], ["--seed"]),
         (audition, render, ["--seconds", "--sr", "--buffer", "--load-delay", "--seed"]),
         (audition, ["bench", model, "--json", f"{tmp}/b.json"], ["--buffers"]),
         (compare, [f"{tmp}/none.ts", "--out", f"{tmp}/c"], ["--seeds", "--jobs"]),
-        (pipeline, ["preprocess", "noise", "--root", str(tmp)],
-         ["--n-signal", "--max-steps", "--val-every", "--save-every", "--batch", "--gpu", "--workers"]),
+        (
+            pipeline,
+            ["preprocess", "noise", "--root", str(tmp)],
+            ["--n-signal", "--max-steps", "--val-every", "--save-every", "--batch", "--gpu", "--workers"],
+        ),
         (pipeline, ["export", "noise", "--root", str(tmp)], ["--n-signal", "--augment", "--tag", "--exports", "--raw"]),
-        (realtime, [f"{tmp}/none.ts"], ["--buffers", "--seconds"]),   # every value ends before a host starts
+        (realtime, [f"{tmp}/none.ts"], ["--buffers", "--seconds"]),  # every value ends before a host starts
     ]
 
 
@@ -60,16 +77,27 @@ def test_every_option_takes_bad_values_with_one_sentence(model, tmp_path, capsys
                 assert "Traceback" not in out + err, f"{where}:\n{err[-2000:]}"
                 if code == 2:
                     lines = [line for line in err.strip().splitlines() if line.strip()]
-                    assert lines and lines[-1].startswith(("error:", "python -m", "usage:")) or "error" in lines[-1], where
+                    assert lines and lines[-1].startswith(("error:", "python -m", "usage:")) or "error" in lines[-1], (
+                        where
+                    )
                 checked += 1
     assert checked == 28 * len(BAD)
 
 
-@pytest.mark.parametrize("option,value", [("--w-mult", "nan"), ("--w-mult", "inf"), ("--w-mult", "-inf"),
-                                          ("--w-mult", "1e30"), ("--operators", "100000"),
-                                          ("--seed", "99999999999999999999999")])
+@pytest.mark.parametrize(
+    "option,value",
+    [
+        ("--w-mult", "nan"),
+        ("--w-mult", "inf"),
+        ("--w-mult", "-inf"),
+        ("--w-mult", "1e30"),
+        ("--operators", "100000"),
+        ("--seed", "99999999999999999999999"),
+    ],
+)
 def test_values_no_instrument_can_play_are_refused(tmp_path, capsys, option, value):
     from chaos_models.__main__ import main as chaos
+
     code, _, err = call(chaos, ["export", "--out", str(tmp_path / "x.ts"), f"{option}={value}"], capsys)
     assert code == 2 and f"{option} {value!r}: give a" in err and not (tmp_path / "x.ts").exists()
 
@@ -77,14 +105,43 @@ def test_values_no_instrument_can_play_are_refused(tmp_path, capsys, option, val
 @pytest.mark.parametrize("out", ["/proc/o.wav", "/sys/o.wav", "TMP/\udcff/o.wav"])
 def test_unwritable_and_non_utf8_outputs_are_one_sentence(model, out, tmp_path):
     out = out.replace("TMP", str(tmp_path))
-    r = subprocess.run([sys.executable, "-m", "audition", "render", model, "--method", "chaos", "--in", "saw",
-                        "--in", "const:10", "--seconds", "0.05", "--out", os.fsencode(out)], cwd=REPO,
-                       capture_output=True, text=True, errors="replace", timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audition",
+            "render",
+            model,
+            "--method",
+            "chaos",
+            "--in",
+            "saw",
+            "--in",
+            "const:10",
+            "--seconds",
+            "0.05",
+            "--out",
+            os.fsencode(out),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert (r.returncode, "Traceback" in r.stderr) in ((2, False), (0, False)), r.stderr[-2000:]
     if out.startswith(("/proc", "/sys")):
         assert r.returncode == 2 and "cannot write" in r.stderr and "choose a folder you can write to" in r.stderr
-    r = subprocess.run([sys.executable, "-m", "chaos_models", "export", "--out", os.fsencode(out.replace(".wav", ".ts"))],
-                       cwd=REPO, capture_output=True, text=True, errors="replace", timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = subprocess.run(
+        [sys.executable, "-m", "chaos_models", "export", "--out", os.fsencode(out.replace(".wav", ".ts"))],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert "Traceback" not in r.stderr and r.returncode in (0, 2), r.stderr[-2000:]
 
 
@@ -92,7 +149,27 @@ def test_a_non_utf8_model_name_renders(tmp_path, model):
     odd = os.fsencode(tmp_path) + b"/caf\xe9.ts"
     with open(odd, "wb") as f:
         f.write(open(model, "rb").read())
-    r = subprocess.run([sys.executable, "-m", "audition", "render", odd, "--method", "chaos", "--in", "saw", "--in",
-                        "const:10", "--seconds", "0.05", "--out", os.fsencode(tmp_path) + b"/r\xe9.wav"],
-                       cwd=REPO, capture_output=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "audition",
+            "render",
+            odd,
+            "--method",
+            "chaos",
+            "--in",
+            "saw",
+            "--in",
+            "const:10",
+            "--seconds",
+            "0.05",
+            "--out",
+            os.fsencode(tmp_path) + b"/r\xe9.wav",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr[-2000:]

@@ -1,4 +1,5 @@
 """RAVE's gin settings checked before training: each mistake one sentence; each recipe's schedule."""
+
 import pytest
 
 from rave_pipeline.commands import gin_check, recipes
@@ -12,23 +13,26 @@ def configs(name):
 @pytest.mark.parametrize("name", ["noise", "voice"])
 def test_each_recipe_trains_a_real_adversarial_phase(name):
     recipe, cfg = configs(name)
-    phase_1 = gin_check.check(cfg, [])["phase_1_duration"]     # as rave train resolves it
+    phase_1 = gin_check.check(cfg, [])["phase_1_duration"]  # as rave train resolves it
     assert phase_1 == 1_000_000
     assert recipe.max_steps - phase_1 >= phase_1, "at least as many adversarial steps as reconstruction ones"
 
 
-@pytest.mark.parametrize("binding,says", [
-    ("PHASE_1_DURATION=500000", None),
-    ("PHASE_1_DUATION=5", "sets PHASE_1_DUATION, which nothing in v2_small, noise reads"),     # gin would ignore it
-    ("RAVE.foo=1", "doesn't have a parameter named 'foo'"),
-    ("Nope.x=1", "No configurable matching 'Nope'"),
-    ("PHASE_1_DURATION", "is not a gin binding"),                                          # OVERRIDE='A = 1' split
-    ("RAVE.phase_1_duration=", "is not a gin binding (Unable to parse value"),
-])
+@pytest.mark.parametrize(
+    "binding,says",
+    [
+        ("PHASE_1_DURATION=500000", None),
+        ("PHASE_1_DUATION=5", "sets PHASE_1_DUATION, which nothing in v2_small, noise reads"),  # gin would ignore it
+        ("RAVE.foo=1", "doesn't have a parameter named 'foo'"),
+        ("Nope.x=1", "No configurable matching 'Nope'"),
+        ("PHASE_1_DURATION", "is not a gin binding"),  # OVERRIDE='A = 1' split
+        ("RAVE.phase_1_duration=", "is not a gin binding (Unable to parse value"),
+    ],
+)
 def test_override_mistakes_are_one_sentence(binding, says):
     _, cfg = configs("noise")
     result = gin_check.check(cfg, [binding])
     if says is None:
-        assert result == {"phase_1_duration": 500000, "compression": 512}   # v2_small: 32 x 16 samples a frame
+        assert result == {"phase_1_duration": 500000, "compression": 512}  # v2_small: 32 x 16 samples a frame
     else:
         assert says in result["error"] and f"OVERRIDE '{binding}'" in result["error"]

@@ -1,4 +1,5 @@
 """Host patches: the .scd files parse in sclang (NN stubbed), the Pd patch opens in pd -nogui -batch."""
+
 import os
 import re
 import shutil
@@ -51,11 +52,19 @@ if(failed > 0) { 1.exit } { 0.exit };
 )
 """)
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "QTWEBENGINE_DISABLE_SANDBOX": "1"}
-    return subprocess.run(["sclang", "-l", str(conf), str(driver), *files], capture_output=True, text=True,
-                          timeout=300, env=env, cwd=tmp_path)
+    return subprocess.run(
+        ["sclang", "-l", str(conf), str(driver), *files],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=tmp_path,
+    )
 
 
-needs_sclang = pytest.mark.skipif(shutil.which("sclang") is None, reason="sclang not installed (make setup installs supercollider-language)")
+needs_sclang = pytest.mark.skipif(
+    shutil.which("sclang") is None, reason="sclang not installed (make setup installs supercollider-language)"
+)
 needs_pd = pytest.mark.skipif(shutil.which("pd") is None, reason="pd not installed (make setup installs puredata-core)")
 
 
@@ -101,8 +110,12 @@ def test_pd_patch_opens(tmp_path, generated):
     text = patch.read_text()
     n, connects = pd_objects(text)
     assert all(src < n and dst < n for src, _, dst, _ in connects)
-    r = subprocess.run(["pd", "-nogui", "-batch", "-noaudio", "-open", str(patch), "-send", "pd quit"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        ["pd", "-nogui", "-batch", "-noaudio", "-open", str(patch), "-send", "pd quit"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     out = r.stdout + r.stderr
     assert r.returncode == 0, out
     for problem in ("connection failed", "bad arguments", "syntax error", "no such object"):
@@ -135,23 +148,28 @@ def test_the_live_reroll_patch_opens_and_wires_seed_to_nn_tilde():
     seed = next(i for i, l in enumerate(lines) if "set seed" in l)
     nn = next(i for i, l in enumerate(lines) if "nn~" in l and "live_chaos_effect" in l)
     assert (seed, 0, nn, 0) in connects
-    r = subprocess.run(["pd", "-nogui", "-batch", "-noaudio", "-open", str(patch), "-send", "pd quit"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        ["pd", "-nogui", "-batch", "-noaudio", "-open", str(patch), "-send", "pd quit"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     out = r.stdout + r.stderr
     assert r.returncode == 0 and not any(p in out for p in ("connection failed", "bad arguments", "syntax error")), out
 
 
 def test_late_blocks_are_64_exact_zeros_after_the_first_sound_counted_apart_in_the_first_second():
     import numpy as np
+
     from audition.realtime import late_blocks
     from spec.host import HOST_BLOCK, SR
 
-    y = np.sin(np.arange(3 * SR) * 0.05).astype(np.float32) + 2.0   # never zero on its own
-    y[:1000] = 0                                   # the latency and nn.ar's load: before the first sound
-    first = 1000 // HOST_BLOCK * HOST_BLOCK        # counted in blocks from the block that first sounds
-    for k in (10, 700, 1400):                      # starved blocks (nn.ar plays zeros a whole block at a time):
-        y[first + k * HOST_BLOCK:][:HOST_BLOCK] = 0  # one in the first second (689 blocks), two after it
-    y[first + SR // 2: first + SR // 2 + HOST_BLOCK - 1] = 0   # 63 zeros: a quiet moment, not a block
+    y = np.sin(np.arange(3 * SR) * 0.05).astype(np.float32) + 2.0  # never zero on its own
+    y[:1000] = 0  # the latency and nn.ar's load: before the first sound
+    first = 1000 // HOST_BLOCK * HOST_BLOCK  # counted in blocks from the block that first sounds
+    for k in (10, 700, 1400):  # starved blocks (nn.ar plays zeros a whole block at a time):
+        y[first + k * HOST_BLOCK :][:HOST_BLOCK] = 0  # one in the first second (689 blocks), two after it
+    y[first + SR // 2 : first + SR // 2 + HOST_BLOCK - 1] = 0  # 63 zeros: a quiet moment, not a block
     assert late_blocks(y) == (1, 2)
     assert late_blocks(np.zeros(SR, np.float32)) == (0, 0)
 
@@ -165,6 +183,8 @@ def test_generated_pd_patches_number_their_boxes_and_escape_paths():
     saw, gain, dac = pd.box("obj phasor~ 110", 10, 20), pd.box("obj *~ 0.1"), pd.box("obj dac~", 10, 90)
     pd.chain(saw, gain, dac)
     pd.wire(gain, dac, 0, 1)
-    assert pd.text() == ("#N canvas 0 0 600 400 12;\n#X obj 10 20 phasor~ 110;\n#X obj 10 10 *~ 0.1;\n"
-                         "#X obj 10 90 dac~;\n#X connect 0 0 1 0;\n#X connect 1 0 2 0;\n#X connect 1 0 2 1;\n")
+    assert pd.text() == (
+        "#N canvas 0 0 600 400 12;\n#X obj 10 20 phasor~ 110;\n#X obj 10 10 *~ 0.1;\n"
+        "#X obj 10 90 dac~;\n#X connect 0 0 1 0;\n#X connect 1 0 2 0;\n#X connect 1 0 2 1;\n"
+    )
     assert pd_symbol(Path("/a b/c,d;$e.ts")) == "/a\\ b/c\\,d\\;\\$e.ts"

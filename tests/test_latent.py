@@ -1,11 +1,12 @@
 """compare.latent's trajectories and compare.metrics' timeline measures, on arrays with known answers."""
+
 import numpy as np
 import pytest
 
 from compare import latent, metrics
 from spec.host import SR
 
-RATE = SR / 512   # v2_small's latent frames per second
+RATE = SR / 512  # v2_small's latent frames per second
 
 
 @pytest.mark.parametrize("kind", latent.PRIOR_KINDS + latent.DATA_KINDS)
@@ -45,15 +46,17 @@ def test_band_share_of_a_tone_above_and_below_the_split():
 def test_a_persistent_mode_has_its_prominence():
     rng = np.random.default_rng(0)
     t = np.arange(2 * SR) / SR
-    spectra = [metrics.power_spectrum(0.01 * rng.standard_normal(len(t)) + a * np.sin(2 * np.pi * 3000 * t), SR)
-               for a in (0.1, 0.2, 0.3)]
+    spectra = [
+        metrics.power_spectrum(0.01 * rng.standard_normal(len(t)) + a * np.sin(2 * np.pi * 3000 * t), SR)
+        for a in (0.1, 0.2, 0.3)
+    ]
     modes = metrics.persistent_peaks(spectra)
     assert len(modes) == 1 and abs(modes[0] - 3000) < 30
     prom = metrics.mode_prominences(spectra, modes)[0]
     # the median spectrum's sine (amplitude 0.2) over white noise of std 0.01, Welch with a 2048 Hann window:
     # peak density A^2/2 / (1.5 SR/2048) over the noise's 2 std^2 / SR = 51.4 dB above the noise's mean;
     # the prominence is measured from the noise's dips, which lie a few dB below that mean
-    snr = 10 * np.log10(0.2 ** 2 / 2 / (1.5 * SR / 2048) / (2 * 0.01 ** 2 / SR))
+    snr = 10 * np.log10(0.2**2 / 2 / (1.5 * SR / 2048) / (2 * 0.01**2 / SR))
     assert snr == pytest.approx(51.4, abs=0.05) and snr < prom < snr + 4
 
 
@@ -63,7 +66,14 @@ def test_the_timeline_writes_strict_json():
 
     from compare.timeline import strict
 
-    record = {"validation": float("inf"), "metrics": {"hf_share": np.float32("nan"), "modes_hz": [1.0, -np.inf]}, "step": 3}
+    record = {
+        "validation": float("inf"),
+        "metrics": {"hf_share": np.float32("nan"), "modes_hz": [1.0, -np.inf]},
+        "step": 3,
+    }
     text = json.dumps(strict(record))
-    assert json.loads(text, parse_constant=lambda word: pytest.fail(f"{word} is not JSON")) == \
-        {"validation": None, "metrics": {"hf_share": None, "modes_hz": [1.0, None]}, "step": 3}
+    assert json.loads(text, parse_constant=lambda word: pytest.fail(f"{word} is not JSON")) == {
+        "validation": None,
+        "metrics": {"hf_share": None, "modes_hz": [1.0, None]},
+        "step": 3,
+    }

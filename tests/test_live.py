@@ -1,8 +1,8 @@
 """LiveChaosEffect: seed, w_mult and glide as host attributes, bit-exact to the essay's instruments."""
+
 import json
 
 import numpy as np
-
 import pytest
 import torch
 
@@ -11,8 +11,8 @@ from audition.model_file import open_export
 from chaos_models.export import build, export
 from chaos_models.live import LiveChaosEffect, LiveModelSynth
 from chaos_models.models import ChaosEffect, ModelSynth
-from spec.instruments import W_MULT_RANGE
 from spec.host import SR
+from spec.instruments import W_MULT_RANGE
 
 
 def essay_instrument(seed: int, w_mult: float) -> ChaosEffect:
@@ -33,7 +33,7 @@ def live():
     return torch.jit.script(LiveChaosEffect())
 
 
-@pytest.mark.parametrize("seed", [0, 1, 7, 42, -1, -123456, 2 ** 31 - 1, 2 ** 40, 2 ** 63 - 1])
+@pytest.mark.parametrize("seed", [0, 1, 7, 42, -1, -123456, 2**31 - 1, 2**40, 2**63 - 1])
 def test_setting_seed_rebuilds_the_essays_instrument_bit_for_bit(live, seed):
     live.set_seed(seed)
     live.set_w_mult(2.0)
@@ -60,11 +60,13 @@ def run(model, method, x, buffer, change_at=None, seed=None):
     for k in range(0, x.shape[-1], buffer):
         if k == change_at:
             model.set_seed(seed)
-        out.append(getattr(model, method)(x[..., k:k + buffer]))
+        out.append(getattr(model, method)(x[..., k : k + buffer]))
     return torch.cat(out, -1)[0, 0]
 
 
-@pytest.mark.parametrize("method,buffer", [("topo", 64), ("topo", 2048), ("forward", 256), ("chaos", 64), ("chaos", 2048)])
+@pytest.mark.parametrize(
+    "method,buffer", [("topo", 64), ("topo", 2048), ("forward", 256), ("chaos", 64), ("chaos", 2048)]
+)
 def test_a_glide_changes_seed_without_a_click_and_lands_exactly(method, buffer):
     n, glide = SR, 0.05
     t = torch.arange(n) / SR
@@ -75,10 +77,10 @@ def test_a_glide_changes_seed_without_a_click_and_lands_exactly(method, buffer):
     y = run(torch.jit.script(LiveChaosEffect(seed=0, glide=glide)), method, x, buffer, change, 7)
     old, new = run(ChaosEffect(seed=0), method, x, buffer), run(ChaosEffect(seed=7), method, x, buffer)
     steps = int(glide * SR)
-    after = change + -(-steps // buffer) * buffer   # the glide ends inside a block; the next one is the new set alone
+    after = change + -(-steps // buffer) * buffer  # the glide ends inside a block; the next one is the new set alone
     assert torch.equal(y[:change], old[:change]), "the change waits for the block"
     assert torch.equal(y[after:], new[after:]), "after the glide: the seed-7 instrument, bit for bit"
-    jump = float(y[change - 1:after + 1].diff().abs().max())
+    jump = float(y[change - 1 : after + 1].diff().abs().max())
     assert jump <= max(float(old.diff().abs().max()), float(new.diff().abs().max())), "no click"
     abrupt = run(torch.jit.script(LiveChaosEffect(seed=0)), method, x, buffer, change, 7)
     assert torch.equal(abrupt[change:], new[change:]), "glide 0: the new instrument from the next block"
@@ -93,7 +95,9 @@ def test_live_export_loads_in_a_host_with_its_attributes(tmp_path):
     assert manifest["seed"] == 5 and manifest["hyper_parameters"]["w_mult_range"] == list(W_MULT_RANGE)
     x = block(2, (12.0,), 4096).numpy()[0]
     y = Host(open_export(path), "chaos", 512).run(x)
-    assert torch.equal(torch.from_numpy(y), run(ChaosEffect(seed=5), "chaos", torch.from_numpy(x)[None], 512)[None, None])
+    assert torch.equal(
+        torch.from_numpy(y), run(ChaosEffect(seed=5), "chaos", torch.from_numpy(x)[None], 512)[None, None]
+    )
 
 
 def test_audition_sets_attributes_while_rendering(tmp_path):
@@ -103,22 +107,71 @@ def test_audition_sets_attributes_while_rendering(tmp_path):
 
     path = export(build("live_chaos_effect", seed=0), tmp_path / "live.ts")
     out = tmp_path / "r.wav"
-    r = run_cli("-m", "audition", "render", path, "--method", "chaos", "--in", "saw:110", "--in", "const:10",
-                "--seconds", "1", "--buffer", "512", "--set", "seed=7@0.3", "--out", out)
+    r = run_cli(
+        "-m",
+        "audition",
+        "render",
+        path,
+        "--method",
+        "chaos",
+        "--in",
+        "saw:110",
+        "--in",
+        "const:10",
+        "--seconds",
+        "1",
+        "--buffer",
+        "512",
+        "--set",
+        "seed=7@0.3",
+        "--out",
+        out,
+    )
     assert r.returncode == 0, r.stderr
     y, _ = sf.read(out, dtype="float32")
     seven = export(build("chaos_effect", seed=7), tmp_path / "seven.ts")
-    r = run_cli("-m", "audition", "render", seven, "--method", "chaos", "--in", "saw:110", "--in", "const:10",
-                "--seconds", "1", "--buffer", "512", "--out", tmp_path / "s.wav")
+    r = run_cli(
+        "-m",
+        "audition",
+        "render",
+        seven,
+        "--method",
+        "chaos",
+        "--in",
+        "saw:110",
+        "--in",
+        "const:10",
+        "--seconds",
+        "1",
+        "--buffer",
+        "512",
+        "--out",
+        tmp_path / "s.wav",
+    )
     ref, _ = sf.read(tmp_path / "s.wav", dtype="float32")
     assert np.array_equal(y[22050:], ref[22050:]) and not np.array_equal(y[:8000], ref[:8000])
-    r = run_cli("-m", "audition", "render", path, "--method", "chaos", "--in", "saw", "--in", "const:10",
-                "--seconds", "0.1", "--set", "sead=3@0", "--out", out)
+    r = run_cli(
+        "-m",
+        "audition",
+        "render",
+        path,
+        "--method",
+        "chaos",
+        "--in",
+        "saw",
+        "--in",
+        "const:10",
+        "--seconds",
+        "0.1",
+        "--set",
+        "sead=3@0",
+        "--out",
+        out,
+    )
     assert r.returncode == 2 and "has no attribute 'sead'; its attributes: seed, w_mult, glide" in r.stderr
 
 
-
-@pytest.mark.parametrize("seed", [0, 3, -7, 2 ** 40])
+@pytest.mark.parametrize("seed", [0, 3, -7, 2**40])
 def test_live_model_synth_is_the_essays_first_instrument_for_every_seed(seed):
     live = torch.jit.script(LiveModelSynth())
     for w_mult in (1.0, 2.5):
@@ -138,7 +191,9 @@ def test_live_model_synth_glides_without_a_click():
     old, new = run(ModelSynth(seed=0), "forward", x, buffer), run(ModelSynth(seed=9), "forward", x, buffer)
     after = change + -(-int(0.05 * SR) // buffer) * buffer
     assert torch.equal(y[:change], old[:change]) and torch.equal(y[after:], new[after:])
-    assert float(y[change - 1:after + 1].diff().abs().max()) <= max(float(old.diff().abs().max()), float(new.diff().abs().max()))
+    assert float(y[change - 1 : after + 1].diff().abs().max()) <= max(
+        float(old.diff().abs().max()), float(new.diff().abs().max())
+    )
     # the crossfade itself, per sample: the k-th sample of the glide holds (k + 1) / steps of the new set, and
     # the glide's last sample is the new instrument alone
     steps = int(0.05 * SR)
@@ -147,11 +202,18 @@ def test_live_model_synth_glides_without_a_click():
     assert torch.equal(y[change:after], expected) and torch.equal(y[change + steps - 1], new[change + steps - 1])
 
 
-@pytest.mark.parametrize("host,buffer,first", [
-    ("nn~", 64, 13184), ("nn~", 512, 13248), ("nn~", 2048, 14272),   # measured in pd -nrt (test_real_hosts)
-    ("nn.ar-nrt", 64, 13184), ("nn.ar-nrt", 2048, 14272),             # measured in scsynth -N
-    ("nn.ar", 512, 13760), ("unthreaded", 512, 13312),
-])
+@pytest.mark.parametrize(
+    "host,buffer,first",
+    [
+        ("nn~", 64, 13184),
+        ("nn~", 512, 13248),
+        ("nn~", 2048, 14272),  # measured in pd -nrt (test_real_hosts)
+        ("nn.ar-nrt", 64, 13184),
+        ("nn.ar-nrt", 2048, 14272),  # measured in scsynth -N
+        ("nn.ar", 512, 13760),
+        ("unthreaded", 512, 13312),
+    ],
+)
 def test_an_attribute_change_lands_on_one_sample(tmp_path, host, buffer, first):
     """[set seed 7( at 0.3 s (sample 13230): the first output sample that differs, latency included. nn~
     applies it to the buffer before the one holding that sample (its thread computes a buffer while the

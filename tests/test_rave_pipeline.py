@@ -1,4 +1,5 @@
 """RAVE pipeline wrappers: recipes, input checking, preprocessing, and clear errors (fast tests)."""
+
 import json
 import os
 from pathlib import Path
@@ -23,7 +24,7 @@ def test_recipes_state_what_the_issue_asks():
     assert noise.config == "v2_small" and "mute" in noise.augment
     assert voice.config == "v2"
     for r in (noise, voice):
-        assert set(r.batch_by_gpu_gb) == {8, 12, 16, 24, 40, 80, 141}   # 141: an H200
+        assert set(r.batch_by_gpu_gb) == {8, 12, 16, 24, 40, 80, 141}  # 141: an H200
         batches = [r.batch_by_gpu_gb[k] for k in sorted(r.batch_by_gpu_gb)]
         assert batches == sorted(batches), "more memory never means a smaller batch"
         assert r.n_signal and r.sampling_rate and r.channels and r.max_steps and r.val_every and r.save_every
@@ -39,10 +40,21 @@ def test_batch_table_lookup():
 
 def test_overrides_and_bad_recipes(tmp_path):
     assert recipes.load("noise", n_signal=65536).n_signal == 65536
-    from rave_pipeline.__main__ import recipe_from
     import argparse
-    cli = dict(recipe="noise", root=None, n_signal=None, max_steps=None, val_every=None, save_every=None,
-               raw=None, exports=None, tag=None)
+
+    from rave_pipeline.__main__ import recipe_from
+
+    cli = dict(
+        recipe="noise",
+        root=None,
+        n_signal=None,
+        max_steps=None,
+        val_every=None,
+        save_every=None,
+        raw=None,
+        exports=None,
+        tag=None,
+    )
     assert recipe_from(argparse.Namespace(**cli, augment="none")).augment == []  # make ... AUGMENT=none
     assert recipe_from(argparse.Namespace(**cli, augment="mute,compress")).augment == ["mute", "compress"]
     with pytest.raises(UserError, match="recipe 'nope' not found"):
@@ -55,14 +67,26 @@ def test_overrides_and_bad_recipes(tmp_path):
         recipes.load(str(bad))
 
 
-@pytest.mark.parametrize("field,value,floor", [("n_signal", 0, 1), ("max_steps", 0, 1), ("val_every", -5, 1),
-                                               ("save_every", 0, 1), ("cpu_batch", 0, 1), ("channels", 0, 1),
-                                               ("sampling_rate", 0, 1), ("workers", -1, 0), ("n_signal", 1.5, 1)])
+@pytest.mark.parametrize(
+    "field,value,floor",
+    [
+        ("n_signal", 0, 1),
+        ("max_steps", 0, 1),
+        ("val_every", -5, 1),
+        ("save_every", 0, 1),
+        ("cpu_batch", 0, 1),
+        ("channels", 0, 1),
+        ("sampling_rate", 0, 1),
+        ("workers", -1, 0),
+        ("n_signal", 1.5, 1),
+    ],
+)
 def test_a_recipe_file_with_a_value_below_its_floor_is_one_sentence(tmp_path, field, value, floor):
     text = (recipes.CONFIGS / "noise.toml").read_text()
     bad = tmp_path / "mine.toml"
-    bad.write_text("\n".join(f"{field} = {value}" if line.split("=")[0].strip() == field else line
-                             for line in text.splitlines()))
+    bad.write_text(
+        "\n".join(f"{field} = {value}" if line.split("=")[0].strip() == field else line for line in text.splitlines())
+    )
     with pytest.raises(UserError) as e:
         recipes.load(str(bad))
     assert str(e.value) == f"{field}={value} in recipe mine is not a whole number of {floor} or more"
@@ -70,17 +94,24 @@ def test_a_recipe_file_with_a_value_below_its_floor_is_one_sentence(tmp_path, fi
     assert recipes.load(str(bad)).name == "mine", "the same file with the recipe's own value loads"
 
 
-@pytest.mark.parametrize("config,n_signal,batch,expected", [
-    ("v2", 131072, 2, 51),      # 2 validation chunks of 64 latent frames for the 128-component PCA
-    ("v2", 71680, 2, 151),      # 35 frames per chunk -> 4 validation chunks -> 151
-    ("v2_small", 65536, 2, 3),  # 128 frames per chunk -> 1 validation chunk; 2 for one batch
-])
+@pytest.mark.parametrize(
+    "config,n_signal,batch,expected",
+    [
+        ("v2", 131072, 2, 51),  # 2 validation chunks of 64 latent frames for the 128-component PCA
+        ("v2", 71680, 2, 151),  # 35 frames per chunk -> 4 validation chunks -> 151
+        ("v2_small", 65536, 2, 3),  # 128 frames per chunk -> 1 validation chunk; 2 for one batch
+    ],
+)
 def test_min_chunks_matches_raves_split_and_pca(config, n_signal, batch, expected):
     r = recipes.load("voice" if config == "v2" else "noise", n_signal=n_signal)
     n = r.min_chunks(batch)
     assert n == expected
     val = lambda k: k - (98 * k) // 100  # rave.dataset.split_dataset
-    assert val(n) * n_signal // r.compression >= 128 and val(n - 1) * n_signal // r.compression < 128 or n - val(n) == batch
+    assert (
+        val(n) * n_signal // r.compression >= 128
+        and val(n - 1) * n_signal // r.compression < 128
+        or n - val(n) == batch
+    )
 
 
 def db_chunks(db: Path) -> list[np.ndarray]:
@@ -107,7 +138,7 @@ def test_preprocess_converts_repairs_and_skips(tmp_path):
     truncated_wav(raw / "truncated.wav")
     zero_length_wav(raw / "empty.wav")
     (raw / "notes.txt").write_text("not audio")
-    hot = 1.5 * np.sin(2 * np.pi * 220 * np.arange(6 * SR) / SR)   # a float file peaking above full scale
+    hot = 1.5 * np.sin(2 * np.pi * 220 * np.arange(6 * SR) / SR)  # a float file peaking above full scale
     sf.write(str(raw / "hot float.wav"), hot.astype(np.float32), SR, subtype="FLOAT")
     (raw / "broken.flac").write_bytes(b"fLaC garbage" * 10)
 
@@ -206,7 +237,10 @@ def test_sox_stand_in_matches_sox_on_files(tmp_path):
     effect = ["compand", "0.1,0.1", "6:-80,-40,-10"]
     y, sr = apply_effects_tensor(torch.from_numpy(x), SR, [effect])
     sf.write(tmp_path / "in.wav", x.T, SR, subtype="FLOAT")
-    subprocess.run(["sox", str(tmp_path / "in.wav"), "-e", "floating-point", "-b", "32", str(tmp_path / "out.wav"), *effect], check=True)
+    subprocess.run(
+        ["sox", str(tmp_path / "in.wav"), "-e", "floating-point", "-b", "32", str(tmp_path / "out.wav"), *effect],
+        check=True,
+    )
     ref, _ = sf.read(tmp_path / "out.wav", dtype="float32")
     assert sr == SR and y.shape == (2, 22050)
     np.testing.assert_array_equal(y.numpy(), ref.T)
@@ -224,23 +258,23 @@ def test_database_staged_to_scratch_verified_reused_and_removed(tmp_path, monkey
 
     monkeypatch.delenv("SLURM_TMPDIR", raising=False)
     monkeypatch.delenv("STAGE_DIR", raising=False)
-    assert stage.stage(recipe) == recipe.db_dir                   # no scratch: train from the database itself
+    assert stage.stage(recipe) == recipe.db_dir  # no scratch: train from the database itself
     monkeypatch.setenv("SLURM_TMPDIR", str(tmp_path / "node"))
     copy = stage.stage(recipe)
     assert copy.parent.parent == tmp_path / "node" / "rave-pipeline" and (copy / "data.mdb").read_bytes() == b"x" * 1000
-    assert stage.stage(recipe) == copy and "reusing the copy" in capsys.readouterr().out   # a requeue on this node
-    (copy / "data.mdb").write_bytes(b"x" * 10)                    # a copy cut short is not trusted
+    assert stage.stage(recipe) == copy and "reusing the copy" in capsys.readouterr().out  # a requeue on this node
+    (copy / "data.mdb").write_bytes(b"x" * 10)  # a copy cut short is not trusted
     assert stage.stage(recipe) == copy and (copy / "data.mdb").stat().st_size == 1000
     assert not list(copy.parent.glob("db.tmp-*"))
     stage.unstage(recipe, copy)
     assert not copy.parent.exists()
-    monkeypatch.setenv("STAGE_DIR", "none")                       # explicit opt-out wins over SLURM_TMPDIR
+    monkeypatch.setenv("STAGE_DIR", "none")  # explicit opt-out wins over SLURM_TMPDIR
     assert stage.stage(recipe) == recipe.db_dir
 
 
 def test_a_library_of_short_files_reaches_the_database(tmp_path):
     raw = tmp_path / "datasets/noise/raw"
-    total = sample_library(raw, 80, high=2.9)   # 0.5-2.9 s each: every file shorter than one 2.97 s chunk
+    total = sample_library(raw, 80, high=2.9)  # 0.5-2.9 s each: every file shorter than one 2.97 s chunk
     r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
     acc = json.loads((tmp_path / "datasets/noise/db/accounting.json").read_text())
@@ -249,9 +283,12 @@ def test_a_library_of_short_files_reaches_the_database(tmp_path):
     assert acc["dropped_s"] < acc["chunk_s"], "only the last partial chunk of the joined audio is lost"
     assert [d["seconds"] for d in acc["dropped"]] == [pytest.approx(acc["dropped_s"], abs=1e-3)]
     assert "accounting:" in r.stdout and f"{acc['in_database_s']:.1f} s in the database" in r.stdout
-    first = db_chunks(tmp_path / "datasets/noise/db")[0][0] / 32767   # the joined audio's start
-    assert np.abs(first[:20]).max() < 0.01 < np.abs(first[2000:3000]).max(), "each piece fades in (and out): no click at a seam"
+    first = db_chunks(tmp_path / "datasets/noise/db")[0][0] / 32767  # the joined audio's start
+    assert np.abs(first[:20]).max() < 0.01 < np.abs(first[2000:3000]).max(), (
+        "each piece fades in (and out): no click at a seam"
+    )
     from rave_pipeline.data.recordings import faded
+
     y = faded(np.ones((1, SR), np.float32), SR)
     assert y[0, 0] == 0 and y[0, -1] == 0 and y[0, 220:-220].min() == 1, "5 ms ramps, the rest untouched"
 
@@ -259,14 +296,19 @@ def test_a_library_of_short_files_reaches_the_database(tmp_path):
     sox_noise(raw / "long a.wav", 8)
     sox_noise(raw / "long b.wav", 8)
     off = tmp_path / "off.toml"
-    off.write_text((recipes.CONFIGS / "noise.toml").read_text().replace("join_short = true", "join_short = false")
-                   .replace('gin = "noise.gin"', f'gin = "{recipes.CONFIGS}/noise.gin"'))
+    off.write_text(
+        (recipes.CONFIGS / "noise.toml")
+        .read_text()
+        .replace("join_short = true", "join_short = false")
+        .replace('gin = "noise.gin"', f'gin = "{recipes.CONFIGS}/noise.gin"')
+    )
     r = pipe("preprocess", str(off), "--root", tmp_path, "--n-signal", 65536)
     assert r.returncode == 0, r.stderr
     acc = json.loads((tmp_path / "datasets/off/db/accounting.json").read_text())
     assert acc["in_database_s"] < 0.5 * total and "join_short is off" in r.stdout
-    assert len(acc["dropped"]) == 82 and all(d["why"] in ("shorter than a chunk", "tail after the last whole chunk")
-                                             for d in acc["dropped"])
+    assert len(acc["dropped"]) == 82 and all(
+        d["why"] in ("shorter than a chunk", "tail after the last whole chunk") for d in acc["dropped"]
+    )
 
 
 def test_symlinked_folders_loops_and_non_utf8_names(tmp_path):
@@ -274,9 +316,9 @@ def test_symlinked_folders_loops_and_non_utf8_names(tmp_path):
     elsewhere = tmp_path / "library"
     noise_set(elsewhere, 8)
     raw.mkdir(parents=True)
-    (raw / "linked").symlink_to(elsewhere)            # a symlinked subfolder is followed ...
-    (elsewhere / "loop").symlink_to(elsewhere)         # ... and a loop is read once
-    latin1 = os.fsdecode(b"caf\xe9 take.wav")         # a latin-1 file name, not valid UTF-8
+    (raw / "linked").symlink_to(elsewhere)  # a symlinked subfolder is followed ...
+    (elsewhere / "loop").symlink_to(elsewhere)  # ... and a loop is read once
+    latin1 = os.fsdecode(b"caf\xe9 take.wav")  # a latin-1 file name, not valid UTF-8
     sox_noise(raw / latin1, 4)
     r = pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", 65536)
     assert r.returncode == 0 and "Traceback" not in r.stderr, r.stderr
@@ -286,27 +328,42 @@ def test_symlinked_folders_loops_and_non_utf8_names(tmp_path):
     assert {"take 0 ü.wav", "take 1 ü.wav", "caf\ufffd take.wav"} <= names
 
 
-@pytest.mark.parametrize("args,says", [
-    (["--batch", "0"], "BATCH=0 is not a whole number of 1 or more"),
-    (["--batch", "-1"], "BATCH=-1 is not a whole number of 1 or more"),
-    (["--max-steps", "0"], "MAX_STEPS=0 is not a whole number of 1 or more"),
-    (["--val-every", "0"], "VAL_EVERY=0 is not a whole number of 1 or more"),
-    (["--n-signal", "lots"], "N_SIGNAL=lots is not a whole number of 1 or more"),
-    (["--workers", "-2"], "WORKERS=-2 is not a whole number of 0 or more"),
-    (["--augment", "foo"], "augmentation 'foo' is not one of acids-rave's: compress, gain, mute"),
-    (["--override", "PHASE_1_DUATION=5"], "sets PHASE_1_DUATION, which nothing in v2_small, noise reads"),
-    (["--override", "RAVE.foo=1"], "OVERRIDE 'RAVE.foo=1' does not fit v2_small, noise: Configurable 'RAVE' doesn't"),
-    (["--n-signal", "100000"], "N_SIGNAL=100000 does not fit RAVE v2_small: an example must be a whole number of latent "
-                               "frames of 512 samples (RATIOS x N_BAND of its config); use N_SIGNAL=99840 or 100352"),
-    (["--override", "RAVE.latent_size=(("], "OVERRIDE 'RAVE.latent_size=((' is not a gin binding (a ( or [ is never closed)"),
-    (["--override", "PHASE_1_DURATION='abc'"], "sets PHASE_1_DURATION to 'abc': it takes a whole number of steps"),
-    (["--override", "PHASE_1_DURATION=abc"], "is not a gin binding (its value is not a number, a quoted string"),
-    (["--override", "RATIOS=[4,4,4,3]"], "N_SIGNAL=131072 does not fit RAVE v2_small as overridden: an example must be a "
-                                         "whole number of latent frames of 3072 samples"),
-    (["--tag", "../../escape"], "TAG='../../escape' would put the run outside"),
-    (["--tag", ".."], "TAG='..' would put the run outside"),
-    (["--batch", "99999999999999999999"], "BATCH=99999999999999999999 is too large: at most 2147483647"),
-])
+@pytest.mark.parametrize(
+    "args,says",
+    [
+        (["--batch", "0"], "BATCH=0 is not a whole number of 1 or more"),
+        (["--batch", "-1"], "BATCH=-1 is not a whole number of 1 or more"),
+        (["--max-steps", "0"], "MAX_STEPS=0 is not a whole number of 1 or more"),
+        (["--val-every", "0"], "VAL_EVERY=0 is not a whole number of 1 or more"),
+        (["--n-signal", "lots"], "N_SIGNAL=lots is not a whole number of 1 or more"),
+        (["--workers", "-2"], "WORKERS=-2 is not a whole number of 0 or more"),
+        (["--augment", "foo"], "augmentation 'foo' is not one of acids-rave's: compress, gain, mute"),
+        (["--override", "PHASE_1_DUATION=5"], "sets PHASE_1_DUATION, which nothing in v2_small, noise reads"),
+        (
+            ["--override", "RAVE.foo=1"],
+            "OVERRIDE 'RAVE.foo=1' does not fit v2_small, noise: Configurable 'RAVE' doesn't",
+        ),
+        (
+            ["--n-signal", "100000"],
+            "N_SIGNAL=100000 does not fit RAVE v2_small: an example must be a whole number of latent "
+            "frames of 512 samples (RATIOS x N_BAND of its config); use N_SIGNAL=99840 or 100352",
+        ),
+        (
+            ["--override", "RAVE.latent_size=(("],
+            "OVERRIDE 'RAVE.latent_size=((' is not a gin binding (a ( or [ is never closed)",
+        ),
+        (["--override", "PHASE_1_DURATION='abc'"], "sets PHASE_1_DURATION to 'abc': it takes a whole number of steps"),
+        (["--override", "PHASE_1_DURATION=abc"], "is not a gin binding (its value is not a number, a quoted string"),
+        (
+            ["--override", "RATIOS=[4,4,4,3]"],
+            "N_SIGNAL=131072 does not fit RAVE v2_small as overridden: an example must be a "
+            "whole number of latent frames of 3072 samples",
+        ),
+        (["--tag", "../../escape"], "TAG='../../escape' would put the run outside"),
+        (["--tag", ".."], "TAG='..' would put the run outside"),
+        (["--batch", "99999999999999999999"], "BATCH=99999999999999999999 is too large: at most 2147483647"),
+    ],
+)
 def test_bad_settings_are_one_sentence_before_any_work(tmp_path, args, says):
     r = pipe("train", "noise", *args, "--root", tmp_path, "--device", "cpu")
     assert r.returncode == 2 and says in r.stderr and "Traceback" not in r.stderr, r.stderr
@@ -316,9 +373,9 @@ def test_bad_settings_are_one_sentence_before_any_work(tmp_path, args, says):
 def test_size_advice_names_the_n_signal_that_fits_the_audio_at_hand():
     from rave_pipeline.data.accounting import size_advice
 
-    voice = recipes.load("voice")   # v2, n_signal 131072: 38 s of speech is 6 chunks, RAVE needs 51
+    voice = recipes.load("voice")  # v2, n_signal 131072: 38 s of speech is 6 chunks, RAVE needs 51
     text = size_advice(voice, 2, 6, 38.0)
-    assert "RAVE needs 51" in text and "Add at least 267 s" in text   # (51 - 6) x 5.94 s
+    assert "RAVE needs 51" in text and "Add at least 267 s" in text  # (51 - 6) x 5.94 s
     # at 262144: 38 s = 3 chunks of 11.9 s; 98/2 split -> 2 train + 1 validation chunk of 128 latent frames
     assert "or use N_SIGNAL=262144, which fits the audio at hand" in text
     assert voice.n_signal == 131072 and recipes.load("voice", n_signal=262144).min_chunks(2) == 3
@@ -329,8 +386,9 @@ def test_a_long_recording_is_converted_a_chunk_at_a_time(tmp_path):
     import tracemalloc
 
     from rave_pipeline.data import recordings
+
     raw = tmp_path / "raw"
-    long = sox_noise(raw / "field.flac", 600, sr=48000)     # 10 min: 106 MB as float32 at 44.1 kHz
+    long = sox_noise(raw / "field.flac", 600, sr=48000)  # 10 min: 106 MB as float32 at 44.1 kHz
     recipe = recipes.load("noise", root=tmp_path, raw="raw")
     tracemalloc.start()
     tail, found, notes = recordings.convert(long, recipe, tmp_path / "out.wav")
@@ -352,10 +410,13 @@ def small_disk(tmp_path):
     def make(mb: int) -> Path:
         where = tmp_path / f"disk{len(mounted)}"
         where.mkdir()
-        if subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={mb}m", "tmpfs", str(where)], capture_output=True).returncode:
+        if subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={mb}m", "tmpfs", str(where)], capture_output=True
+        ).returncode:
             pytest.skip("mounting a tmpfs needs root (CAP_SYS_ADMIN)")
         mounted.append(where)
         return where
+
     yield make
     for where in mounted:
         subprocess.run(["umount", str(where)])
@@ -363,14 +424,14 @@ def small_disk(tmp_path):
 
 @pytest.mark.parametrize("mb,stage", [(16, "converting"), (40, "database")])
 def test_a_full_disk_is_one_sentence_and_leaves_nothing_half_written(tmp_path, small_disk, mb, stage):
-    raw = noise_set(tmp_path / "raw", 180, files=3)   # 3 min: 32 MB as float32 working copies, 17 MB as a database
+    raw = noise_set(tmp_path / "raw", 180, files=3)  # 3 min: 32 MB as float32 working copies, 17 MB as a database
     root = small_disk(mb)
     r = pipe("preprocess", "noise", "--root", root, "--raw", raw)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert f"the disk holding {root}/datasets/noise" in r.stderr and "run make preprocess-noise again" in r.stderr
-    if stage == "converting":   # it filled up: how much is needed, from the recordings' durations
+    if stage == "converting":  # it filled up: how much is needed, from the recordings' durations
         assert "is full: preprocessing these recordings needs about 49 MB there and it has 17 MB" in r.stderr
-    else:                       # the check before rave preprocess: the database would not fit
+    else:  # the check before rave preprocess: the database would not fit
         assert "MB free and the database of 3 min of audio needs 17 MB" in r.stderr
     left = sorted(p.name for p in (root / "datasets/noise").iterdir())
     assert left == [".lock"], f"nothing half-written is kept: {left}"
@@ -382,12 +443,13 @@ def test_a_checkpoint_cut_short_is_deleted_not_kept_holding_the_disk(tmp_path, c
     import torch
 
     from rave_pipeline.commands import runs
+
     folder = tmp_path / "runs/noise/noise_abc/version_0/checkpoints"
     folder.mkdir(parents=True)
     torch.save({"global_step": 5, "w": torch.zeros(1000)}, folder / "epoch=1.ckpt")
     time.sleep(0.01)
     whole = (folder / "epoch=1.ckpt").read_bytes()
-    (folder / "last.ckpt").write_bytes(whole[: len(whole) // 2])   # newer, cut short by a full disk
+    (folder / "last.ckpt").write_bytes(whole[: len(whole) // 2])  # newer, cut short by a full disk
     assert runs.newest_checkpoint(tmp_path / "runs/noise") == folder / "epoch=1.ckpt"
     assert len(list(folder.iterdir())) == 2, "a query changes nothing on disk"
     runs.discard_incomplete(tmp_path / "runs/noise")
@@ -397,20 +459,37 @@ def test_a_checkpoint_cut_short_is_deleted_not_kept_holding_the_disk(tmp_path, c
 
 @pytest.mark.slow
 def test_bench_preprocess_prints_both_times_and_the_ratio():
-    r = run_cli("-m", "rave_pipeline.benchmarks.bench_preprocess", "--short", "30", "--long", "1", "--long-minutes", "1", "--pairs", "1")
+    r = run_cli(
+        "-m",
+        "rave_pipeline.benchmarks.bench_preprocess",
+        "--short",
+        "30",
+        "--long",
+        "1",
+        "--long-minutes",
+        "1",
+        "--pairs",
+        "1",
+    )
     assert r.returncode == 0, r.stderr
-    plain, ours = (float(line.split()[-3]) for line in r.stdout.splitlines() if line.startswith(("plain rave", "make preprocess")))
+    plain, ours = (
+        float(line.split()[-3]) for line in r.stdout.splitlines() if line.startswith(("plain rave", "make preprocess"))
+    )
     ratio = float(r.stdout.split("ratio plain/ours: ")[1].split()[0])
-    assert ratio == pytest.approx(plain / ours, abs=0.01)   # one pair: its ratio; the times are printed to 10 ms
+    assert ratio == pytest.approx(plain / ours, abs=0.01)  # one pair: its ratio; the times are printed to 10 ms
 
 
 def test_bench_loader_prints_both_speeds_and_their_ratio():
-    r = run_cli("-m", "rave_pipeline.benchmarks.bench_loader", "--chunks", "16", "--batch", "4", "--epochs", "2", "--pairs", "1")
+    r = run_cli(
+        "-m", "rave_pipeline.benchmarks.bench_loader", "--chunks", "16", "--batch", "4", "--epochs", "2", "--pairs", "1"
+    )
     assert r.returncode == 0, r.stderr
-    plain, ours = (float(line.split()[-2]) for line in r.stdout.splitlines() if line.startswith(("RAVE's loader", "the project's")))
+    plain, ours = (
+        float(line.split()[-2]) for line in r.stdout.splitlines() if line.startswith(("RAVE's loader", "the project's"))
+    )
     assert "2 epochs = 8 batches, 1 pairs" in r.stdout
     speedup = float(r.stdout.split("speed-up")[1].split("x")[0])
-    assert speedup == pytest.approx(ours / plain, rel=0.02)   # one pair: its ratio is the ratio of the speeds
+    assert speedup == pytest.approx(ours / plain, rel=0.02)  # one pair: its ratio is the ratio of the speeds
 
 
 def test_a_file_ffmpeg_gives_up_on_part_way_leaves_nothing_for_rave(tmp_path, monkeypatch):
@@ -423,6 +502,7 @@ def test_a_file_ffmpeg_gives_up_on_part_way_leaves_nothing_for_rave(tmp_path, mo
     def dies_part_way(path, sr, channels, block):
         yield np.zeros((channels, block), np.float32)
         raise UserError(f"{path}: ffmpeg did not finish decoding it")
+
     monkeypatch.setattr(recordings, "stream_audio", dies_part_way)
     dest = tmp_path / "00000.wav"
     assert recordings.convert(tmp_path, recipe, dest) == (None, 0, "not audio or corrupt")
@@ -435,9 +515,10 @@ def test_joined_audio_keeps_its_remainder_across_write_windows(tmp_path):
     import dataclasses
 
     from rave_pipeline.data import recordings
+
     raw = tmp_path / "raw"
     raw.mkdir()
-    lengths = np.random.default_rng(0).integers(300, 1000, 200)   # every file shorter than a 512-sample chunk
+    lengths = np.random.default_rng(0).integers(300, 1000, 200)  # every file shorter than a 512-sample chunk
     for i, n in enumerate(lengths):
         sf.write(str(raw / f"{i:03d}.wav"), np.full(n, 0.25, np.float32), SR, subtype="FLOAT")
     recipe = dataclasses.replace(recipes.load("noise", root=tmp_path, raw="raw"), n_signal=256)
@@ -450,9 +531,9 @@ def test_joined_audio_keeps_its_remainder_across_write_windows(tmp_path):
 
 
 def test_any_command_removes_what_a_killed_export_left_and_exports_must_be_a_folder(tmp_path):
-    staging = tmp_path / "exports/.staging-noise-99999999"   # no such process
+    staging = tmp_path / "exports/.staging-noise-99999999"  # no such process
     (staging / "x").mkdir(parents=True)
-    alive = tmp_path / f"exports/.staging-voice-{os.getpid()}"   # a running export's: kept
+    alive = tmp_path / f"exports/.staging-voice-{os.getpid()}"  # a running export's: kept
     alive.mkdir()
     r = pipe("preprocess", "noise", "--root", tmp_path)
     assert r.returncode == 2 and "does not exist: put recordings there" in r.stderr, r.stderr
@@ -465,8 +546,12 @@ def test_any_command_removes_what_a_killed_export_left_and_exports_must_be_a_fol
 
 def test_workers_beyond_the_cores_are_clamped_with_one_line(capsys):
     from rave_pipeline.commands.train import loader_workers
+
     cores = len(os.sched_getaffinity(0))
-    assert loader_workers(1000) == cores and f"WORKERS=1000 is more than the {cores} CPU core(s)" in capsys.readouterr().err
+    assert (
+        loader_workers(1000) == cores
+        and f"WORKERS=1000 is more than the {cores} CPU core(s)" in capsys.readouterr().err
+    )
     assert loader_workers(cores) == cores and capsys.readouterr().err == ""
 
 
@@ -477,16 +562,23 @@ def test_training_says_where_it_is_at_least_every_30_seconds(tmp_path, monkeypat
     import torch
 
     from rave_pipeline.inside_rave import progress
+
     clock = [1000.0]
     monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
-    trainer = SimpleNamespace(global_step=0, max_steps=1000, log_dir=str(tmp_path), default_root_dir=str(tmp_path),
-                              callback_metrics={}, sanity_checking=False)
+    trainer = SimpleNamespace(
+        global_step=0,
+        max_steps=1000,
+        log_dir=str(tmp_path),
+        default_root_dir=str(tmp_path),
+        callback_metrics={},
+        sanity_checking=False,
+    )
     model = SimpleNamespace(device=torch.device("cpu"), warmed_up=False, warmup=500)
     meter = progress.StepMeter()
     meter.on_train_start(trainer, model)
     shown = []
     for step in range(1, 101):
-        clock[0] += 1.0   # one step a second
+        clock[0] += 1.0  # one step a second
         meter.on_train_batch_start(trainer, model, None, step)
         trainer.global_step = step
         meter.on_train_batch_end(trainer, model, None, None, step)
@@ -500,13 +592,13 @@ def test_the_checkpoints_save_every_keeps_are_counted_per_phase(tmp_path, monkey
     noise, voice = recipes.load("noise", root=tmp_path), recipes.load("voice", root=tmp_path)
     assert noise.timeline_bytes(0, 1_000_000) == (40, 20 * 121_000_000 + 20 * 175_000_000)
     assert voice.timeline_bytes(0, 1_000_000) == (30, 10 * 487_000_000 + 20 * 704_000_000)
-    assert noise.timeline_bytes(1_950_000, 1_000_000) == (1, 175_000_000)   # resuming: only what is left
+    assert noise.timeline_bytes(1_950_000, 1_000_000) == (1, 175_000_000)  # resuming: only what is left
     from rave_pipeline.commands import train
 
     monkeypatch.setattr(train.disk, "free_bytes", lambda folder: 5_000_000_000)
     train.warn_timeline_disk(noise, 0, 1_000_000)
     assert "SAVE_EVERY=50000 keeps 40 more checkpoints, about 5.9 GB by MAX_STEPS=2000000" in capsys.readouterr().err
-    train.warn_timeline_disk(noise, 1_000_000, 1_000_000)   # 20 left, 3.5 GB: fits
+    train.warn_timeline_disk(noise, 1_000_000, 1_000_000)  # 20 left, 3.5 GB: fits
     assert capsys.readouterr().err == ""
 
 
@@ -524,7 +616,9 @@ def test_an_export_waits_for_a_config_a_starting_trainer_is_rewriting(tmp_path):
     # rave train truncates config.gin and writes it again each time it starts or resumes: an export held
     # beside it must copy the written file, not the empty one between (a CI run caught exactly that)
     import threading
+
     from rave_pipeline.commands.export import settled_config
+
     config = tmp_path / "config.gin"
     config.write_text("")
     threading.Timer(0.3, config.write_text, ["RAVE.latent_size = 16\n"]).start()
@@ -545,9 +639,9 @@ def batches(make_loader, dataset, epochs: int = 3) -> tuple[list, list]:
     seen, pids = [], []
     for _ in range(epochs):
         seen += [b.clone() for b in train]
-        pids.append(sorted(w.pid for w in train._iterator._workers) if train._iterator else None)   # kept ones
+        pids.append(sorted(w.pid for w in train._iterator._workers) if train._iterator else None)  # kept ones
         seen += [b.clone() for b in val]
-        torch.rand(3)   # the model's own draws (noise, dropout) between epochs
+        torch.rand(3)  # the model's own draws (noise, dropout) between epochs
     return seen, pids
 
 
@@ -566,6 +660,6 @@ def test_the_kept_workers_read_the_same_examples_in_the_same_order_as_raves_load
     steady, pids = batches(SteadyLoader, dataset)
     assert len(plain) == len(steady) == 3 * (6 + 6)
     assert all(torch.equal(a, b) for a, b in zip(plain, steady))
-    assert pids[0] and pids[0] == pids[1] == pids[2]   # the same worker processes all along
+    assert pids[0] and pids[0] == pids[1] == pids[2]  # the same worker processes all along
     # and the crops do differ between epochs (a test of the seeding, not of a dataset without randomness)
     assert not torch.equal(plain[0], plain[12]) or not torch.equal(plain[1], plain[13])

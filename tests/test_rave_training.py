@@ -2,6 +2,7 @@
 
 Slow (about a minute each): real `rave preprocess`, `rave train`, `rave export --streaming`.
 """
+
 import json
 import os
 import random
@@ -25,8 +26,9 @@ pytestmark = pytest.mark.slow
 def start(*args, root):
     cmd = [sys.executable, "-m", "rave_pipeline", *map(str, args), "--root", str(root)]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    return subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    return subprocess.Popen(
+        cmd, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True
+    )
 
 
 def finish(proc, timeout=900):
@@ -63,7 +65,7 @@ def kill_then_resume(root, recipe, opts, how):
         code, out = finish(proc, timeout=120)
         assert code == 2 and "Traceback" not in out, f"killed {delay:.2f} s after the first checkpoint:\n{out[-2000:]}"
         assert "rave train was killed (SIGKILL, signal 9)" in out and f"run make train-{recipe} to resume" in out
-    else:                 # kill -9 of the wrapper alone: its RAVE child must not train on as an orphan
+    else:  # kill -9 of the wrapper alone: its RAVE child must not train on as an orphan
         children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
         assert len(children) == 1
         os.kill(proc.pid, signal.SIGKILL)
@@ -107,25 +109,42 @@ def export_and_play(root, recipe, opts, config):
     x[..., 100] = float("nan")
     x[..., 200] = float("inf")
     with torch.no_grad():
-        blocks = [model.forward(x[..., k:k + 2048]) for k in range(0, x.shape[-1], 2048)]
+        blocks = [model.forward(x[..., k : k + 2048]) for k in range(0, x.shape[-1], 2048)]
     assert all(torch.isfinite(b).all() for b in blocks)
     guards_hold(ts)
     # ... and for finite input it is acids-rave's own export, bit for bit (same cache state, same seed)
     plain = root / "unguarded"
-    r = subprocess.run([sys.executable, "-m", "rave_pipeline.inside_rave.rave_cli", "export", "--run", str(runs.run_dir_of(
-        runs.newest_checkpoint(root / "runs" / recipe))), "--streaming", "--output", str(plain), "--name", "u"],
-        env={**os.environ, "RAVE_PIPELINE_NAN_GUARD": "0", "CUDA_VISIBLE_DEVICES": ""}, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rave_pipeline.inside_rave.rave_cli",
+            "export",
+            "--run",
+            str(runs.run_dir_of(runs.newest_checkpoint(root / "runs" / recipe))),
+            "--streaming",
+            "--output",
+            str(plain),
+            "--name",
+            "u",
+        ],
+        env={**os.environ, "RAVE_PIPELINE_NAN_GUARD": "0", "CUDA_VISIBLE_DEVICES": ""},
+        capture_output=True,
+        text=True,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     unguarded, guarded = torch.jit.load(str(plain / ("u" + names.TRAINED_SUFFIX))), torch.jit.load(str(ts))
     assert list(guarded.get_methods()) == list(unguarded.get_methods())
-    assert all(torch.equal(getattr(guarded, f"{m}_params"), getattr(unguarded, f"{m}_params")) for m in guarded.get_methods())
-    guarded.load_state_dict(unguarded.state_dict())   # each export leaves its own test-run in the caches
+    assert all(
+        torch.equal(getattr(guarded, f"{m}_params"), getattr(unguarded, f"{m}_params")) for m in guarded.get_methods()
+    )
+    guarded.load_state_dict(unguarded.state_dict())  # each export leaves its own test-run in the caches
     x = torch.randn(1, 1, 4 * 2048) * 0.2
     outs = []
     for m in (unguarded, guarded):
         torch.manual_seed(3)
         with torch.no_grad():
-            outs.append(torch.cat([m.forward(x[..., k:k + 2048]) for k in range(0, x.shape[-1], 2048)], -1))
+            outs.append(torch.cat([m.forward(x[..., k : k + 2048]) for k in range(0, x.shape[-1], 2048)], -1))
     assert torch.equal(*outs)
     return ts
 
@@ -135,7 +154,7 @@ def blockwise(ts, method: str, x: torch.Tensor, block: int) -> list:
     m = torch.jit.load(str(ts))
     torch.manual_seed(0)
     with torch.no_grad():
-        return [getattr(m, method)(x[..., k:k + block]) for k in range(0, x.shape[-1], block)]
+        return [getattr(m, method)(x[..., k : k + block]) for k in range(0, x.shape[-1], block)]
 
 
 def guards_hold(ts) -> None:
@@ -147,7 +166,9 @@ def guards_hold(ts) -> None:
     silenced = x.clone()
     x[..., 5] = nan
     silenced[..., 5] = 0.0
-    assert all(torch.equal(a, b) for a, b in zip(blockwise(ts, "encode", x, 2048), blockwise(ts, "encode", silenced, 2048)))
+    assert all(
+        torch.equal(a, b) for a, b in zip(blockwise(ts, "encode", x, 2048), blockwise(ts, "encode", silenced, 2048))
+    )
     m = fresh()
     dims, frames = int(m.decode_params[0]), 2048 // int(m.decode_params[1])
     z = torch.randn(1, dims, 6 * frames)
@@ -155,9 +176,10 @@ def guards_hold(ts) -> None:
     z[..., 1] = nan
     zeroed[..., 1] = 0.0
     ys, ref = blockwise(ts, "decode", z, frames), blockwise(ts, "decode", zeroed, frames)
-    assert all(torch.equal(a, b) for a, b in zip(ys, ref)) and ys[-1].abs().max() > 0, \
+    assert all(torch.equal(a, b) for a, b in zip(ys, ref)) and ys[-1].abs().max() > 0, (
         "decode: a NaN latent plays as a zero one, and the blocks after it sound"
-    m = fresh()   # a run that diverged to NaN weights (a known RAVE failure): its export plays silence
+    )
+    m = fresh()  # a run that diverged to NaN weights (a known RAVE failure): its export plays silence
     state = m.state_dict()
     weight = next(k for k in state if k.startswith("decoder") and k.endswith("weight"))
     state[weight] = torch.full_like(state[weight], nan)
@@ -178,17 +200,18 @@ def exports_while_checkpoints_churn(root, opts) -> None:
 
     def churn():
         previous = None
-        for k in range(10 ** 6):
+        for k in range(10**6):
             if stop.is_set():
                 return
             new = source.parent / f"churn-step={k}.ckpt"
             with open(new, "wb") as f:
                 for i in range(0, len(data), 1 << 20):
-                    f.write(data[i:i + (1 << 20)])
+                    f.write(data[i : i + (1 << 20)])
             if previous:
                 previous.unlink()
             previous = new
             time.sleep(0.3)
+
     thread = threading.Thread(target=churn)
     thread.start()
     try:
@@ -213,7 +236,9 @@ def test_noise_recipe_v2_small(tmp_path):
     export_and_play(tmp_path, "noise", opts, "v2_small")
     exports_while_checkpoints_churn(tmp_path, opts)
     # FRESH archives, never deletes
-    code, out = finish(start("train", "noise", *opts[:-2], "--max-steps", "4", "--device", "cpu", "--fresh", root=tmp_path))
+    code, out = finish(
+        start("train", "noise", *opts[:-2], "--max-steps", "4", "--device", "cpu", "--fresh", root=tmp_path)
+    )
     assert code == 0 and "previous runs moved to" in out, out[-2000:]
     assert list((tmp_path / "runs").glob("noise.archived-*/**/*.ckpt"))
 

@@ -9,16 +9,18 @@ NN_TILDE_SRC / NN_AR_SRC are not set (.ci/run sets them) or the build tools are 
 last lines count them; with REQUIRE_REAL_HOSTS=1 (.ci/run) a missing host fails instead. The hosts are
 built by session fixtures (tests/conftest.py) the first time a test asks for one.
 """
+
 import os
 import re
 import subprocess
 import sys
 
 import numpy as np
-import soundfile as sf
 import pytest
+import soundfile as sf
 import torch
 
+from audition import realtime
 from audition.bench import worst_case
 from audition.host import Host
 from audition.model_file import open_export
@@ -26,10 +28,9 @@ from chaos_models.export import build, export, export_beyond, export_essay
 from helpers.audio import noise_set, sox_noise
 from helpers.cli import REPO
 from helpers.real_hosts import pd_render, sc_play_patches, sc_render, synthdefs, torch_env
-from spec.host import DEFAULT_BUFFER, HOST_BLOCK, SR, WORST_CASE_BUFFERS
-from spec import names
 from rave_pipeline.commands import recipes
-from audition import realtime
+from spec import names
+from spec.host import DEFAULT_BUFFER, HOST_BLOCK, SR, WORST_CASE_BUFFERS
 
 pytestmark = pytest.mark.slow
 
@@ -61,12 +62,33 @@ def trained(tmp_path_factory):
     paths = []
     for recipe, minutes, n_signal in (("noise", 0.7, 65536), ("voice", 8.5, 71680)):
         noise_set(root / f"datasets/{recipe}/raw", minutes * 60, files=2 if recipe == "noise" else 3)
-        for step in (["preprocess", recipe, "--n-signal", n_signal],
-                     ["train", recipe, "--n-signal", n_signal, "--max-steps", 2, "--val-every", 2, "--save-every", 1,
-                      "--device", "cpu"],
-                     ["export", recipe, "--device", "cpu"], ["export", recipe, "--ckpt", 1]):
-            r = subprocess.run([sys.executable, "-m", "rave_pipeline", *map(str, step), "--root", str(root)],
-                               cwd=REPO, env=env, capture_output=True, text=True, timeout=1200)
+        for step in (
+            ["preprocess", recipe, "--n-signal", n_signal],
+            [
+                "train",
+                recipe,
+                "--n-signal",
+                n_signal,
+                "--max-steps",
+                2,
+                "--val-every",
+                2,
+                "--save-every",
+                1,
+                "--device",
+                "cpu",
+            ],
+            ["export", recipe, "--device", "cpu"],
+            ["export", recipe, "--ckpt", 1],
+        ):
+            r = subprocess.run(
+                [sys.executable, "-m", "rave_pipeline", *map(str, step), "--root", str(root)],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=1200,
+            )
             assert r.returncode == 0, f"{step}: {r.stdout[-2000:]}{r.stderr[-2000:]}"
         paths.append(recipes.load(recipe, root=root).export_path)
     assert len(paths) == 2
@@ -84,11 +106,13 @@ def early_noise(trained):
 def plays_on_time(y: np.ndarray, host: Host, where: str) -> None:
     """A trained export in a real host: finite, silent until the host's latency, sound right after it."""
     assert np.isfinite(y).all(), where
-    assert not y[:, :host.latency].any() and y[:, host.latency:host.latency + host.buffer].any(), \
+    assert not y[:, : host.latency].any() and y[:, host.latency : host.latency + host.buffer].any(), (
         f"{where}: first sound at {np.flatnonzero(y[0])[:1]}, expected {host.latency}"
+    )
 
 
 # ---- nn~ in Pure Data --------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("buffer", [512, 2048, 1000])
 def test_every_hand_written_method_is_bit_identical_in_the_real_nn_tilde(nn_dir, hand_written, buffer, tmp_path):
@@ -101,8 +125,10 @@ def test_every_hand_written_method_is_bit_identical_in_the_real_nn_tilde(nn_dir,
             host = Host(open_export(path), method, buffer, "nn~", quiet=True)
             ref = host.play(x)[0, 0]
             assert host.latency == 2 * host.buffer - 64
-            assert np.array_equal(y, ref), f"{path.name}:{method} at {buffer}: max {np.abs(y - ref).max():.3g}\n{log[-500:]}"
-            assert np.abs(y[host.latency:]).max() > 0, f"{path.name}:{method} is silent after the latency"
+            assert np.array_equal(y, ref), (
+                f"{path.name}:{method} at {buffer}: max {np.abs(y - ref).max():.3g}\n{log[-500:]}"
+            )
+            assert np.abs(y[host.latency :]).max() > 0, f"{path.name}:{method} is silent after the latency"
             rendered += 1
     assert rendered == 20
 
@@ -120,7 +146,6 @@ def test_trained_exports_play_in_the_real_nn_tilde(nn_dir, trained, buffer, tmp_
             plays_on_time(y[None], host, f"{path.name}:{method} at {buffer}")
             if buffer < host.buffer:
                 assert f"nn~: buffer size too small, switching to {host.buffer}" in log
-
 
 
 def seeded_play(path, method: str, buffer: int, x: np.ndarray, host: str) -> np.ndarray:
@@ -144,11 +169,11 @@ def follows_the_nan_free_render(path, buffer: int, host: str, clean: np.ndarray,
     silenced[0, SR // 2] = 0.0
     assert np.array_equal(y, seeded_play(path, "forward", buffer, silenced, host)), "a NaN plays as silence"
     h = Host(open_export(path), "forward", buffer, host, quiet=True)
-    reaches = (SR // 2) // h.buffer * h.buffer + h.latency       # the NaN's buffer, at the output
+    reaches = (SR // 2) // h.buffer * h.buffer + h.latency  # the NaN's buffer, at the output
     free = seeded_play(path, "forward", buffer, clean, host)
     assert np.array_equal(y[..., :reaches], free[..., :reaches])
     after = y[..., reaches:] - free[..., reaches:]
-    assert 20 * np.log10(np.sqrt(np.mean(after ** 2)) / np.sqrt(np.mean(free[..., reaches:] ** 2)) + 1e-30) < -80
+    assert 20 * np.log10(np.sqrt(np.mean(after**2)) / np.sqrt(np.mean(free[..., reaches:] ** 2)) + 1e-30) < -80
 
 
 @pytest.mark.parametrize("buffer", [512, 2048])
@@ -160,14 +185,14 @@ def test_trained_exports_are_exact_in_the_real_nn_tilde_with_a_nan(nn_dir, train
         y, log = pd_render(nn_dir, path, "forward", buffer, x, tmp_path / path.stem, seed=0)
         ours = seeded_play(path, "forward", buffer, x, "nn~")[0]
         assert np.array_equal(y, ours), f"{path.name} at {buffer}: max {np.abs(y - ours).max():.3g}\n{log[-500:]}"
-        assert np.isfinite(y).all() and np.abs(y[-SR // 4:]).max() > 0
+        assert np.isfinite(y).all() and np.abs(y[-SR // 4 :]).max() > 0
         follows_the_nan_free_render(path, buffer, "nn~", clean, x, y[None])
 
 
-
 @pytest.mark.parametrize("buffer", [512, 2048])
-def test_without_bufsize_nn_tilde_plays_a_one_in_one_out_model_later_as_its_profile_says(nn_dir, trained, buffer,
-                                                                                         tmp_path):
+def test_without_bufsize_nn_tilde_plays_a_one_in_one_out_model_later_as_its_profile_says(
+    nn_dir, trained, buffer, tmp_path
+):
     """No [bufsize N( before DSP: nn~ keeps its 4096-sample buffer for RAVE's forward (1 in, 1 out) and the
     output comes 4096 - N samples later; audition's nn~-unsized profile renders it sample for sample."""
     path = trained[0]
@@ -177,12 +202,12 @@ def test_without_bufsize_nn_tilde_plays_a_one_in_one_out_model_later_as_its_prof
     assert np.array_equal(y, ours), f"max {np.abs(y - ours).max():.3g}\n{log[-500:]}"
     sized = seeded_play(path, "forward", buffer, x, "nn~")[0]
     late = 4096 - buffer
-    assert np.array_equal(y[late:], sized[:-late]) and not y[:late + 2 * buffer - 64].any()
+    assert np.array_equal(y[late:], sized[:-late]) and not y[: late + 2 * buffer - 64].any()
 
 
 def test_an_unknown_method_plays_forward_in_both(nn_dir, hand_written, tmp_path, capsys):
     path = hand_written[0]
-    x = host_inputs(open_export(path), "chaos")     # two inlets connected; forward's third hears silence
+    x = host_inputs(open_export(path), "chaos")  # two inlets connected; forward's third hears silence
     y, log = pd_render(nn_dir, path, "choas", 512, x, tmp_path)
     assert "nn~: method choas not found in model, using forward instead" in log
     host = Host(open_export(path), "choas", 512)
@@ -199,7 +224,7 @@ def test_set_seed_mid_render_in_the_real_nn_tilde(nn_dir, buffer, tmp_path):
     at = int(0.3 * SR)
     ours = Host(open_export(path), "chaos", buffer, quiet=True).play(x, changes=[(at, "seed", "7")])[0, 0]
     # one landing sample: the change reaches the buffer before the one holding the message (pd -nrt)
-    lands = (at // buffer - 1) * buffer + 2 * buffer - HOST_BLOCK   # that buffer's first sample at the output
+    lands = (at // buffer - 1) * buffer + 2 * buffer - HOST_BLOCK  # that buffer's first sample at the output
     before = Host(open_export(path), "chaos", buffer, quiet=True).play(x)[0, 0]
     moved = np.flatnonzero(y != before)
     where = f"the change came {moved[0] - lands:+d} samples from the predicted {lands}" if len(moved) else "no change"
@@ -207,25 +232,63 @@ def test_set_seed_mid_render_in_the_real_nn_tilde(nn_dir, buffer, tmp_path):
     assert np.array_equal(y, ours), f"max {np.abs(y - ours).max():.3g}; {where}\n{log[-500:]}"
     assert moved[0] == lands
     seven = export(build("chaos_effect", seed=7), tmp_path / "seven.ts")
-    tail = Host(open_export(seven), "chaos", buffer, quiet=True).play(x)[0, 0][-SR // 2:]
-    assert np.array_equal(y[-SR // 2:], tail), "after the change: the seed-7 instrument, bit for bit"
+    tail = Host(open_export(seven), "chaos", buffer, quiet=True).play(x)[0, 0][-SR // 2 :]
+    assert np.array_equal(y[-SR // 2 :], tail), "after the change: the seed-7 instrument, bit for bit"
 
 
 def timeline_patch(nn_dir, early, late, mix, work):
     """scripts/make_timeline_patch.py's patch, recorded headless in the real nn~ (seeded). -> ([2, T], log)."""
     patch, wav = work / "timeline.pd", work / "out.wav"
-    r = subprocess.run([sys.executable, str(REPO / "scripts/make_timeline_patch.py"), "--early", str(early), "--late",
-                        str(late), "--out", str(patch), "--record", str(wav), "--seconds", "2", "--mix", str(mix)],
-                       capture_output=True, text=True, cwd=REPO, timeout=120)
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts/make_timeline_patch.py"),
+            "--early",
+            str(early),
+            "--late",
+            str(late),
+            "--out",
+            str(patch),
+            "--record",
+            str(wav),
+            "--seconds",
+            "2",
+            "--mix",
+            str(mix),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
-    p = subprocess.run(["pd", "-nogui", "-nosound", "-nrt", "-r", str(SR), "-stderr", "-batch", "-path", str(nn_dir),
-                        "-open", str(patch)], capture_output=True, text=True, timeout=300, env=torch_env(0))
+    p = subprocess.run(
+        [
+            "pd",
+            "-nogui",
+            "-nosound",
+            "-nrt",
+            "-r",
+            str(SR),
+            "-stderr",
+            "-batch",
+            "-path",
+            str(nn_dir),
+            "-open",
+            str(patch),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=torch_env(0),
+    )
     y, _ = sf.read(str(wav), dtype="float32", always_2d=True)
     return y.T, p.stdout + p.stderr
 
 
-def test_the_timeline_patch_plays_two_checkpoints_and_the_latent_space_in_the_real_nn_tilde(nn_dir, trained,
-                                                                                             early_noise, tmp_path):
+def test_the_timeline_patch_plays_two_checkpoints_and_the_latent_space_in_the_real_nn_tilde(
+    nn_dir, trained, early_noise, tmp_path
+):
     late = trained[0]
     y0, log = timeline_patch(nn_dir, early_noise, late, 0.0, tmp_path / "early")
     y1, _ = timeline_patch(nn_dir, early_noise, late, 1.0, tmp_path / "late")
@@ -252,6 +315,7 @@ def test_the_timeline_patch_plays_two_checkpoints_and_the_latent_space_in_the_re
 
 # ---- nn.ar in SuperCollider (scsynth -N) ---------------------------------------------------------
 
+
 def nn_ar_methods(info: dict) -> dict:
     return {m["name"]: (m["inDim"], m["inRatio"], m["outDim"], m["outRatio"]) for m in info["methods"]}
 
@@ -273,8 +337,10 @@ def test_every_hand_written_method_is_bit_identical_in_the_real_nn_ar(nn_ar_dir,
             host = Host(open_export(path), method, buffer, "nn.ar-nrt", quiet=True)
             ref = host.play(x)[0]
             assert host.latency == host.buffer - 64
-            assert np.array_equal(y, ref), f"{path.name}:{method} at {buffer}: max {np.abs(y - ref).max():.3g}\n{log[-800:]}"
-            assert np.abs(y[:, host.latency:]).max() > 0, f"{path.name}:{method} is silent after the latency"
+            assert np.array_equal(y, ref), (
+                f"{path.name}:{method} at {buffer}: max {np.abs(y - ref).max():.3g}\n{log[-800:]}"
+            )
+            assert np.abs(y[:, host.latency :]).max() > 0, f"{path.name}:{method} is silent after the latency"
             if buffer == 1000:
                 assert "NNUGen: rounding buffer size 1024." in log
             rendered += 1
@@ -304,7 +370,7 @@ def test_trained_exports_are_exact_in_the_real_nn_ar_with_a_nan(nn_ar_dir, train
         y, log, _ = sc_render(nn_ar_dir, path, "forward", 2048, x, tmp_path / path.stem, seed=0)
         ours = seeded_play(path, "forward", 2048, x, "nn.ar-nrt")
         assert np.array_equal(y, ours), f"{path.name}: max {np.abs(y - ours).max():.3g}\n{log[-800:]}"
-        assert np.isfinite(y).all() and np.abs(y[:, -SR // 4:]).max() > 0
+        assert np.isfinite(y).all() and np.abs(y[:, -SR // 4 :]).max() > 0
         follows_the_nan_free_render(path, 2048, "nn.ar-nrt", clean, x, y)
 
 
@@ -321,7 +387,9 @@ def plays_in_real_time_with_nothing_late(host_dir, host: str, hand_written, tmp_
     (ChaosEffect with 1024 operators) shows the late-block count is live."""
     model = next(p for p in hand_written if p.name == names.essay("chaos_effect"))
     m = open_export(model).methods["forward"]
-    safe = next(b for b in WORST_CASE_BUFFERS if worst_case(Host(open_export(model), "forward", b, quiet=True), m, SR)["safe"])
+    safe = next(
+        b for b in WORST_CASE_BUFFERS if worst_case(Host(open_export(model), "forward", b, quiet=True), m, SR)["safe"]
+    )
     r = realtime.play(host_dir, model, "forward", max(safe, MACHINE_FLOOR), 10.0, tmp_path / "safe", host=host)
     assert (r["late_blocks"], r["xruns"], round(r["played_s"]), r["sounded"]) == (0, 0, 10, True), f"safe {safe}: {r}"
     slow = export(build("chaos_effect", operators=1024, seed=0), tmp_path / "slow.ts")
@@ -329,8 +397,9 @@ def plays_in_real_time_with_nothing_late(host_dir, host: str, hand_written, tmp_
     assert late["late_blocks"] > 0 and late["sounded"], late
 
 
-def test_the_safe_buffer_plays_in_real_time_in_the_real_nn_ar_with_nothing_late(nn_ar_dir, hand_written, trained,
-                                                                                tmp_path):
+def test_the_safe_buffer_plays_in_real_time_in_the_real_nn_ar_with_nothing_late(
+    nn_ar_dir, hand_written, trained, tmp_path
+):
     """And the voice export computed inside the audio thread (nn.ar's buffer 0: 2048 samples due within a
     64-sample period) shows JACK's count is live."""
     plays_in_real_time_with_nothing_late(nn_ar_dir, "nn.ar", hand_written, tmp_path)
@@ -359,10 +428,12 @@ def test_seed_and_w_mult_through_attributes_in_the_real_nn_ar(nn_ar_dir, buffer,
     path = export(build("live_chaos_effect", seed=0), tmp_path / "live.ts")
     x = host_inputs(open_export(path), "chaos", seconds=1.0)
     moves = [(0.3, "seed", -5), (0.5, "w_mult", 3.0), (0.6, "seed", 123456)]
-    y, log, _ = sc_render(nn_ar_dir, path, "chaos", buffer, x, tmp_path / "sc",
-                          attributes={"seed": 0, "w_mult": 2.0}, changes=moves)
+    y, log, _ = sc_render(
+        nn_ar_dir, path, "chaos", buffer, x, tmp_path / "sc", attributes={"seed": 0, "w_mult": 2.0}, changes=moves
+    )
     ours = Host(open_export(path), "chaos", buffer, "nn.ar-nrt", quiet=True).play(
-        x, changes=[(round(t * SR), k, v) for t, k, v in moves])[0]
+        x, changes=[(round(t * SR), k, v) for t, k, v in moves]
+    )[0]
     assert np.array_equal(y, ours), f"max {np.abs(y - ours).max():.3g}\n{log[-800:]}"
     # one landing sample: the first change reaches the buffer holding 0.3 s, taken at its 64-sample block
     at = round(0.3 * SR) // HOST_BLOCK * HOST_BLOCK
@@ -370,34 +441,46 @@ def test_seed_and_w_mult_through_attributes_in_the_real_nn_ar(nn_ar_dir, buffer,
     before = Host(open_export(path), "chaos", buffer, "nn.ar-nrt", quiet=True).play(x)[0]
     assert np.flatnonzero((y != before).any(0))[0] == lands
     last = export(build("chaos_effect", seed=123456, w_mult=3.0), tmp_path / "last.ts")
-    tail = Host(open_export(last), "chaos", buffer, "nn.ar-nrt", quiet=True).play(x)[0][:, -SR // 4:]
-    assert np.array_equal(y[:, -SR // 4:], tail), "after the changes: that seed and w_mult, bit for bit"
+    tail = Host(open_export(last), "chaos", buffer, "nn.ar-nrt", quiet=True).play(x)[0][:, -SR // 4 :]
+    assert np.array_equal(y[:, -SR // 4 :], tail), "after the changes: that seed and w_mult, bit for bit"
 
 
 # ---- this repository's SuperCollider patches, in the real nn.ar ------------------------------------
 
-BEAT = [(0.25 * i, "perc", ["freq", f, "amp", 1.0, "decay", d])     # 03's Pbind, one bar
-        for i, (f, d) in enumerate(zip([45, 45, 180, 45, 300], [0.3, 0.2, 0.08, 0.25, 0.05]))]
+BEAT = [
+    (0.25 * i, "perc", ["freq", f, "amp", 1.0, "decay", d])  # 03's Pbind, one bar
+    for i, (f, d) in enumerate(zip([45, 45, 180, 45, 300], [0.3, 0.2, 0.08, 0.25, 0.05]))
+]
 # Each SynthDef as its file plays it (same arguments); the partner that feeds it plays into a private
 # bus (out 16+), so the WAV holds only the SynthDef measured. probe: the bus 01's Chaos reads.
-SCENES = [("topo", 3.0, [(0, "topo", ["freq", 100])]),
-          ("Chaos", 3.0, [(0, "topo", ["freq", 100, "modBus", 1, "out", 16]), (0, "Chaos", ["baseFreq", 60, "modBus", 1])]),
-          ("probe", 3.0, [(0, "topo", ["freq", 100, "modBus", 1, "out", 16]), (0, "probe", [])]),
-          ("topo_sender", 3.0, [(0, "topo_sender", ["freq", 110, "audioBus", 16])]),
-          ("chaos_processor", 3.0, [(0, "topo_sender", ["freq", 110, "audioBus", 16, "out", 18]),
-                                    (0, "chaos_processor", ["audioBus", 16])]),
-          ("perc", 1.6, BEAT),
-          ("pad", 6.0, [(0, "pad", ["freq", 82.4])]),
-          ("reroll", 3.0, [(0, "reroll", [])]),
-          ("rave_noise", 3.0, [(0, "rave_noise", [])]),
-          ("timeline_xfade", 3.0, [(0, "timeline_xfade", [])]),
-          ("latent_lfo", 3.0, [(0, "latent_lfo", [])])]
+SCENES = [
+    ("topo", 3.0, [(0, "topo", ["freq", 100])]),
+    ("Chaos", 3.0, [(0, "topo", ["freq", 100, "modBus", 1, "out", 16]), (0, "Chaos", ["baseFreq", 60, "modBus", 1])]),
+    ("probe", 3.0, [(0, "topo", ["freq", 100, "modBus", 1, "out", 16]), (0, "probe", [])]),
+    ("topo_sender", 3.0, [(0, "topo_sender", ["freq", 110, "audioBus", 16])]),
+    (
+        "chaos_processor",
+        3.0,
+        [(0, "topo_sender", ["freq", 110, "audioBus", 16, "out", 18]), (0, "chaos_processor", ["audioBus", 16])],
+    ),
+    ("perc", 1.6, BEAT),
+    ("pad", 6.0, [(0, "pad", ["freq", 82.4])]),
+    ("reroll", 3.0, [(0, "reroll", [])]),
+    ("rave_noise", 3.0, [(0, "rave_noise", [])]),
+    ("timeline_xfade", 3.0, [(0, "timeline_xfade", [])]),
+    ("latent_lfo", 3.0, [(0, "latent_lfo", [])]),
+]
 NOT_PLAYED = {"rave_into_chaos": "plays the sound card's input"}
-TRAINED = {"rave_noise", "timeline_xfade", "latent_lfo"}   # their level is the trained model's, whatever training gave it
+TRAINED = {
+    "rave_noise",
+    "timeline_xfade",
+    "latent_lfo",
+}  # their level is the trained model's, whatever training gave it
 
 
-def test_every_synthdef_plays_in_the_real_nn_ar_at_the_measured_levels(nn_ar_dir, hand_written, trained, early_noise,
-                                                                      tmp_path):
+def test_every_synthdef_plays_in_the_real_nn_ar_at_the_measured_levels(
+    nn_ar_dir, hand_written, trained, early_noise, tmp_path
+):
     """Headless, the mouse reads its minimum (MouseX/MouseY at rest): that is the setting measured."""
     defs = {}
     for f in sorted((REPO / "hosts/supercollider").glob("*.scd")):
@@ -405,17 +488,24 @@ def test_every_synthdef_plays_in_the_real_nn_ar_at_the_measured_levels(nn_ar_dir
     assert set(defs) == {s[0] for s in SCENES} - {"probe"} | set(NOT_PLAYED), "a SynthDef no scene plays"
     defs["probe"] = "SynthDef(\\probe, { |out = 0| Out.ar(out, K2A.ar(In.kr(1))) })"
     by_name = {p.name: p for p in hand_written}
-    models = {"void": by_name[names.essay("chaos_effect")], "live": by_name[names.essay("live_chaos_effect")],
-              "rave": trained[0], "early": early_noise, "late": trained[0]}
-    out, log = sc_play_patches(nn_ar_dir, models, {k: v for k, v in defs.items() if k not in NOT_PLAYED}, SCENES, tmp_path)
+    models = {
+        "void": by_name[names.essay("chaos_effect")],
+        "live": by_name[names.essay("live_chaos_effect")],
+        "rave": trained[0],
+        "early": early_noise,
+        "late": trained[0],
+    }
+    out, log = sc_play_patches(
+        nn_ar_dir, models, {k: v for k, v in defs.items() if k not in NOT_PLAYED}, SCENES, tmp_path
+    )
     level = {}
     for name, y in out.items():
-        settled = y[0, int((2.5 if name == "pad" else 0.5) * SR):]   # after the latency (pad: its 2 s attack)
+        settled = y[0, int((2.5 if name == "pad" else 0.5) * SR) :]  # after the latency (pad: its 2 s attack)
         assert np.isfinite(y).all() and np.abs(y).max() <= 0.9 + 1e-6, f"{name}: peak {np.abs(y).max():.3f}"
-        level[name] = 20 * np.log10(np.sqrt(np.mean(settled ** 2)) + 1e-12)
+        level[name] = 20 * np.log10(np.sqrt(np.mean(settled**2)) + 1e-12)
     bus = float(np.mean(out.pop("probe")[0, SR:]))
     level.pop("probe")
-    for name in TRAINED:   # 06_timeline.scd: both checkpoints crossfaded, and the decoder driven by its LFOs
+    for name in TRAINED:  # 06_timeline.scd: both checkpoints crossfaded, and the decoder driven by its LFOs
         assert level[name] > -80, f"{name}: the trained model sounds ({level[name]:.1f} dBFS)"
     played = {k: v for k, v in level.items() if k not in TRAINED}
     spread = max(played.values()) - min(played.values())

@@ -1,4 +1,5 @@
 """What protects a user's files: atomic writes, the one-trainer lock (also across FRESH=1)."""
+
 import json
 
 import pytest
@@ -24,7 +25,7 @@ def fake_database(root, recipe="noise"):
     """A database stamp big enough for the size check (training never starts in these tests)."""
     r = recipes.load(recipe, root=root)
     r.db_dir.mkdir(parents=True)
-    (r.db_dir / "fingerprint.json").write_text(json.dumps({"n_signal": r.n_signal, "chunks": 10 ** 4, "seconds": 10 ** 5}))
+    (r.db_dir / "fingerprint.json").write_text(json.dumps({"n_signal": r.n_signal, "chunks": 10**4, "seconds": 10**5}))
     return r
 
 
@@ -33,11 +34,22 @@ def test_a_second_trainer_is_refused_while_the_first_holds_the_run(tmp_path, fre
     r = fake_database(tmp_path)
     (r.runs_dir / "noise_abc").mkdir(parents=True)
     with runs.exclusive(runs.lock_of(r.runs_dir), r.runs_dir):
-        out = run_cli("-m", "rave_pipeline", "train", "noise", "--root", str(tmp_path), "--device", "cpu",
-                      *(["--fresh"] if fresh else []))
+        out = run_cli(
+            "-m",
+            "rave_pipeline",
+            "train",
+            "noise",
+            "--root",
+            str(tmp_path),
+            "--device",
+            "cpu",
+            *(["--fresh"] if fresh else []),
+        )
     assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
     assert f"{r.runs_dir} is being trained by another process (pid " in out.stderr
-    assert (r.runs_dir / "noise_abc").is_dir() and not list(tmp_path.glob("runs/noise.archived-*")), "FRESH=1 moved nothing"
+    assert (r.runs_dir / "noise_abc").is_dir() and not list(tmp_path.glob("runs/noise.archived-*")), (
+        "FRESH=1 moved nothing"
+    )
 
 
 def test_fresh_moves_the_whole_run_and_never_the_lock(tmp_path):

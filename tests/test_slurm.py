@@ -2,6 +2,7 @@
 
 Slow (a few minutes). Skips, saying why, only where Slurm cannot run (not installed, not root).
 """
+
 import re
 import subprocess
 
@@ -10,15 +11,20 @@ import pytest
 from helpers import slurm_cluster as sc
 from helpers.audio import noise_set
 from helpers.cli import REPO
-from rave_pipeline.commands import runs
-from rave_pipeline.commands import recipes
+from rave_pipeline.commands import recipes, runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(sc.available() is not None, reason=str(sc.available()))]
 
 
 def make(env, *args):
-    r = subprocess.run(["make", "--no-print-directory", *args], cwd=REPO, env={**env, "OMP_NUM_THREADS": "1"},
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=REPO,
+        env={**env, "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return r.stdout
 
@@ -28,19 +34,23 @@ def test_train_export_and_requeue_on_real_slurm(tmp_path):
     # the scripts ask for 8 CPUs and 32 GB; this node has 2 CPUs and 1 GB (a GPU it has: fake devices)
     sbatch_args = f"--mem=600M --cpus-per-task=1 --output={tmp_path}/%x-%j.out"
     common = [f"ROOT={tmp_path}", "DEVICE=cpu", "N_SIGNAL=65536", "VAL_EVERY=4", f"SBATCH_ARGS={sbatch_args}"]
-    scratch = tmp_path / "node-local"   # what SLURM_TMPDIR / STAGE_DIR name on a cluster
+    scratch = tmp_path / "node-local"  # what SLURM_TMPDIR / STAGE_DIR name on a cluster
     with sc.cluster(tmp_path / "slurm") as env:
         env = {**env, "STAGE_DIR": str(scratch)}
         out = make(env, "cluster-train-noise", "MAX_STEPS=8", *common)
         train, export = re.search(r"training job (\d+) \(noise\), export job (\d+)", out).groups()
         assert sc.wait_done(train, env, 600) == "COMPLETED", (tmp_path / f"rave-train-{train}.out").read_text()[-3000:]
-        assert sc.wait_done(export, env, 300) == "COMPLETED", (tmp_path / f"rave-export-{export}.out").read_text()[-3000:]
+        assert sc.wait_done(export, env, 300) == "COMPLETED", (tmp_path / f"rave-export-{export}.out").read_text()[
+            -3000:
+        ]
         ts = recipes.load("noise", root=tmp_path).export_path
         assert ts.exists() and ts.with_suffix(".json").exists()
         assert runs.global_step(runs.newest_checkpoint(tmp_path / "runs/noise")) == 8
         log = (tmp_path / f"rave-train-{train}.out").read_text()
         assert re.search(rf"database: staged [0-9.]+ GB to {scratch}/rave-pipeline/noise-\w+/db", log), log[-3000:]
-        assert re.search(rf"training noise: .*, reading {scratch}/rave-pipeline/noise-\w+/db", log), "trains from the copy"
+        assert re.search(rf"training noise: .*, reading {scratch}/rave-pipeline/noise-\w+/db", log), (
+            "trains from the copy"
+        )
         assert "removed the staged copy" in log and not list(scratch.glob("rave-pipeline/*")), "cleaned at the end"
 
         # A second, longer run under its own tag; requeue it while it trains.

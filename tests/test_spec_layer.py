@@ -1,5 +1,6 @@
 """The spec layer: facts written once (spec/), layers kept by import-linter, patches that name what spec
 names, and the one command."""
+
 import json
 import re
 import shutil
@@ -31,15 +32,24 @@ def lint(src: Path, work: Path):
     for script in (src / "scripts").glob("*.py"):
         (shadow / script.name).write_text(script.read_text())
     config = tomllib.loads((src / "pyproject.toml").read_text())["tool"]["importlinter"]
-    lines = ["[tool.importlinter]", f"root_packages = {json.dumps(['project_scripts', *config['root_packages']])}",
-             "include_external_packages = true"]
+    lines = [
+        "[tool.importlinter]",
+        f"root_packages = {json.dumps(['project_scripts', *config['root_packages']])}",
+        "include_external_packages = true",
+    ]
     for c in config["contracts"]:
         if c["id"] == "layers":
             c = {**c, "layers": ["project_scripts", *c["layers"]]}
         lines += ["", "[[tool.importlinter.contracts]]", *(f"{k} = {json.dumps(v)}" for k, v in c.items())]
     (work / "pyproject.toml").write_text("\n".join(lines) + "\n")
-    return subprocess.run([str(LINT)], cwd=work, env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(work)},
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [str(LINT)],
+        cwd=work,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(work)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def test_the_layers_hold(tmp_path):
@@ -47,16 +57,21 @@ def test_the_layers_hold(tmp_path):
     assert r.returncode == 0 and "3 kept, 0 broken" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
 
 
-@pytest.mark.parametrize("module,line,contract", [
-    ("chaos_models/models.py", "from audition.host import Host", "the command, then the pipeline"),
-    ("audition/host.py", "from compare import metrics", "the command, then the pipeline"),
-    ("spec/host.py", "from safeio import UserError", "the command, then the pipeline"),
-    ("rave_to_chaos/cli.py", "import project_scripts.mutants", "the command, then the pipeline"),
-    ("rave_pipeline/data/dataset.py", "from rave_pipeline.benchmarks import bench_train",
-     "rave_pipeline's rooms"),
-    ("rave_pipeline/inside_rave/loader.py", "from rave_pipeline.commands import recipes",
-     "what runs inside RAVE's process"),
-])
+@pytest.mark.parametrize(
+    "module,line,contract",
+    [
+        ("chaos_models/models.py", "from audition.host import Host", "the command, then the pipeline"),
+        ("audition/host.py", "from compare import metrics", "the command, then the pipeline"),
+        ("spec/host.py", "from safeio import UserError", "the command, then the pipeline"),
+        ("rave_to_chaos/cli.py", "import project_scripts.mutants", "the command, then the pipeline"),
+        ("rave_pipeline/data/dataset.py", "from rave_pipeline.benchmarks import bench_train", "rave_pipeline's rooms"),
+        (
+            "rave_pipeline/inside_rave/loader.py",
+            "from rave_pipeline.commands import recipes",
+            "what runs inside RAVE's process",
+        ),
+    ],
+)
 def test_an_import_across_the_layers_breaks_the_lint(tmp_path, module, line, contract):
     """One forbidden import in a scratch copy: lint-imports fails and names the contract."""
     src = tmp_path / "src"
@@ -91,8 +106,10 @@ def test_facts_are_written_once():
 
 def default_exports() -> set[str]:
     hand = {names.hand_written(m, hp["operators"], hp["w_mult"]) for m, hp in ESSAY_EXPORTS}
-    hand |= {names.essay(m) for m in ("streaming_chaos_effect", "live_chaos_effect", "live_model_synth",
-                                       "hybrid_chaos_effect")} | {names.essay("morph_chaos_effect", seed_b=1)}
+    hand |= {
+        names.essay(m)
+        for m in ("streaming_chaos_effect", "live_chaos_effect", "live_model_synth", "hybrid_chaos_effect")
+    } | {names.essay("morph_chaos_effect", seed_b=1)}
     trained = {recipes.load(r).export_path.name for r in recipes.names()}
     return hand | trained
 
@@ -104,16 +121,23 @@ def test_patches_name_the_exports_and_buffer_spec_names():
     known, seen = default_exports(), set()
     for path in patches:
         text = path.read_text()
-        for name in re.findall(r"(?<![*\w])(\w+\.ts)\b", text):   # not the tail of a glob (timeline/noise/*_step*...)
-            if "seedS" not in name:   # a comment's pattern for any seed
+        for name in re.findall(r"(?<![*\w])(\w+\.ts)\b", text):  # not the tail of a glob (timeline/noise/*_step*...)
+            if "seedS" not in name:  # a comment's pattern for any seed
                 assert name in known, f"{path.name} names {name}, which no export target writes"
                 seen.add(name)
-        buffers = re.findall(r"NN\([^)]*\)\.ar\((?:[^()]|\([^()]*\))*?,\s*(\d+)\s*[,)]", text) + re.findall(r"bufsize (\d+)", text) \
-            + re.findall(r"nn~ \S+ \w+ (\d+)", text) + re.findall(r"2 \* (\d+) /", text)
+        buffers = (
+            re.findall(r"NN\([^)]*\)\.ar\((?:[^()]|\([^()]*\))*?,\s*(\d+)\s*[,)]", text)
+            + re.findall(r"bufsize (\d+)", text)
+            + re.findall(r"nn~ \S+ \w+ (\d+)", text)
+            + re.findall(r"2 \* (\d+) /", text)
+        )
         assert all(int(b) == DEFAULT_BUFFER for b in buffers), (path.name, buffers)
         assert all(int(r) == SR for r in re.findall(r"\?\s*(\d{5})", text)), path.name
-    assert {names.essay("chaos_effect"), names.essay("live_chaos_effect"),
-            recipes.load("noise").export_path.name} <= seen
+    assert {
+        names.essay("chaos_effect"),
+        names.essay("live_chaos_effect"),
+        recipes.load("noise").export_path.name,
+    } <= seen
 
 
 def test_one_command_runs_every_make_target_it_names():
@@ -122,7 +146,15 @@ def test_one_command_runs_every_make_target_it_names():
     assert r.returncode == 0 and "export-chaos" in r.stdout and "bench-chaos" in r.stdout, r.stderr
     make_targets = set(re.findall(r"^([a-z-]+):", (REPO / "Makefile").read_text(), re.M))
     from rave_to_chaos.cli import COMMANDS
-    per_recipe = ("preprocess", "train", "export", "timeline", "cluster-train", "cluster-timeline")   # make <target>-<recipe>
+
+    per_recipe = (
+        "preprocess",
+        "train",
+        "export",
+        "timeline",
+        "cluster-train",
+        "cluster-timeline",
+    )  # make <target>-<recipe>
     plain = {c for c in COMMANDS if c not in (*per_recipe, "info", "render")}
     assert plain <= make_targets, plain - make_targets
     r = subprocess.run([str(cli), "nonsense"], capture_output=True, text=True, timeout=60)
@@ -133,8 +165,13 @@ def test_one_command_runs_every_make_target_it_names():
 
 def test_make_variables_and_flags_take_one_path(tmp_path):
     """BATCH=0 from make and --batch 0 from the command line: the same sentence, before any work."""
-    via_make = subprocess.run(["make", "-s", "--no-print-directory", "train-noise", f"ROOT={tmp_path}", "BATCH=0"],
-                              cwd=REPO, capture_output=True, text=True, timeout=120)
+    via_make = subprocess.run(
+        ["make", "-s", "--no-print-directory", "train-noise", f"ROOT={tmp_path}", "BATCH=0"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     via_flag = run_cli("-m", "rave_pipeline", "train", "noise", "--root", tmp_path, "--batch", "0")
     for r in (via_make, via_flag):
         assert r.returncode == 2 and "BATCH=0 is not a whole number of 1 or more" in r.stderr, r.stderr
@@ -156,18 +193,32 @@ def test_export_names_follow_one_scheme():
 def test_any_root_name_reaches_the_command_as_typed(tmp_path):
     """Quotes, $, spaces and unicode in ROOT travel through make unmangled (no shell in between)."""
     odd = tmp_path / 'my "runs" $HOME ü'
-    r = subprocess.run(["make", "-s", "--no-print-directory", "preprocess-noise", f"ROOT={odd}".replace("$", "$$")],
-                       cwd=REPO, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        ["make", "-s", "--no-print-directory", "preprocess-noise", f"ROOT={odd}".replace("$", "$$")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2 and f"{odd}/datasets/noise/raw does not exist" in r.stderr, r.stderr
     assert [p.name for p in tmp_path.iterdir()] in ([], [odd.name]), "no folder made from a mangled name"
 
 
 def test_export_all_exports_what_it_can_into_one_folder_then_names_what_it_could_not(tmp_path):
-    r = subprocess.run(["make", "-s", "--no-print-directory", "export-all", f"ROOT={tmp_path}",
-                        f"EXPORTS={tmp_path / 'mine'}"], cwd=REPO, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(
+        ["make", "-s", "--no-print-directory", "export-all", f"ROOT={tmp_path}", f"EXPORTS={tmp_path / 'mine'}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert r.returncode == 2, r.stdout + r.stderr
     for recipe in recipes.names():
         assert f"not exported: {recipe}: no checkpoint in {tmp_path}/runs/{recipe}" in r.stderr, r.stderr
     made = {p.name for p in (tmp_path / "mine").glob("*.ts")}
-    assert {names.essay("chaos_effect"), names.essay("live_chaos_effect"), names.essay("streaming_chaos_effect")} <= made
+    assert {
+        names.essay("chaos_effect"),
+        names.essay("live_chaos_effect"),
+        names.essay("streaming_chaos_effect"),
+    } <= made
     assert not (REPO / "exports" / "mine").exists() and not list(tmp_path.glob("exports"))

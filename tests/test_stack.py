@@ -1,4 +1,5 @@
 """The installed acids-rave stack is sound: RAVE builds from its own gin configs and runs on CPU."""
+
 import gin
 import pytest
 import torch
@@ -27,8 +28,11 @@ def test_rave_config_builds_and_runs(config, ratio):
 def test_pins_are_the_locked_ones():
     import importlib.metadata as md
 
-    locked = dict(line.split("==") for line in (REPO / "requirements.lock").read_text().splitlines()
-                  if "==" in line and not line.startswith("#"))
+    locked = dict(
+        line.split("==")
+        for line in (REPO / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith("#")
+    )
     for pkg in ["torch", "torchaudio", "acids-rave", "nn-tilde", "pytorch-lightning", "scipy", "setuptools"]:
         assert md.version(pkg).split("+")[0] == locked[pkg], pkg
 

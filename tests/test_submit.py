@@ -1,5 +1,6 @@
 """`make cluster-train-*` / `python -m rave_pipeline submit`: the exact sbatch argument lists, checked
 against a recording stand-in for sbatch (the real Slurm runs in test_slurm.py)."""
+
 import json
 import subprocess
 
@@ -22,18 +23,55 @@ print(sum(1 for _ in open({str(log)!r})) + 100)
 def test_values_with_spaces_and_quotes_reach_the_job_as_typed(tmp_path):
     sbatch, calls = recording_sbatch(tmp_path)
     root = tmp_path / "my runs"
-    r = run_cli("-m", "rave_pipeline", "submit", "noise", "--root", root, "--max-steps", "5000",
-                "--override", "PHASE_1_DURATION = 3000", "--override", "RAVE.name = 'a b'", "--fresh",
-                "--sbatch", str(sbatch), "--sbatch-args", "--partition=gpu --time=48:00:00")
+    r = run_cli(
+        "-m",
+        "rave_pipeline",
+        "submit",
+        "noise",
+        "--root",
+        root,
+        "--max-steps",
+        "5000",
+        "--override",
+        "PHASE_1_DURATION = 3000",
+        "--override",
+        "RAVE.name = 'a b'",
+        "--fresh",
+        "--sbatch",
+        str(sbatch),
+        "--sbatch-args",
+        "--partition=gpu --time=48:00:00",
+    )
     assert r.returncode == 0, r.stderr
     assert "training job 101 (noise), export job 102 (runs when training succeeds)" in r.stdout
     train, export = calls()
     script_dir = str(REPO / "scripts" / "slurm")
-    assert train == ["--parsable", "--partition=gpu", "--time=48:00:00", f"{script_dir}/train.sbatch", "noise",
-                     "--root", str(root), "--max-steps", "5000",
-                     "--override", "PHASE_1_DURATION = 3000", "--override", "RAVE.name = 'a b'", "--fresh"]
-    assert export == ["--parsable", "--partition=gpu", "--time=48:00:00", "--dependency=afterok:101",
-                      f"{script_dir}/export.sbatch", "noise", "--root", str(root)]
+    assert train == [
+        "--parsable",
+        "--partition=gpu",
+        "--time=48:00:00",
+        f"{script_dir}/train.sbatch",
+        "noise",
+        "--root",
+        str(root),
+        "--max-steps",
+        "5000",
+        "--override",
+        "PHASE_1_DURATION = 3000",
+        "--override",
+        "RAVE.name = 'a b'",
+        "--fresh",
+    ]
+    assert export == [
+        "--parsable",
+        "--partition=gpu",
+        "--time=48:00:00",
+        "--dependency=afterok:101",
+        f"{script_dir}/export.sbatch",
+        "noise",
+        "--root",
+        str(root),
+    ]
 
 
 def test_the_batch_script_hands_its_arguments_on_unchanged(tmp_path):
@@ -42,14 +80,31 @@ def test_the_batch_script_hands_its_arguments_on_unchanged(tmp_path):
     (fake / ".venv/bin").mkdir(parents=True)
     (fake / "configs").mkdir()
     (fake / "configs/noise.toml").touch()
-    (fake / ".venv/bin/python").write_text('#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n')
+    (fake / ".venv/bin/python").write_text(
+        "#!/usr/bin/env python3\nimport json, sys\nprint(json.dumps(sys.argv[1:]))\n"
+    )
     (fake / ".venv/bin/python").chmod(0o755)
-    r = subprocess.run(["bash", str(REPO / "scripts/slurm/train.sbatch"), "noise", "--root", "/a b",
-                        "--override", "RAVE.name = 'x y'"], cwd=fake, env={"PATH": "/usr/bin:/bin", "SLURM_SUBMIT_DIR": str(fake)},
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            "bash",
+            str(REPO / "scripts/slurm/train.sbatch"),
+            "noise",
+            "--root",
+            "/a b",
+            "--override",
+            "RAVE.name = 'x y'",
+        ],
+        cwd=fake,
+        env={"PATH": "/usr/bin:/bin", "SLURM_SUBMIT_DIR": str(fake)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     printed = [json.loads(line) for line in r.stdout.splitlines() if line.startswith('["')]
-    assert printed == [["-m", "rave_pipeline", "preprocess", "noise", "--root", "/a b", "--override", "RAVE.name = 'x y'"],
-                       ["-m", "rave_pipeline", "train", "noise", "--root", "/a b", "--override", "RAVE.name = 'x y'"]], r.stdout + r.stderr
+    assert printed == [
+        ["-m", "rave_pipeline", "preprocess", "noise", "--root", "/a b", "--override", "RAVE.name = 'x y'"],
+        ["-m", "rave_pipeline", "train", "noise", "--root", "/a b", "--override", "RAVE.name = 'x y'"],
+    ], r.stdout + r.stderr
 
 
 def test_export_all_is_one_job_after_the_named_ones(tmp_path):
@@ -70,8 +125,22 @@ def test_cluster_targets_take_root_and_exports_like_every_export_target(tmp_path
     sbatch, calls = recording_sbatch(tmp_path)
     root, out = tmp_path / "my root", tmp_path / "shared exports"
     for target in ("cluster-train-noise", "cluster-export-all"):
-        r = subprocess.run(["make", "-s", "--no-print-directory", target, f"ROOT={root}", f"EXPORTS={out}",
-                            f"SBATCH={sbatch}", "AFTER=7"], cwd=REPO, capture_output=True, text=True, timeout=120)
+        r = subprocess.run(
+            [
+                "make",
+                "-s",
+                "--no-print-directory",
+                target,
+                f"ROOT={root}",
+                f"EXPORTS={out}",
+                f"SBATCH={sbatch}",
+                "AFTER=7",
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stdout + r.stderr
     train, export, export_all = calls()
     for job in (train, export, export_all):
@@ -85,9 +154,23 @@ def test_the_timeline_is_one_cpu_job_with_the_same_settings(tmp_path):
     sbatch, calls = recording_sbatch(tmp_path)
     root = tmp_path / "my root"
     for after in ("AFTER=12", "AFTER="):
-        r = subprocess.run(["make", "-s", "--no-print-directory", "cluster-timeline-noise", f"ROOT={root}", "EVERY=3",
-                            "INPUTS=take one.wav", f"SBATCH={sbatch}", after], cwd=REPO, capture_output=True, text=True,
-                           timeout=120)
+        r = subprocess.run(
+            [
+                "make",
+                "-s",
+                "--no-print-directory",
+                "cluster-timeline-noise",
+                f"ROOT={root}",
+                "EVERY=3",
+                "INPUTS=take one.wav",
+                f"SBATCH={sbatch}",
+                after,
+            ],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert r.returncode == 0, r.stdout + r.stderr
     later, now = calls()
     script = str(REPO / "scripts/slurm/timeline.sbatch")

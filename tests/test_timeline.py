@@ -3,6 +3,7 @@
 
 Slow (about 4 minutes): real rave preprocess / train / export, real renders, Chromium when installed.
 """
+
 import json
 import os
 import subprocess
@@ -11,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 
+from audition.model_file import open_export
 from compare import browser, latent
 from helpers.audio import noise_set, sox_noise
 from helpers.cli import REPO
 from rave_pipeline.commands import checkpoints
-from audition.model_file import open_export
 from spec import names
 from spec.host import SR
 
@@ -39,10 +40,10 @@ def test_checkpoint_exports_and_the_timeline_of_a_run_still_training(tmp_path):
     runs_dir = tmp_path / "runs/noise"
     found = {c.step: c for c in checkpoints.listing(runs_dir)}
     assert {2, 4, 6} <= set(found), found
-    for step in (2, 4, 6):   # each carries the newest validation; RAVE validates at step 2 of each 3-batch epoch
+    for step in (2, 4, 6):  # each carries the newest validation; RAVE validates at step 2 of each 3-batch epoch
         c = found[step]
         assert c.path.name == f"timeline-step={step}.ckpt" and c.phase == 1 and 2 <= c.validation_step <= step
-        assert isinstance(c.validation, float)   # RAVE's loss as logged: inf when a validation chunk is silent
+        assert isinstance(c.validation, float)  # RAVE's loss as logged: inf when a validation chunk is silent
     assert found[2].validation_step == 2, "saved after the validation due at its own step, so it carries it"
 
     # CKPT=: a step (named with it), the newest (named without), and one sentence listing them for a miss
@@ -53,12 +54,14 @@ def test_checkpoint_exports_and_the_timeline_of_a_run_still_training(tmp_path):
     assert (manifest["global_step"], manifest["phase"], manifest["validation"]) == (4, 1, found[4].validation)
     assert cli("rave_pipeline", "export", "noise", "--ckpt", "last", root=tmp_path).returncode == 0
     assert (tmp_path / "exports" / names.trained("noise", "v2_small")).is_file()
-    r = cli("rave_pipeline", "export", "noise", "--ckpt", "1", root=tmp_path)   # no save before step 2
+    r = cli("rave_pipeline", "export", "noise", "--ckpt", "1", root=tmp_path)  # no save before step 2
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert f"CKPT=1 matches no checkpoint of {runs_dir}" in r.stderr
     v4 = found[4]
-    assert (f"step 4 · phase 1 · validation {v4.validation:.4g} (at step {v4.validation_step}) · timeline-step=4.ckpt"
-            in r.stderr), r.stderr
+    assert (
+        f"step 4 · phase 1 · validation {v4.validation:.4g} (at step {v4.validation_step}) · timeline-step=4.ckpt"
+        in r.stderr
+    ), r.stderr
     r = cli("rave_pipeline", "export", "noise", "--ckpt", str(tmp_path / "nowhere.ckpt"), root=tmp_path)
     assert r.returncode == 2 and "nowhere.ckpt: no such file" in r.stderr
 
@@ -69,8 +72,10 @@ def test_checkpoint_exports_and_the_timeline_of_a_run_still_training(tmp_path):
     r = cli("rave_to_chaos.timeline", "noise", "--inputs", mine, "--out", out, "--jobs", "1", root=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
     assert trainer.wait(timeout=900) == 0, trainer.stdout.read()[-3000:]
+
     def no_inf_or_nan(word):
         raise AssertionError(f"metrics.json holds {word}: not JSON (RAVE's inf validation must become null)")
+
     report = json.loads((out / "metrics.json").read_text(), parse_constant=no_inf_or_nan)
     steps = [c["step"] for c in report["checkpoints"]]
     assert steps == sorted(steps) and {2, 4, 6} <= set(steps)
@@ -84,7 +89,9 @@ def test_checkpoint_exports_and_the_timeline_of_a_run_still_training(tmp_path):
             assert np.isfinite(m[key]), (c["step"], key)
         assert m["modes_count"] == len(m["modes_hz"]) and (m["strongest_mode_hz"] in m["modes_hz"] or not m["modes_hz"])
         assert json.loads(open_export(c["export"]).path.with_suffix(".json").read_text())["global_step"] == c["step"]
-        assert set(c["clips"]) == set(report["inputs"]) and set(c["latent_clips"]) == set(latent.PRIOR_KINDS + latent.DATA_KINDS)
+        assert set(c["clips"]) == set(report["inputs"]) and set(c["latent_clips"]) == set(
+            latent.PRIOR_KINDS + latent.DATA_KINDS
+        )
         assert all((out / clip["src"]).is_file() for clip in [*c["clips"].values(), *c["latent_clips"].values()])
     assert (out / "curves.png").is_file() and "A/B:" in (out / "index.html").read_text()
     if browser.chromium():

@@ -6,8 +6,8 @@ median of the per-pair ratios with its interquartile range; never asserts.
 
     python -m rave_pipeline.benchmarks.bench_guard [exports/] [--pairs 25] [--buffer 2048]
 """
+
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -17,17 +17,33 @@ import torch
 
 from audition.bench import paired
 from audition.host import use_host_threads
-from spec.host import DEFAULT_BUFFER
 from audition.model_file import export_files, open_export
 from safeio import UserError, cli_main
-from spec import names
 from safeio.environment import child_env
+from spec import names
+from spec.host import DEFAULT_BUFFER
 
 
 def unguarded_twin(run: Path, out: Path) -> Path:
     env = child_env(RAVE_PIPELINE_NAN_GUARD="0", CUDA_VISIBLE_DEVICES="")
-    r = subprocess.run([sys.executable, "-m", "rave_pipeline.inside_rave.rave_cli", "export", "--run", str(run), "--streaming",
-                        "--output", str(out), "--name", "unguarded"], env=env, capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rave_pipeline.inside_rave.rave_cli",
+            "export",
+            "--run",
+            str(run),
+            "--streaming",
+            "--output",
+            str(out),
+            "--name",
+            "unguarded",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if r.returncode:
         raise UserError(f"rave export of {run} failed: {r.stderr.strip().splitlines()[-1:]}")
     return out / ("unguarded" + names.TRAINED_SUFFIX)
@@ -44,8 +60,10 @@ def main(argv=None):
     trained = [p for p in export_files([args.exports]) if open_export(p).manifest.get("kind") == "trained"]
     if not trained:
         raise UserError(f"no trained export in {args.exports}: run make export-noise (or make demo) first")
-    print(f"forward at buffer {args.buffer}, {args.pairs} interleaved pairs (median ratio and its interquartile range); "
-          f"{torch.get_num_threads()} thread(s)")
+    print(
+        f"forward at buffer {args.buffer}, {args.pairs} interleaved pairs (median ratio and its interquartile range); "
+        f"{torch.get_num_threads()} thread(s)"
+    )
     for path in trained:
         run = Path(open_export(path).manifest.get("source_run", ""))
         if not run.is_dir():
@@ -57,8 +75,10 @@ def main(argv=None):
             x = torch.randn(1, 1, args.buffer) * 0.1
             with torch.inference_mode():
                 r = paired(lambda: plain.forward(x), lambda: guarded.forward(x), pairs=args.pairs)
-        print(f"  {path.name}: guarded {1e3 * r['b_s']:.2f} ms, unguarded {1e3 * r['a_s']:.2f} ms per block: "
-              f"ratio {r['median']:.3f} [IQR {r['q1']:.3f}, {r['q3']:.3f}]")
+        print(
+            f"  {path.name}: guarded {1e3 * r['b_s']:.2f} ms, unguarded {1e3 * r['a_s']:.2f} ms per block: "
+            f"ratio {r['median']:.3f} [IQR {r['q1']:.3f}, {r['q3']:.3f}]"
+        )
 
 
 if __name__ == "__main__":

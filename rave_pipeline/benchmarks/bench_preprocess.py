@@ -8,6 +8,7 @@ both amounts are printed beside the times.
 
     python -m rave_pipeline.benchmarks.bench_preprocess [--short 400] [--long 3] [--long-minutes 4] [--pairs 3]
 """
+
 import argparse
 import dataclasses
 import shutil
@@ -21,8 +22,8 @@ import numpy as np
 import soundfile as sf
 
 from audition.bench import paired
-from rave_pipeline.data import dataset
 from rave_pipeline.commands import recipes
+from rave_pipeline.data import dataset
 from safeio import UserError, cli_main, number
 from spec.host import SR
 
@@ -57,9 +58,22 @@ def long_recordings(raw: Path, files: int, minutes: float, seed: int = 1) -> flo
 
 def plain_rave_preprocess(recipe, raw: Path, out: Path) -> float:
     rave = Path(sys.executable).with_name("rave")
-    cmd = [str(rave), "preprocess", "--input_path", str(raw), "--output_path", str(out),
-           "--num_signal", str(recipe.n_signal), "--sampling_rate", str(recipe.sampling_rate),
-           "--channels", str(recipe.channels), "--max_db_size", "64"]
+    cmd = [
+        str(rave),
+        "preprocess",
+        "--input_path",
+        str(raw),
+        "--output_path",
+        str(out),
+        "--num_signal",
+        str(recipe.n_signal),
+        "--sampling_rate",
+        str(recipe.sampling_rate),
+        "--channels",
+        str(recipe.channels),
+        "--max_db_size",
+        "64",
+    ]
     t = time.perf_counter()
     subprocess.run(cmd, check=True, capture_output=True, cwd=out.parent)
     return time.perf_counter() - t
@@ -69,10 +83,15 @@ def plain_rave_preprocess(recipe, raw: Path, out: Path) -> float:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", default="noise")
-    ap.add_argument("--short", type=number(int, 0, 10 ** 5, "--short"), default=400, help="short files (0.5-4 s)")
+    ap.add_argument("--short", type=number(int, 0, 10**5, "--short"), default=400, help="short files (0.5-4 s)")
     ap.add_argument("--long", type=number(int, 0, 1000, "--long"), default=3, help="long recordings")
     ap.add_argument("--long-minutes", type=number(float, 0.1, 600, "--long-minutes"), default=4)
-    ap.add_argument("--pairs", type=number(int, 1, 100, "--pairs"), default=3, help="plain and ours timed back to back this many times")
+    ap.add_argument(
+        "--pairs",
+        type=number(int, 1, 100, "--pairs"),
+        default=3,
+        help="plain and ours timed back to back this many times",
+    )
     args = ap.parse_args(argv)
     if args.short + args.long == 0:
         raise UserError("--short 0 and --long 0 leave nothing to preprocess: give at least one file")
@@ -81,8 +100,11 @@ def main(argv=None):
         raw = tmp / "raw"
         seconds = sample_library(raw, args.short) + long_recordings(raw, args.long, args.long_minutes)
         recipe = dataclasses.replace(recipes.load(args.recipe), root=tmp, raw="raw")
-        print(f"folder: {args.short} short files + {args.long} x {args.long_minutes:g} min, {seconds / 60:.1f} min of audio; "
-              f"recipe {recipe.name} (n_signal {recipe.n_signal}, {recipe.sampling_rate} Hz)")
+        print(
+            f"folder: {args.short} short files + {args.long} x {args.long_minutes:g} min, {seconds / 60:.1f} "
+            f"min of audio; "
+            f"recipe {recipe.name} (n_signal {recipe.n_signal}, {recipe.sampling_rate} Hz)"
+        )
         stored = {}
 
         def plain():
@@ -98,7 +120,10 @@ def main(argv=None):
     print(f"\n{'':<22} {'wall s':>8} {'audio in db':>12}   (median of {args.pairs} pairs)")
     print(f"{'plain rave preprocess':<22} {r['a_s']:>8.2f} {stored['plain'] / 60:>10.1f} m")
     print(f"{'make preprocess':<22} {r['b_s']:>8.2f} {stored['ours'] / 60:>10.1f} m")
-    print(f"ratio plain/ours: {1 / r['median']:.2f} (IQR {1 / r['q3']:.2f}-{1 / r['q1']:.2f}; >= 1: ours is as fast or faster)")
+    print(
+        f"ratio plain/ours: {1 / r['median']:.2f} (IQR {1 / r['q3']:.2f}-{1 / r['q1']:.2f}; >= 1: ours is as "
+        f"fast or faster)"
+    )
 
 
 if __name__ == "__main__":

@@ -5,26 +5,27 @@ Steps are timed by RAVE's own run (Lightning's simple profiler, `run_training_ba
 recipe's preprocessed database, in a throw-away runs folder. Phase 2 (adversarial) is reached at once
 by binding PHASE_1_DURATION = 0.
 """
+
 import dataclasses
 import json
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 import torch
 
-from rave_pipeline.commands import recipes
 from rave_pipeline.benchmarks.bench_gpu import profiler_mean
+from rave_pipeline.commands import recipes
 from rave_pipeline.commands.train import choose_batch, rave_command, resolve_device
-from spec.host import DEFAULT_BUFFER
 from safeio.environment import child_env
+from spec.host import DEFAULT_BUFFER
+
 
 def seconds_per_step(recipe, steps: int, device, phase: int):
     gpu_arg, env_extra, gpu_gb = resolve_device(device, None)
     batch = choose_batch(recipe, None, gpu_gb)
-    with tempfile.TemporaryDirectory() as tmp:   # a throw-away runs folder, the recipe's own database
-        r = dataclasses.replace(recipe, root=Path(tmp), max_steps=steps, val_every=10 ** 9, save_every=10 ** 9)
+    with tempfile.TemporaryDirectory() as tmp:  # a throw-away runs folder, the recipe's own database
+        r = dataclasses.replace(recipe, root=Path(tmp), max_steps=steps, val_every=10**9, save_every=10**9)
         overrides = ["PHASE_1_DURATION = 0"] if phase == 2 else []
         cmd = rave_command(r, batch, gpu_arg, None, overrides, recipe.workers if gpu_gb else 0, recipe.db_dir)
         proc = subprocess.run(cmd, capture_output=True, text=True, env=child_env(**env_extra))
@@ -39,7 +40,9 @@ def main(device=None, steps=None, exports_dir="exports", root=None):
     for name in recipes.names():
         recipe = recipes.load(name, root=root)
         if not (recipe.db_dir / "fingerprint.json").exists():
-            print(f"{name:<8} (no database in {recipe.db_dir}: run make preprocess-{name}, or ROOT=demo after make demo)")
+            print(
+                f"{name:<8} (no database in {recipe.db_dir}: run make preprocess-{name}, or ROOT=demo after make demo)"
+            )
             continue
         info = json.loads((recipe.db_dir / "fingerprint.json").read_text())
         recipe = dataclasses.replace(recipe, n_signal=info["n_signal"])

@@ -1,5 +1,6 @@
 """Which batch to run next on a card, and which batch each row of a recipe's table should get, from the
 peak memory measured at two batch sizes (memory = fixed + per example x batch, with stated headroom)."""
+
 import dataclasses
 import math
 
@@ -7,17 +8,18 @@ import numpy as np
 
 from rave_pipeline.commands import recipes
 
-HEADROOM = 0.10          # share of a card's memory left free when proposing a batch
-CONTEXT_GB = 0.6         # CUDA context + cuDNN workspace, outside torch's allocator
+HEADROOM = 0.10  # share of a card's memory left free when proposing a batch
+CONTEXT_GB = 0.6  # CUDA context + cuDNN workspace, outside torch's allocator
+
 
 @dataclasses.dataclass
 class Plan:
     recipe: recipes.Recipe
     batch: int
-    kind: str            # "wrapper" (python -m rave_pipeline.inside_rave.rave_cli) or "plain" (rave train)
-    why: str             # which table row it stands for
-    card_gb: float | None = None   # cap torch's allocator to this many GB (a smaller card)
-    pair: int = 0        # which wrapper/plain pair it belongs to (pair_order)
+    kind: str  # "wrapper" (python -m rave_pipeline.inside_rave.rave_cli) or "plain" (rave train)
+    why: str  # which table row it stands for
+    card_gb: float | None = None  # cap torch's allocator to this many GB (a smaller card)
+    pair: int = 0  # which wrapper/plain pair it belongs to (pair_order)
 
 
 def pair_order(first: Plan, pairs: int) -> tuple[list[Plan], list[Plan]]:
@@ -70,9 +72,12 @@ def next_plan(first: Plan, done: list[dict], gpu_gb: float | None) -> Plan | Non
     if gpu_gb is None or not done:
         return None
     recipe = first.recipe
-    if done[0].get("error") == "out of memory":   # the table's row is too big for this card: a measured half
-        return Plan(recipe, first.batch // 2, "wrapper", f"{first.why} ran out of memory: half of it") \
-            if first.batch // 2 >= recipe.cpu_batch else None
+    if done[0].get("error") == "out of memory":  # the table's row is too big for this card: a measured half
+        return (
+            Plan(recipe, first.batch // 2, "wrapper", f"{first.why} ran out of memory: half of it")
+            if first.batch // 2 >= recipe.cpu_batch
+            else None
+        )
     if "error" in done[0]:
         return None
     row, larger = table_rows(recipe, gpu_gb)

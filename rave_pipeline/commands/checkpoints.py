@@ -4,6 +4,7 @@ What a checkpoint says about itself: the `rave_to_chaos` record every save carri
 for checkpoints from before it, the global step, the phase from the run's PHASE_1_DURATION, and the
 validation loss only for RAVE's `best` (the score it was kept for).
 """
+
 import dataclasses
 import json
 from pathlib import Path
@@ -19,8 +20,8 @@ CHOICES = "a step (e.g. 120000), best, last, or a .ckpt path"
 class Checkpoint:
     path: Path
     step: int
-    phase: int                      # 1: reconstruction, 2: adversarial
-    validation: float | None        # RAVE's validation loss, the newest measured when this was saved
+    phase: int  # 1: reconstruction, 2: adversarial
+    validation: float | None  # RAVE's validation loss, the newest measured when this was saved
     validation_step: int | None
 
     def line(self) -> str:
@@ -30,8 +31,13 @@ class Checkpoint:
         return f"step {self.step} · phase {self.phase} · {val} · {self.path.name}"
 
     def record(self) -> dict:
-        return {"step": self.step, "phase": self.phase, "validation": self.validation,
-                "validation_step": self.validation_step, "checkpoint": str(self.path)}
+        return {
+            "step": self.step,
+            "phase": self.phase,
+            "validation": self.validation,
+            "validation_step": self.validation_step,
+            "checkpoint": str(self.path),
+        }
 
 
 def phase_1_of(runs_dir: Path) -> int:
@@ -52,9 +58,15 @@ def read(ckpt: Path, phase_1: int) -> Checkpoint:
     if ours:
         return Checkpoint(ckpt, step, int(ours["phase"]), ours.get("validation"), ours.get("validation_step"))
     score = None
-    if ckpt.name.startswith("best"):   # RAVE's ModelCheckpoint(monitor="validation") kept it for this score
-        score = next((s.get("best_model_score") for k, s in state.get("callbacks", {}).items()
-                      if "'monitor': 'validation'" in k), None)
+    if ckpt.name.startswith("best"):  # RAVE's ModelCheckpoint(monitor="validation") kept it for this score
+        score = next(
+            (
+                s.get("best_model_score")
+                for k, s in state.get("callbacks", {}).items()
+                if "'monitor': 'validation'" in k
+            ),
+            None,
+        )
     score = float(score) if score is not None else None
     return Checkpoint(ckpt, step, 2 if step > phase_1 else 1, score, step if score is not None else None)
 
@@ -65,7 +77,7 @@ def listing(runs_dir: Path) -> list[Checkpoint]:
     between the listing and the read (RAVE replacing its last) is left out."""
     phase_1 = phase_1_of(runs_dir)
     found = {}
-    for ckpt in runs.checkpoints(runs_dir):   # oldest first: a later file of the same step replaces it
+    for ckpt in runs.checkpoints(runs_dir):  # oldest first: a later file of the same step replaces it
         if not runs.complete(ckpt):
             continue
         try:
@@ -90,14 +102,16 @@ def pick(runs_dir: Path, choice: str, recipe: str) -> Checkpoint:
         if not path.is_file():
             raise UserError(f"CKPT={choice}: no such file; give {CHOICES}")
         if not runs.complete(path):
-            raise UserError(f"CKPT={choice} is incomplete (cut short while saving); choose another of {runs_dir}:\n"
-                            + table(listing(runs_dir)))
-        runs.run_dir_of(path)   # a checkpoint not from rave train cannot be exported
+            raise UserError(
+                f"CKPT={choice} is incomplete (cut short while saving); choose another of {runs_dir}:\n"
+                + table(listing(runs_dir))
+            )
+        runs.run_dir_of(path)  # a checkpoint not from rave train cannot be exported
         return read(path, phase_1_of(runs_dir))
     found = listing(runs_dir)
     if not found:
         raise UserError(f"no checkpoint in {runs_dir}: run make train-{recipe} first")
-    if choice == "best":   # RAVE's best.ckpt (the lowest validation loss), else the lowest one recorded
+    if choice == "best":  # RAVE's best.ckpt (the lowest validation loss), else the lowest one recorded
         best = [c for c in runs.checkpoints(runs_dir) if c.name.startswith("best") and runs.complete(c)]
         if best:
             return read(best[-1], phase_1_of(runs_dir))
@@ -108,4 +122,6 @@ def pick(runs_dir: Path, choice: str, recipe: str) -> Checkpoint:
         match = [c for c in found if c.step == int(choice)]
         if match:
             return match[0]
-    raise UserError(f"CKPT={choice} matches no checkpoint of {runs_dir}; give {CHOICES}. Its checkpoints:\n" + table(found))
+    raise UserError(
+        f"CKPT={choice} matches no checkpoint of {runs_dir}; give {CHOICES}. Its checkpoints:\n" + table(found)
+    )

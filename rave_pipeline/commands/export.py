@@ -1,4 +1,5 @@
 """`rave export --streaming` of a recipe's newest (or any) checkpoint into exports/, atomically, with a manifest."""
+
 import json
 import os
 import shutil
@@ -7,13 +8,13 @@ import time
 from pathlib import Path
 
 from rave_pipeline.commands import checkpoints, runs
+from rave_pipeline.commands.recipes import Recipe
 from rave_pipeline.data import disk
 from rave_pipeline.inside_rave import rave_cli
-from rave_pipeline.commands.recipes import Recipe
 from safeio import UserError, atomic_path, sha256_of, warn, write_manifest
+from safeio.environment import child_env
 from spec import names
 from spec.host import DEFAULT_BUFFER
-from safeio.environment import child_env
 
 
 def remove_stale(folder: Path, pattern: str) -> None:
@@ -35,8 +36,10 @@ def settled_config(run_dir: Path, tries: int = 50, pause: float = 0.1) -> str:
         if now.strip() and now == before:
             return now
         before = now
-    raise UserError(f"{path} stayed empty or kept changing for {tries * pause:.0f} s (a trainer starting "
-                    f"there?); run the export again once the trainer has started")
+    raise UserError(
+        f"{path} stayed empty or kept changing for {tries * pause:.0f} s (a trainer starting "
+        f"there?); run the export again once the trainer has started"
+    )
 
 
 def hold(recipe: Recipe, holding: Path, choice: str = "last") -> tuple[checkpoints.Checkpoint, Path, Path, bool]:
@@ -61,10 +64,12 @@ def hold(recipe: Recipe, holding: Path, choice: str = "last") -> tuple[checkpoin
                 shutil.copy2(chosen.path, held)
             (holding / "config.gin").write_text(settled_config(run_dir))
             return chosen, run_dir, held, chosen.step >= last.step
-        except FileNotFoundError:   # the trainer replaced it between our look and our link: look again
+        except FileNotFoundError:  # the trainer replaced it between our look and our link: look again
             continue
-    raise UserError(f"{recipe.runs_dir}: every checkpoint vanished while it was being read (a trainer pruning "
-                    f"them?); run make export-{recipe.name} again")
+    raise UserError(
+        f"{recipe.runs_dir}: every checkpoint vanished while it was being read (a trainer pruning "
+        f"them?); run make export-{recipe.name} again"
+    )
 
 
 def export(recipe: Recipe, choice: str = "last", final: Path | None = None) -> Path:
@@ -76,35 +81,56 @@ def export(recipe: Recipe, choice: str = "last", final: Path | None = None) -> P
     staging = None
     try:
         ckpt, run_dir, held, newest = hold(recipe, holding, choice)
-        final = final or (recipe.export_path if newest else recipe.export_path.with_name(
-            names.trained(recipe.run_name, recipe.config, ckpt.step)))
+        final = final or (
+            recipe.export_path
+            if newest
+            else recipe.export_path.with_name(names.trained(recipe.run_name, recipe.config, ckpt.step))
+        )
         staging = final.parent / f".staging-{recipe.name}-{os.getpid()}"
         name = final.name.removesuffix(names.TRAINED_SUFFIX)
         cmd = rave_cli.command("export", "--run", held, "--streaming", "--output", staging, "--name", name)
         print(f"exporting {ckpt.path} (step {ckpt.step}, phase {ckpt.phase}) -> {final}")
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800,
-                                  env=child_env(CUDA_VISIBLE_DEVICES=""))
+            proc = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=1800, env=child_env(CUDA_VISIBLE_DEVICES="")
+            )
         except subprocess.TimeoutExpired:
-            raise UserError(f"rave export did not finish within 30 min for {recipe.runs_dir}; run make export-{recipe.name} again")
+            raise UserError(
+                f"rave export did not finish within 30 min for {recipe.runs_dir}; run make export-{recipe.name} again"
+            )
         produced = staging / final.name
         if proc.returncode != 0 or not produced.exists():
             if disk.output_says_full(proc.stdout + proc.stderr, final.parent):
                 need = 2 * held.stat().st_size
-                raise UserError(f"the disk holding {final.parent} is full: exporting {recipe.name} needs about "
-                                f"{disk.megabytes(need)} there and it has {disk.megabytes(disk.free_bytes(final.parent))}; "
-                                f"free space (or set EXPORTS= to a bigger disk) and run make export-{recipe.name} again")
+                raise UserError(
+                    f"the disk holding {final.parent} is full: exporting {recipe.name} needs about "
+                    f"{disk.megabytes(need)} there and it has {disk.megabytes(disk.free_bytes(final.parent))}; "
+                    f"free space (or set EXPORTS= to a bigger disk) and run make export-{recipe.name} again"
+                )
             raise UserError(f"rave export failed for {run_dir}:\n{rave_cli.last_lines(proc)}")
         with atomic_path(final) as tmp:
             os.replace(produced, tmp)
             check_loads(tmp)
         settings = recipe.runs_dir / "settings.json"
         trained_with = json.loads(settings.read_text()) if settings.exists() else {}
-        write_manifest(final, {"kind": "trained", "recipe": recipe.name, "tag": recipe.tag, "config": recipe.config,
-                               "source_run": str(run_dir), "checkpoint": str(ckpt.path), "global_step": ckpt.step,
-                               "phase": ckpt.phase, "validation": ckpt.validation,
-                               "validation_step": ckpt.validation_step, "checkpoint_sha256": sha256_of(held),
-                               "streaming": True, "trained_with": trained_with})
+        write_manifest(
+            final,
+            {
+                "kind": "trained",
+                "recipe": recipe.name,
+                "tag": recipe.tag,
+                "config": recipe.config,
+                "source_run": str(run_dir),
+                "checkpoint": str(ckpt.path),
+                "global_step": ckpt.step,
+                "phase": ckpt.phase,
+                "validation": ckpt.validation,
+                "validation_step": ckpt.validation_step,
+                "checkpoint_sha256": sha256_of(held),
+                "streaming": True,
+                "trained_with": trained_with,
+            },
+        )
     finally:
         if staging:
             shutil.rmtree(staging, ignore_errors=True)
@@ -140,8 +166,11 @@ def timeline_exports(recipe: Recipe, every: int = 1) -> list[dict]:
         manifest = final.with_suffix(".json")
         try:
             sha = sha256_of(c.path)
-            if not (final.is_file() and manifest.is_file()
-                    and json.loads(manifest.read_text()).get("checkpoint_sha256") == sha):
+            if not (
+                final.is_file()
+                and manifest.is_file()
+                and json.loads(manifest.read_text()).get("checkpoint_sha256") == sha
+            ):
                 export(recipe, str(c.path), final)
         except (FileNotFoundError, UserError) as e:
             if c.path.exists():

@@ -7,6 +7,7 @@ from its environment (make puts command-line variables there, unquoted and unman
 a job gets the same settings back as flags (`argv`). Every value, from make, a flag or a recipe file,
 is checked by `check` once, with one sentence naming the variable.
 """
+
 import argparse
 from pathlib import Path
 
@@ -14,8 +15,21 @@ from safeio import UserError
 from safeio.environment import environment
 from spec.settings import COUNT_MAX, DATA, EXPORT, OPTIONS, TIMELINE, TRAIN, Setting
 
-__all__ = ["COUNT_MAX", "DATA", "EXPORT", "OPTIONS", "TIMELINE", "TRAIN", "Setting", "add_to", "argv", "check_count",
-           "from_environment", "parse", "rave_flags"]
+__all__ = [
+    "COUNT_MAX",
+    "DATA",
+    "EXPORT",
+    "OPTIONS",
+    "TIMELINE",
+    "TRAIN",
+    "Setting",
+    "add_to",
+    "argv",
+    "check_count",
+    "from_environment",
+    "parse",
+    "rave_flags",
+]
 
 
 def check_count(var: str, value, minimum: int = 1, where: str = "") -> int:
@@ -61,6 +75,7 @@ def argparse_type(option: Setting):
             return parse(option, text)
         except UserError as e:
             raise argparse.ArgumentTypeError(str(e))
+
     convert.__name__ = option.var
     return convert
 

@@ -1,15 +1,15 @@
 """Recipes: one small TOML per dataset under configs/, every field overridable."""
+
 import dataclasses
-import os
 import tomllib
 from pathlib import Path
 
 from rave_pipeline.commands.options import check_count
 from safeio import UserError
+from safeio.environment import env
 from spec.names import trained as trained_export_name
 from spec.rave import CONFIGS as RAVE_CONFIGS
 from spec.rave import PCA_COMPONENTS
-from safeio.environment import env
 
 # A checkout holds configs/ beside the packages and keeps datasets/, runs/ and exports/ there. An
 # installed copy (pip install .) works in the current folder and reads the recipes from the folder
@@ -17,6 +17,7 @@ from safeio.environment import env
 HERE = Path(__file__).resolve().parents[2]
 REPO = HERE if (HERE / "configs").is_dir() else Path.cwd()
 CONFIGS = Path(env("RAVE_PIPELINE_CONFIGS") or REPO / "configs")
+
 
 @dataclasses.dataclass
 class Recipe:
@@ -34,9 +35,9 @@ class Recipe:
     workers: int
     cpu_batch: int
     batch_by_gpu_gb: dict[int, int]
-    join_short: bool = True    # join what is shorter than a chunk (short files, tails) instead of dropping it
-    exports: str = "exports"   # relative to root, or absolute
-    tag: str = ""              # a variant of the recipe (e.g. a batch-size sweep): own run and export
+    join_short: bool = True  # join what is shorter than a chunk (short files, tails) instead of dropping it
+    exports: str = "exports"  # relative to root, or absolute
+    tag: str = ""  # a variant of the recipe (e.g. a batch-size sweep): own run and export
     root: Path = REPO
 
     # Where everything of this recipe lives, relative to `root` (the repo, or a test's tmp dir).
@@ -120,18 +121,26 @@ class Recipe:
         known = augmentations()
         for name in self.augment:
             if known and name not in known:
-                raise UserError(f"augmentation {name!r} is not one of acids-rave's: {', '.join(sorted(known))} "
-                                "(AUGMENT=a,b or AUGMENT=none)")
+                raise UserError(
+                    f"augmentation {name!r} is not one of acids-rave's: {', '.join(sorted(known))} "
+                    "(AUGMENT=a,b or AUGMENT=none)"
+                )
         floor = self.facts.min_n_signal if self.facts else 0
         if self.n_signal < floor:
-            raise UserError(f"n_signal {self.n_signal} is too small for RAVE {self.config}: use N_SIGNAL={floor} or more")
+            raise UserError(
+                f"n_signal {self.n_signal} is too small for RAVE {self.config}: use N_SIGNAL={floor} or more"
+            )
         if self.n_signal % self.compression:
-            raise UserError(f"N_SIGNAL={self.n_signal} does not fit RAVE {self.config}: an example must be a whole number of "
-                            f"latent frames of {self.compression} samples (RATIOS x N_BAND of its config); "
-                            + self.frames_that_fit(self.compression))
+            raise UserError(
+                f"N_SIGNAL={self.n_signal} does not fit RAVE {self.config}: an example must be a whole number of "
+                f"latent frames of {self.compression} samples (RATIOS x N_BAND of its config); "
+                + self.frames_that_fit(self.compression)
+            )
         if self.tag and (self.tag in (".", "..") or "/" in self.tag or "\0" in self.tag):
-            raise UserError(f"TAG={self.tag!r} would put the run outside {self.root / 'runs'}: a tag is one folder name "
-                            "(no '/', not '.' or '..'), e.g. TAG=batch8")
+            raise UserError(
+                f"TAG={self.tag!r} would put the run outside {self.root / 'runs'}: a tag is one folder name "
+                "(no '/', not '.' or '..'), e.g. TAG=batch8"
+            )
         if self.channels < 1 or self.sampling_rate < 8000:
             raise UserError(f"recipe {self.name}: channels must be >= 1 and sampling_rate >= 8000")
 
@@ -164,8 +173,10 @@ def load(name_or_path: str, root: Path | None = None, **overrides) -> Recipe:
     if not path.is_file():
         known = ", ".join(names())
         if not known:
-            raise UserError(f"no recipes in {CONFIGS}: set RAVE_PIPELINE_CONFIGS to a folder of recipe .toml files "
-                            "(a checkout's configs/)")
+            raise UserError(
+                f"no recipes in {CONFIGS}: set RAVE_PIPELINE_CONFIGS to a folder of recipe .toml files "
+                "(a checkout's configs/)"
+            )
         raise UserError(f"recipe {name_or_path!r} not found ({path}): choose one of {known} or give a .toml path")
     try:
         data = tomllib.loads(path.read_text())

@@ -3,6 +3,7 @@
 Layout made by `rave train --out_path runs/<recipe> --name <recipe>`:
 runs/<recipe>/<recipe>_<gin hash>/config.gin and .../version_<k>/checkpoints/*.ckpt
 """
+
 import contextlib
 import datetime
 import fcntl
@@ -35,8 +36,10 @@ def discard_incomplete(runs_dir: Path) -> None:
     the newest file), and kept, they would hold the space a full disk needs. Only the lock holder calls it."""
     for ckpt in checkpoints(runs_dir):
         if not complete(ckpt):
-            warn(f"{ckpt} is incomplete (killed or disk full while saving; {ckpt.stat().st_size / 1e6:.0f} MB): "
-                 "deleted, resuming from an older checkpoint")
+            warn(
+                f"{ckpt} is incomplete (killed or disk full while saving; {ckpt.stat().st_size / 1e6:.0f} MB): "
+                "deleted, resuming from an older checkpoint"
+            )
             ckpt.unlink()
 
 

@@ -4,6 +4,7 @@ sbatch's argument list is built here, and the job's own options travel as the ba
 arguments ("$@" in scripts/slurm/*.sbatch), never as a string evaluated again: a --root with spaces or
 an OVERRIDE with quotes reaches `python -m rave_pipeline train` exactly as typed.
 """
+
 import shlex
 import subprocess
 
@@ -11,7 +12,7 @@ from rave_pipeline.commands.recipes import REPO
 from safeio import UserError
 
 SCRIPTS = REPO / "scripts" / "slurm"
-LOGS = REPO / "logs" / "slurm"   # the scripts' #SBATCH --output, relative to the submit folder (REPO)
+LOGS = REPO / "logs" / "slurm"  # the scripts' #SBATCH --output, relative to the submit folder (REPO)
 
 
 def sbatch_command(sbatch: str, sbatch_args: str, script: str, args: list[str], after: str | None = None) -> list[str]:
@@ -36,8 +37,16 @@ def run_sbatch(cmd: list[str]) -> str:
     return job
 
 
-def submit(recipe: str, train_args: list[str], data_args: list[str], sbatch: str = "sbatch", sbatch_args: str = "",
-           after: str | None = None, export_only: bool = False, timeline_args: list[str] | None = None) -> list[str]:
+def submit(
+    recipe: str,
+    train_args: list[str],
+    data_args: list[str],
+    sbatch: str = "sbatch",
+    sbatch_args: str = "",
+    after: str | None = None,
+    export_only: bool = False,
+    timeline_args: list[str] | None = None,
+) -> list[str]:
     """Training, then an export that runs when it succeeds (--dependency=afterok); or, with
     export_only, one export job (recipe "all": every recipe and the hand-written instruments); or, with
     timeline_args, one timeline job (after the jobs named, or now, beside a training still running)."""

@@ -1,4 +1,5 @@
 """Disk space: what is free, what a preprocess or training needs, and how a full disk shows itself."""
+
 import concurrent.futures
 import errno
 import os
@@ -34,19 +35,25 @@ def output_says_full(output: str, folder: Path) -> bool:
 
 
 def database_bytes(recipe: Recipe, seconds: float) -> float:
-    return 1.1 * seconds * recipe.sampling_rate * recipe.channels * 2   # int16 + LMDB's overhead
+    return 1.1 * seconds * recipe.sampling_rate * recipe.channels * 2  # int16 + LMDB's overhead
 
 
 def needed_bytes(recipe: Recipe) -> float:
     """Space a preprocess needs at its peak: the float working copy (4 bytes a sample) plus the
     database, from the raw files' durations (ffprobe; asked only when the disk is full)."""
+
     def duration(f: Path) -> float:
-        proc = subprocess.run([require_tool("ffprobe"), "-v", "error", "-show_entries", "format=duration",
-                               "-of", "csv=p=0", str(f)], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [require_tool("ffprobe"), "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(f)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         try:
             return float(proc.stdout.strip())
         except ValueError:
             return 0.0
+
     with concurrent.futures.ThreadPoolExecutor(os.cpu_count() or 2) as pool:
         seconds = sum(pool.map(duration, raw_files(recipe.raw_dir)))
     return seconds * recipe.sampling_rate * recipe.channels * 4 + database_bytes(recipe, seconds)

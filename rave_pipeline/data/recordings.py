@@ -5,6 +5,7 @@ samples through. So every raw file is first decoded by ffmpeg at the recipe's ra
 a chunk at a time, checked, repaired where possible, and written under a plain ASCII name; unreadable
 files are skipped and listed; what is shorter than a chunk is joined instead of dropped (join_short).
 """
+
 import concurrent.futures
 import hashlib
 import json
@@ -27,7 +28,7 @@ def raw_files(raw_dir: Path) -> list[Path]:
     files, seen = [], set()
     for folder, dirs, names in os.walk(raw_dir, followlinks=True):
         st = os.stat(folder)
-        if (st.st_dev, st.st_ino) in seen:   # a link back up the tree
+        if (st.st_dev, st.st_ino) in seen:  # a link back up the tree
             warn(f"{shown(Path(folder))} leads back into a folder already read (a symlink loop): skipped")
             dirs[:] = []
             continue
@@ -53,7 +54,7 @@ def fingerprint(recipe: Recipe, files: list[Path]) -> str:
     return h.hexdigest()
 
 
-FADE_S = 0.005   # fade at each seam of joined audio, so RAVE never learns a click
+FADE_S = 0.005  # fade at each seam of joined audio, so RAVE never learns a click
 
 
 def convert(f: Path, recipe: Recipe, dest: Path):
@@ -77,7 +78,7 @@ def convert(f: Path, recipe: Recipe, dest: Path):
                 block = np.where(bad, 0.0, block).astype(np.float32)
             peak = max(peak, float(np.abs(block).max()))
             found += block.shape[1]
-            if block.shape[1] < chunk and recipe.join_short:   # only the last block is short
+            if block.shape[1] < chunk and recipe.join_short:  # only the last block is short
                 tail = block
                 break
             if out is None:
@@ -88,12 +89,12 @@ def convert(f: Path, recipe: Recipe, dest: Path):
     finally:
         if out is not None:
             out.close()
-    if corrupt:   # ffmpeg gave up, maybe part way: nothing of this file may reach rave preprocess
+    if corrupt:  # ffmpeg gave up, maybe part way: nothing of this file may reach rave preprocess
         dest.unlink(missing_ok=True)
         return None, 0, "not audio or corrupt"
     if found == 0:
         return None, 0, "no samples"
-    if peak > 1.0:   # float files and resampled peaks exceed full scale; rave's int16 would clip them
+    if peak > 1.0:  # float files and resampled peaks exceed full scale; rave's int16 would clip them
         notes["peak"] = peak
         gain = 0.99 / peak
         if out is not None:
@@ -133,7 +134,7 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
     out.mkdir(parents=True)
     sr, chunk = recipe.sampling_rate, recipe.chunk
     kept, skipped, nan_files, loud_files = [], [], [], []
-    pending, pending_from = [], []   # audio waiting to be joined, and where it came from
+    pending, pending_from = [], []  # audio waiting to be joined, and where it came from
     found = 0
 
     def write_joined(final: bool) -> None:
@@ -148,9 +149,11 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
 
     workers = os.cpu_count() or 2
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for start in range(0, len(files), 4 * workers):   # a window at a time: memory stays bounded
-            window = files[start:start + 4 * workers]
-            results = pool.map(lambda i: convert(files[i], recipe, out / f"{i:05d}.wav"), range(start, start + len(window)))
+        for start in range(0, len(files), 4 * workers):  # a window at a time: memory stays bounded
+            window = files[start : start + 4 * workers]
+            results = pool.map(
+                lambda i: convert(files[i], recipe, out / f"{i:05d}.wav"), range(start, start + len(window))
+            )
             for i, (f, (tail, n, notes)) in enumerate(zip(window, results), start):
                 if n == 0:
                     skipped.append({"file": shown(f), "why": notes})
@@ -173,19 +176,30 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
         left = sum(p.shape[1] for p in pending) % chunk
         write_joined(final=True)
     if nan_files:
-        warn(f"{len(nan_files)} file(s) had NaN/inf samples, replaced by silence: {', '.join(nan_files[:5])}"
-             + (" ..." if len(nan_files) > 5 else ""))
+        warn(
+            f"{len(nan_files)} file(s) had NaN/inf samples, replaced by silence: {', '.join(nan_files[:5])}"
+            + (" ..." if len(nan_files) > 5 else "")
+        )
     if loud_files:
-        warn(f"{len(loud_files)} file(s) peaked above full scale (up to {max(loud_files):.2f}x: float "
-             "files, lossy codecs, resampling), normalised to 0.99")
+        warn(
+            f"{len(loud_files)} file(s) peaked above full scale (up to {max(loud_files):.2f}x: float "
+            "files, lossy codecs, resampling), normalised to 0.99"
+        )
     if skipped:
         hint = ""
         if any(Path(s["file"]).suffix.lower() in (".raw", ".pcm") for s in skipped):
-            hint = (f" (headerless .raw/.pcm: convert with ffmpeg -f s16le -ar {SR} -ac 1 -i FILE.raw FILE.wav, "
-                    "giving its real format, rate and channels)")
-        warn(f"skipped {len(skipped)} file(s) in {recipe.raw_dir}: "
-             + ", ".join(f"{Path(s['file']).name} ({s['why']})" for s in skipped[:10])
-             + (" ..." if len(skipped) > 10 else "") + hint)
+            hint = (
+                f" (headerless .raw/.pcm: convert with ffmpeg -f s16le -ar {SR} -ac 1 -i FILE.raw FILE.wav, "
+                "giving its real format, rate and channels)"
+            )
+        warn(
+            f"skipped {len(skipped)} file(s) in {recipe.raw_dir}: "
+            + ", ".join(f"{Path(s['file']).name} ({s['why']})" for s in skipped[:10])
+            + (" ..." if len(skipped) > 10 else "")
+            + hint
+        )
     if not kept and not found:
-        raise UserError(f"no usable audio in {recipe.raw_dir}: every file was unreadable or empty; add recordings ffmpeg can read")
+        raise UserError(
+            f"no usable audio in {recipe.raw_dir}: every file was unreadable or empty; add recordings ffmpeg can read"
+        )
     return {"kept": kept, "found_s": found / sr, "skipped": skipped, "left_s": left / sr if recipe.join_short else None}

@@ -7,13 +7,14 @@ copy is checked against the database's fingerprint and file sizes, so a requeued
 reuses it and a changed database is copied afresh. It is removed when training ends, except when a
 signal stopped it (preemption, time limit): then the next start on this node reuses it.
 """
+
 import json
 import os
 import shutil
 from pathlib import Path
 
-from rave_pipeline.data.dataset import FINGERPRINT
 from rave_pipeline.commands.recipes import Recipe
+from rave_pipeline.data.dataset import FINGERPRINT
 from safeio import warn
 from safeio.environment import env
 
@@ -27,9 +28,14 @@ def scratch_root() -> Path | None:
 
 def signature(db: Path) -> dict:
     """What a complete copy must match: the fingerprint record and every file's size."""
-    return {"fingerprint": json.loads((db / FINGERPRINT).read_text()),
-            "sizes": {p.name: p.stat().st_size for p in sorted(db.iterdir())
-                      if p.is_file() and p.name not in ("lock.mdb", FINGERPRINT)}}
+    return {
+        "fingerprint": json.loads((db / FINGERPRINT).read_text()),
+        "sizes": {
+            p.name: p.stat().st_size
+            for p in sorted(db.iterdir())
+            if p.is_file() and p.name not in ("lock.mdb", FINGERPRINT)
+        },
+    }
 
 
 def staged_path(recipe: Recipe, root: Path) -> Path:
@@ -51,16 +57,18 @@ def stage(recipe: Recipe) -> Path:
     root.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(root).free
     if free < need * 1.05:
-        warn(f"not staging the database: {root} has {free / 1e9:.1f} GB free, it needs {need / 1e9:.1f} GB; "
-             f"training reads {recipe.db_dir} directly")
+        warn(
+            f"not staging the database: {root} has {free / 1e9:.1f} GB free, it needs {need / 1e9:.1f} GB; "
+            f"training reads {recipe.db_dir} directly"
+        )
         return recipe.db_dir
     tmp = dest.with_name(f"db.tmp-{os.getpid()}")
-    shutil.rmtree(dest.parent, ignore_errors=True)   # a stale or partial copy of this run
+    shutil.rmtree(dest.parent, ignore_errors=True)  # a stale or partial copy of this run
     tmp.mkdir(parents=True)
     try:
         for name in want["sizes"]:
             shutil.copyfile(recipe.db_dir / name, tmp / name)
-        shutil.copyfile(recipe.db_dir / FINGERPRINT, tmp / FINGERPRINT)   # last: marks the copy complete
+        shutil.copyfile(recipe.db_dir / FINGERPRINT, tmp / FINGERPRINT)  # last: marks the copy complete
         os.replace(tmp, dest)
     except OSError as e:
         shutil.rmtree(dest.parent, ignore_errors=True)

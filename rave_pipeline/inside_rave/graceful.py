@@ -7,6 +7,7 @@ finish the current step, save, stop. At the end of training: save. Saves go besi
 atomically (hidden temporary file, then rename). Lightning's own SLURM auto-requeue is switched off:
 it would save into the working directory and ignore SIGTERM ("bypassing sigterm").
 """
+
 import os
 import signal
 from pathlib import Path
@@ -41,8 +42,10 @@ class CheckpointOnExit(pl.Callback):
         if self.received is None or trainer.should_stop:
             return
         path = save(trainer, "stopped")
-        print(f"received {signal.Signals(self.received).name}: saved {path} at step {trainer.global_step}; stopping",
-              flush=True)
+        print(
+            f"received {signal.Signals(self.received).name}: saved {path} at step {trainer.global_step}; stopping",
+            flush=True,
+        )
         trainer.should_stop = True
 
     def on_train_end(self, trainer, pl_module):

@@ -15,14 +15,15 @@ prefetch depth does not change which worker gets which batch).
 
 Used by `rave train` through rave_pipeline.inside_rave.rave_cli (RAVE_PIPELINE_LOADER=plain keeps RAVE's own loader).
 """
+
 import random
 
 import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler, get_worker_info
-from torch.utils.data._utils.worker import _generate_state   # the numpy seed torch gives a fresh worker
+from torch.utils.data._utils.worker import _generate_state  # the numpy seed torch gives a fresh worker
 
-PREFETCH = 4   # batches each worker keeps ready (torch's default: 2)
+PREFETCH = 4  # batches each worker keeps ready (torch's default: 2)
 
 
 class EpochSeeded(BatchSampler):
@@ -52,7 +53,7 @@ class SeededItems(Dataset):
         index, base_seed = item
         worker = get_worker_info()
         if base_seed is not None and worker is not None and base_seed != self.seeded:
-            seed = base_seed + worker.id   # as torch seeds a worker it starts
+            seed = base_seed + worker.id  # as torch seeds a worker it starts
             random.seed(seed)
             torch.manual_seed(seed)
             np.random.seed(_generate_state(base_seed, worker.id))
@@ -64,13 +65,26 @@ class SteadyLoader(DataLoader):
     """`DataLoader(dataset, batch_size, shuffle, drop_last=..., num_workers=W)` as RAVE calls it; with W > 0 the
     workers persist, memory is pinned when CUDA is there, and each worker prefetches PREFETCH batches."""
 
-    def __init__(self, dataset, batch_size: int = 1, shuffle: bool = False, drop_last: bool = False,
-                 num_workers: int = 0, **kwargs):
+    def __init__(
+        self,
+        dataset,
+        batch_size: int = 1,
+        shuffle: bool = False,
+        drop_last: bool = False,
+        num_workers: int = 0,
+        **kwargs,
+    ):
         kept = num_workers > 0
         sampler = RandomSampler(dataset) if shuffle else SequentialSampler(dataset)
-        super().__init__(SeededItems(dataset), batch_sampler=EpochSeeded(sampler, batch_size, drop_last),
-                         num_workers=num_workers, persistent_workers=kept, prefetch_factor=PREFETCH if kept else None,
-                         pin_memory=kept and torch.cuda.is_available(), **kwargs)
+        super().__init__(
+            SeededItems(dataset),
+            batch_sampler=EpochSeeded(sampler, batch_size, drop_last),
+            num_workers=num_workers,
+            persistent_workers=kept,
+            prefetch_factor=PREFETCH if kept else None,
+            pin_memory=kept and torch.cuda.is_available(),
+            **kwargs,
+        )
 
     def __iter__(self):
         if self.persistent_workers and self._iterator is not None:

@@ -7,6 +7,7 @@ encode and decode turn NaN/inf input into silence before it reaches any cache, a
 NaN/inf. For finite input `torch.nan_to_num` is the identity, so the export is bit-identical to the
 unguarded one; methods, params and attributes are acids-rave's own.
 """
+
 import types
 
 import torch
@@ -30,7 +31,7 @@ def guarded_decode(self, z, from_forward: bool = False):
 
 
 def install() -> None:
-    from scripts import export as rave_export   # acids-rave's export script (its `scripts` package)
+    from scripts import export as rave_export  # acids-rave's export script (its `scripts` package)
 
     cls = rave_export.ScriptedRAVE
     if getattr(cls, "nan_guarded", False):

@@ -12,6 +12,7 @@ Every validation, every PROGRESS_S seconds of training (30; RAVE_PIPELINE_PROGRE
 validation interval, and the end of training print one line and write `progress.json` into the run's
 version folder (what `make bench-gpu` reads, and what a user sizes `--time` from).
 """
+
 import collections
 import json
 import os
@@ -23,12 +24,13 @@ from pathlib import Path
 
 import pytorch_lightning as pl
 import torch
+
 from safeio.environment import env
 
-WINDOW = 200   # steps kept per phase for the rolling rate (an ETA follows the recent rate)
+WINDOW = 200  # steps kept per phase for the rolling rate (an ETA follows the recent rate)
 # First steps of each phase left out of the rate (cudnn autotuning, allocator growth); bench-gpu sets it.
 SKIP = int(env("RAVE_PIPELINE_WARMUP_STEPS") or 3)
-PROGRESS_S = float(env("RAVE_PIPELINE_PROGRESS_S") or 30)   # a line at least this often, with the ETA
+PROGRESS_S = float(env("RAVE_PIPELINE_PROGRESS_S") or 30)  # a line at least this often, with the ETA
 
 
 def duration(seconds: float) -> str:
@@ -40,16 +42,19 @@ def duration(seconds: float) -> str:
 class PhaseStats:
     def __init__(self):
         self.steps = 0
-        self.cycle = collections.deque(maxlen=WINDOW)   # s per step, start to next start
-        self.wait = collections.deque(maxlen=WINDOW)    # s of it outside the training step
+        self.cycle = collections.deque(maxlen=WINDOW)  # s per step, start to next start
+        self.wait = collections.deque(maxlen=WINDOW)  # s of it outside the training step
         self.peak_allocated = self.peak_reserved = 0
 
     def summary(self) -> dict:
         timed = list(self.cycle)
         out = {"steps": self.steps, "timed_steps": len(timed)}
         if timed:
-            out |= {"s_per_step_median": statistics.median(timed), "s_per_step_mean": statistics.fmean(timed),
-                    "data_wait_fraction": sum(self.wait) / sum(timed)}
+            out |= {
+                "s_per_step_median": statistics.median(timed),
+                "s_per_step_mean": statistics.fmean(timed),
+                "data_wait_fraction": sum(self.wait) / sum(timed),
+            }
         if self.peak_reserved:
             out |= {"peak_allocated_gb": self.peak_allocated / 1e9, "peak_reserved_gb": self.peak_reserved / 1e9}
         return out
@@ -96,7 +101,7 @@ class StepMeter(pl.Callback):
             torch.cuda.synchronize(pl_module.device)
         self.end = time.perf_counter()
         self.phases[self.phase].steps += 1
-        if time.monotonic() - self.shown_at >= PROGRESS_S:   # quiet between validations no longer than this
+        if time.monotonic() - self.shown_at >= PROGRESS_S:  # quiet between validations no longer than this
             self.show(trainer, pl_module)
 
     def _read_memory(self):
@@ -111,12 +116,18 @@ class StepMeter(pl.Callback):
         step, total = trainer.global_step, trainer.max_steps
         rate = self.phases[self.phase].summary().get("s_per_step_mean")
         eta = rate * max(total - step, 0) if rate and total and total > 0 else None
-        record = {"step": step, "max_steps": total, "phase": self.phase,
-                  "phase_1_duration": getattr(pl_module, "warmup", None),
-                  "device": torch.cuda.get_device_name(pl_module.device) if self.cuda else "cpu",
-                  "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
-                  "phases": {str(k): v.summary() for k, v in self.phases.items()}, "eta_s": eta,
-                  "final": final, "time": time.time()}
+        record = {
+            "step": step,
+            "max_steps": total,
+            "phase": self.phase,
+            "phase_1_duration": getattr(pl_module, "warmup", None),
+            "device": torch.cuda.get_device_name(pl_module.device) if self.cuda else "cpu",
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6,
+            "phases": {str(k): v.summary() for k, v in self.phases.items()},
+            "eta_s": eta,
+            "final": final,
+            "time": time.time(),
+        }
         if self.cuda:
             record["gpu_total_gb"] = torch.cuda.get_device_properties(pl_module.device).total_memory / 1e9
         folder = Path(trainer.log_dir or trainer.default_root_dir)
@@ -155,5 +166,5 @@ class StepMeter(pl.Callback):
             stats.cycle.append(self.end - self.start)
             stats.wait.append(0.0)
         record = self.report(trainer, pl_module, final=True)
-        if getattr(self, "shown_step", None) != trainer.global_step:   # not already said at the last validation
+        if getattr(self, "shown_step", None) != trainer.global_step:  # not already said at the last validation
             print(self.line(record, trainer), file=sys.stdout, flush=True)

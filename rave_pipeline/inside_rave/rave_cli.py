@@ -13,9 +13,10 @@
 
     python -m rave_pipeline.inside_rave.rave_cli train --config v2_small ...
 """
-import os
+
 import sys
 from pathlib import Path
+
 from safeio.environment import env
 
 REPO = str(Path(__file__).resolve().parents[2])

@@ -9,7 +9,6 @@
   at, which is what `make export-<recipe> CKPT=...` and the timeline list and record.
 Nothing is ever deleted here: best and newest stay, and the disk cost is one checkpoint per SAVE_EVERY.
 """
-import os
 
 import pytorch_lightning as pl
 
@@ -34,7 +33,7 @@ class TimelineSaves(pl.Callback):
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx):
         step = trainer.global_step
         if self.every and step and step % self.every == 0 and step not in self.saved:
-            self.pending = step   # saved once a validation due at this step has run, so it carries its loss
+            self.pending = step  # saved once a validation due at this step has run, so it carries its loss
 
     def on_train_batch_start(self, trainer, pl_module, batch, batch_idx):
         self.flush(trainer)
@@ -49,5 +48,8 @@ class TimelineSaves(pl.Callback):
         self.pending = None
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-        checkpoint[KEY] = {"step": int(trainer.global_step), "phase": 2 if getattr(pl_module, "warmed_up", False) else 1,
-                           **(self.validation or {"validation": None, "validation_step": None})}
+        checkpoint[KEY] = {
+            "step": int(trainer.global_step),
+            "phase": 2 if getattr(pl_module, "warmed_up", False) else 1,
+            **(self.validation or {"validation": None, "validation_step": None}),
+        }

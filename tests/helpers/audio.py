@@ -1,4 +1,5 @@
 """Generated recordings for pipeline tests: sox noise music and broken files of every kind."""
+
 import subprocess
 import wave
 from pathlib import Path
@@ -10,10 +11,33 @@ from rave_pipeline.benchmarks.bench_preprocess import sample_library  # noqa: F4
 from spec.host import SR
 
 
-def sox_noise(path: Path, seconds: float, sr: int = SR, kind: str = "pinknoise", channels: int = 1, bits: int = 16) -> Path:
+def sox_noise(
+    path: Path, seconds: float, sr: int = SR, kind: str = "pinknoise", channels: int = 1, bits: int = 16
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["sox", "-q", "-n", "-r", str(sr), "-c", str(channels), "-b", str(bits), str(path),
-                    "synth", str(seconds), kind, "tremolo", "5", "60", "gain", "-6"], check=True)
+    subprocess.run(
+        [
+            "sox",
+            "-q",
+            "-n",
+            "-r",
+            str(sr),
+            "-c",
+            str(channels),
+            "-b",
+            str(bits),
+            str(path),
+            "synth",
+            str(seconds),
+            kind,
+            "tremolo",
+            "5",
+            "60",
+            "gain",
+            "-6",
+        ],
+        check=True,
+    )
     return path
 
 

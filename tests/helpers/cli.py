@@ -1,4 +1,5 @@
 """Run the project's commands as a user would: a subprocess from the repository root."""
+
 import os
 import subprocess
 import sys
@@ -10,4 +11,6 @@ REPO = Path(__file__).resolve().parents[2]
 def run_cli(*args, cwd=REPO, env=None, timeout=600):
     """Run `python <args>` in a subprocess; returns CompletedProcess with text output."""
     e = {**os.environ, "OMP_NUM_THREADS": "1", **(env or {})}
-    return subprocess.run([sys.executable, *map(str, args)], cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *map(str, args)], cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout
+    )

@@ -4,6 +4,7 @@ The settings below make it start in seconds without systemd or munge (auth/none,
 no accounting, fast scheduler and credential expiry). Daemons are stopped by PID
 (kill -9 as a fallback: slurmd ignores SIGTERM once slurmctld is gone); every wait has a timeout.
 """
+
 import contextlib
 import os
 import shutil
@@ -86,12 +87,18 @@ def cluster(d: Path):
     """Start slurmctld + slurmd with a config in `d`; yield the environment to run sbatch with."""
     conf = write_config(d)
     env = {**os.environ, "SLURM_CONF": str(conf)}
-    procs = [subprocess.Popen(["slurmctld", "-D", "-i"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
-             subprocess.Popen(["slurmd", "-D"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)]
+    procs = [
+        subprocess.Popen(["slurmctld", "-D", "-i"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
+        subprocess.Popen(["slurmd", "-D"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT),
+    ]
     try:
+
         def idle():
-            out = subprocess.run(["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True, timeout=10).stdout
+            out = subprocess.run(
+                ["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True, timeout=10
+            ).stdout
             return "idle" in out
+
         wait_for(idle, 60, "the Slurm node to become idle")
         yield env
     finally:
@@ -118,7 +125,7 @@ def reap(conf: Path) -> None:
             if mark in (proc / "environ").read_bytes().split(b"\0"):
                 os.kill(int(proc.name), signal.SIGKILL)
         except (OSError, ProcessLookupError):
-            continue   # gone already, or not ours to read
+            continue  # gone already, or not ours to read
 
 
 def job_state(job: str, env) -> str:
@@ -130,5 +137,11 @@ def job_state(job: str, env) -> str:
 
 
 def wait_done(job: str, env, timeout: float) -> str:
-    return wait_for(lambda: (s := job_state(job, env)) in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT",
-                                                             "NODE_FAIL", "OUT_OF_MEMORY") and s, timeout, f"job {job}")
+    return wait_for(
+        lambda: (
+            (s := job_state(job, env)) in ("COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY")
+            and s
+        ),
+        timeout,
+        f"job {job}",
+    )
