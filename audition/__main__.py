@@ -149,14 +149,9 @@ def cmd_bench(args):
         print(f"wrote {args.json}")
 
 
-@cli_main
-def main(argv=None):
+def add_render(sub) -> None:
     from audition import sources
 
-    ap = argparse.ArgumentParser(prog="python -m audition", description=__doc__)
-    sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("info", help="methods, channels, ratios, labels, attributes, sample rate, size")
-    p.add_argument("models", nargs="+", help=".ts files or folders")
     p = sub.add_parser(
         "render",
         help="render sources through a method, block by block as nn~ does",
@@ -207,6 +202,14 @@ def main(argv=None):
         help="torch seed before each render (RAVE models are random)",
     )
     p.add_argument("--out", default=None, help="WAV path (default renders/<model>_<method>.wav)")
+
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(prog="python -m audition", description=__doc__)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("info", help="methods, channels, ratios, labels, attributes, sample rate, size")
+    p.add_argument("models", nargs="+", help=".ts files or folders")
+    add_render(sub)
     p = sub.add_parser("validate", help="check the nn~ contract; exit 1 with one line per failure")
     p.add_argument("models", nargs="+")
     p = sub.add_parser("bench", help="real-time factor, latency, memory per method and buffer")
@@ -226,7 +229,12 @@ def main(argv=None):
         help=f"buffers {WORST_CASE_BUFFERS[0]}-{WORST_CASE_BUFFERS[-1]} "
         f"and {WORST_CASE_BLOCKS} blocks each (what make bench runs), unless --buffers/--blocks say otherwise",
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+@cli_main
+def main(argv=None):
+    args = parser().parse_args(argv)
     if getattr(args, "worst_case", False):
         args.blocks = args.blocks or WORST_CASE_BLOCKS
         args.buffers = list(WORST_CASE_BUFFERS) if args.buffers == list(BENCH_BUFFERS) else args.buffers

@@ -15,124 +15,21 @@ their own. What a model adds is its row's excess over that baseline.
 """
 
 import argparse
-import contextlib
 import json
-import os
 import re
-import signal
-import socket
 import subprocess
-import threading
-import time
 from pathlib import Path
 
-import numpy as np
 import soundfile as sf
 
 from audition import real_hosts
+from audition.jack import Lines, counts, free_port, jack_server, stop
 from audition.model_file import open_export
-from audition.pd_patch import Patch, pd_symbol
+from audition.realtime_pd import play_pd
 from safeio import UserError, atomic_write_text, cli_main, number
-from safeio.environment import child_env
-from spec.host import BENCH_BUFFERS, HOST_BLOCK, SR
+from spec.host import BENCH_BUFFERS, SR
 
-LATE = "JackEngine::XRun: client = {} was not finished"  # the host did not finish its period
-DRIVER_LATE = "JackTimedDriver::Process XRun"  # the dummy driver's clock woke late (the machine's load)
 BASELINE = "(no model: the saw alone)"
-START_S = 1.0  # the first second of play, counted apart: TorchScript optimises the graph on its first calls
-NO_REALTIME = re.compile(r"Cannot use real-time scheduling|cannot use real-time", re.I)
-
-
-class Lines:
-    """A process's output lines, each with the wall time it arrived (read in a thread)."""
-
-    def __init__(self, proc: subprocess.Popen):
-        self.lines: list[tuple[float, str]] = []
-        self.thread = threading.Thread(target=self.read, args=(proc.stdout,), daemon=True)
-        self.thread.start()
-
-    def read(self, stream) -> None:
-        for line in stream:
-            self.lines.append((time.time(), line.rstrip("\n")))
-
-    def text(self, times: bool = False) -> str:
-        return "\n".join(f"{t:.4f} {line}" if times else line for t, line in self.lines)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc: subprocess.Popen | None) -> None:
-    """End a process and everything it started (sclang starts scsynth): nothing is left running."""
-    if proc is None or proc.poll() is not None:
-        return
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-            proc.wait(timeout=5)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-        except ProcessLookupError:
-            return
-
-
-def late_blocks(y: np.ndarray, sr: int = SR) -> tuple[int, int]:
-    """Blocks of exact zeros after the first sound: (in its first START_S seconds, after them)."""
-    sounding = np.flatnonzero(y)
-    if not len(sounding):
-        return 0, 0
-    first = sounding[0] // HOST_BLOCK * HOST_BLOCK
-    blocks = y[first : first + (len(y) - first) // HOST_BLOCK * HOST_BLOCK].reshape(-1, HOST_BLOCK)
-    silent = np.flatnonzero(~blocks.any(axis=1))
-    start = int(START_S * sr) // HOST_BLOCK
-    return int((silent < start).sum()), int((silent >= start).sum())
-
-
-@contextlib.contextmanager
-def jack_server(period: int, work: Path):
-    """A JACK server of our own (dummy driver, real-time scheduling) while the block runs: a user's running
-    JACK is left alone. Its log (each line with its epoch time) is kept in work/jackd.log.
-    -> (the environment its clients need, its output lines)."""
-    server = f"rave-to-chaos-{os.getpid()}"
-    env = {"JACK_DEFAULT_SERVER": server, "JACK_NO_AUDIO_RESERVATION": "1"}
-    work.mkdir(parents=True, exist_ok=True)
-    jackd = subprocess.Popen(
-        ["jackd", "-n", server, "-R", "-d", "dummy", "-r", str(SR), "-p", str(period)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=child_env(**env),
-        start_new_session=True,
-    )
-    jack = Lines(jackd)
-    try:
-        ready = subprocess.run(["jack_wait", "-s", server, "-w", "-t", "10"], capture_output=True, text=True)
-        if ready.returncode or jackd.poll() is not None:
-            raise UserError(f"jackd (dummy driver) did not start:\n{jack.text()[-1500:]}")
-        yield env, jack
-    finally:
-        stop(jackd)
-        (work / "jackd.log").write_text(jack.text(times=True))
-
-
-def counts(jack: Lines, client: str, t0: float, t1: float, y: np.ndarray) -> dict:
-    """What came late between t0 and t1 (epoch seconds): JACK's reports on `client` and the recording y."""
-    late = [t for t, line in jack.lines if LATE.format(client) in line and t0 <= t <= t1]
-    at_start, after = late_blocks(y)
-    return {
-        "late_blocks": after,
-        "late_blocks_at_start": at_start,
-        "sounded": bool(y.any()),
-        "xruns": sum(t >= t0 + START_S for t in late),
-        "xruns_at_start": sum(t < t0 + START_S for t in late),
-        "driver_late": sum(DRIVER_LATE in line and t0 <= t <= t1 for t, line in jack.lines),
-        "realtime": not NO_REALTIME.search(jack.text()),
-        "played_s": t1 - t0,
-    }
 
 
 def play(
@@ -199,83 +96,6 @@ def play_nn_ar(
     }
 
 
-def pd_patch(model: Path | None, method: str, buffer: int, inlets: int) -> str:
-    """A saw on every inlet of [nn~ model method buffer] (or straight out, with no model) to the dac; at load,
-    [bufsize N( before DSP starts (nn~'s 1-in/1-out quirk; none for buffer 0, nn~'s mode that runs the
-    model inside Pd's DSP), then DSP on, then `READY` on Pd's stderr."""
-    pd = Patch()
-    load, trig = pd.box("obj loadbang", 10, 10), pd.box("obj t b b b", 10, 40)
-    dsp, ready = pd.box("msg \\; pd dsp 1", 10, 70), pd.box("obj print READY", 10, 100)
-    dac = pd.box("obj dac~", 10, 300)
-    pd.chain(load, trig, ready)
-    pd.wire(trig, dsp, 1)
-
-    def saw(i: int) -> int:
-        osc, centred = (
-            pd.box(f"obj phasor~ {110 * (i + 1)}", 10 + 120 * i, 200),
-            pd.box("obj -~ 0.5", 10 + 120 * i, 230),
-        )
-        pd.wire(osc, centred)
-        return centred
-
-    if model is None:
-        out = saw(0)
-    else:
-        out = pd.box(f"obj nn~ {pd_symbol(model)} {method} {buffer}", 10, 260)
-        if buffer:  # 0: no thread, no [bufsize(
-            size = pd.box(f"msg bufsize {buffer}", 200, 40)
-            pd.wire(trig, size, 2)
-            pd.wire(size, out)
-        for i in range(inlets):
-            pd.wire(saw(i), out, 0, i)
-    pd.wire(out, dac)
-    pd.wire(out, dac, 0, 1)
-    return pd.text()
-
-
-def play_pd(
-    nn_dir: Path, model: Path | None, method: str, buffer: int, seconds: float, work: Path, env: dict, jack: Lines
-) -> dict:
-    """Pd plays the patch on JACK; jack_rec records what Pd hands JACK (Pd's JACK callback hands zeros when
-    its scheduler, held up by nn~ waiting for its model, is behind)."""
-    name = model.name if model else "the saw alone"
-    inlets = open_export(model).methods[method].in_channels if model else 1
-    (work / "play.pd").write_text(pd_patch(model, method, buffer, inlets))
-    pd = subprocess.Popen(
-        ["pd", "-nogui", "-jack", "-r", str(SR), "-stderr", "-path", str(nn_dir), "-open", str(work / "play.pd")],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**real_hosts.torch_env(), **env},
-        start_new_session=True,
-    )
-    log = Lines(pd)
-    try:
-        for _ in range(600):  # the model loads before loadbang: up to a minute
-            if "READY: bang" in log.text() or pd.poll() is not None:
-                break
-            time.sleep(0.1)
-        if "READY: bang" not in log.text():
-            raise UserError(f"Pd did not start {name} within a minute:\n{log.text()[-1500:]}")
-        t0 = time.time()
-        rec = subprocess.run(
-            ["jack_rec", "-f", str(work / "out.wav"), "-d", str(seconds), "pure_data:output_1"],
-            capture_output=True,
-            text=True,
-            env=child_env(**env),
-            timeout=seconds + 60,
-        )
-        t1 = time.time()
-    finally:
-        stop(pd)
-        (work / "pd.log").write_text(log.text())
-    if rec.returncode or not (work / "out.wav").exists():
-        raise UserError(f"jack_rec recorded nothing from Pd ({name}):\n{rec.stdout[-800:]}{rec.stderr[-800:]}")
-    y, _ = sf.read(str(work / "out.wav"), dtype="float32", always_2d=True)
-    (work / "out.wav").unlink()
-    return counts(jack, "pure_data", t0, t1, y[:, 0])
-
-
 def table(rows: list[dict]) -> str:
     head = (
         f"{'model':<40} {'method':<8} {'buffer':>6} {'played s':>8} {'late blocks':>11} {'xruns':>5}  "
@@ -292,8 +112,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-@cli_main
-def main(argv=None) -> None:
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="rave-to-chaos realtime", description=__doc__.split("\n\n")[0])
     ap.add_argument("exports", nargs="+", type=Path, help="exports (.ts) or folders of them")
     ap.add_argument(
@@ -313,7 +132,12 @@ def main(argv=None) -> None:
     ap.add_argument("--host", choices=("nn.ar", "nn~"), default="nn.ar", help="scsynth with nn.ar, or Pd with nn~")
     ap.add_argument("--json", type=Path, help="write the rows here")
     ap.add_argument("--work", type=Path, default=Path("reports/realtime-work"), help="logs of each run")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def what_to_play(args) -> list[tuple[Path, str]]:
+    """(export, method) pairs, every export opened first: a bad one is one sentence before a minute of
+    baseline; missing tools and bad buffers too."""
     bad = [b for b in args.buffers if b & (b - 1)]
     if bad:
         raise UserError(f"--buffers {bad[0]}: JACK's period must be a power of two from 16; use e.g. 64 256 2048")
@@ -325,7 +149,7 @@ def main(argv=None) -> None:
         raise UserError(
             f"no .ts export in {' '.join(map(str, args.exports))}: run make export-chaos (or make demo) first"
         )
-    plays = []  # every export opened first: a bad one is one sentence before a minute of baseline
+    plays = []
     for model in models:
         export = open_export(model)
         methods = list(export.methods) if args.methods == ["all"] else [m for m in args.methods if m in export.methods]
@@ -334,6 +158,13 @@ def main(argv=None) -> None:
         raise UserError(
             f"no export given has the method(s) {' '.join(args.methods)}; `rave-to-chaos info X.ts` lists them"
         )
+    return plays
+
+
+@cli_main
+def main(argv=None) -> None:
+    args = parser().parse_args(argv)
+    plays = what_to_play(args)
     host_dir, why = (real_hosts.nn_tilde if args.host == "nn~" else real_hosts.nn_ar)()  # built once (minutes)
     if host_dir is None:
         src = "NN_TILDE_SRC=path/to/nn_tilde" if args.host == "nn~" else "NN_AR_SRC=path/to/nn.ar"

@@ -15,13 +15,7 @@ OPERATORS_MAX, KERNEL_MAX, W_MULT_MAX = 1024, 63, 1000.0
 SEED = number(int, *SEED_RANGE, "--seed")
 
 
-@cli_main
-def main(argv=None):
-    ap = argparse.ArgumentParser(
-        prog="python -m chaos_models", description="Hand-written neural instruments for nn~ / nn.ar."
-    )
-    sub = ap.add_subparsers(dest="cmd", required=True)
-
+def add_export(sub) -> None:
     ex = sub.add_parser("export", help="export one instrument to TorchScript (+ manifest JSON)")
     ex.add_argument(
         "--model",
@@ -61,6 +55,13 @@ def main(argv=None):
     )
     ex.add_argument("--out", default=None, help="output .ts path (default: exports/<model>_ops<N>_w<W>_seed<S>.ts)")
 
+
+def parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(
+        prog="python -m chaos_models", description="Hand-written neural instruments for nn~ / nn.ar."
+    )
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    add_export(sub)
     es = sub.add_parser("export-essay", help="export the essay's instruments")
     es.add_argument("--out-dir", default="exports")
     es.add_argument("--seed", type=SEED, default=0)
@@ -75,36 +76,46 @@ def main(argv=None):
         default=None,
         help="fine-tuning steps of the hybrid (default 300)",
     )
+    return ap
 
-    args = ap.parse_args(argv)
 
+def export_one(args) -> None:
+    """`export`: one instrument, its settings checked, at the essay's values where none are given."""
     from chaos_models import export
     from spec import names
     from spec.instruments import ESSAY
 
+    defaults = ESSAY["model_synth" if args.model.endswith("model_synth") else "chaos_effect"]
+    ops = args.operators if args.operators is not None else defaults["operators"]
+    w = args.w_mult if args.w_mult is not None else defaults["w_mult"]
+    if ops < 1 or args.kernel < 1:
+        raise UserError("--operators and --kernel must be at least 1")
+    w = int(w) if float(w).is_integer() else w  # keep the essay's integer arithmetic when possible
+    seed_b = (args.seed + 1 if args.seed_b is None else args.seed_b) if args.model == "morph_chaos_effect" else None
+    out = args.out or f"exports/{names.hand_written(args.model, ops, w, args.kernel, args.seed, seed_b)}"
+    if args.model.startswith("live_"):
+        essay_ops = ESSAY[args.model.removeprefix("live_")]["operators"]
+        if args.kernel != 1 or ops != essay_ops:
+            raise UserError(
+                f"{args.model} is the essay's {essay_ops}-operator, kernel-1 instrument; set seed and w_mult live"
+            )
+        model = export.build(args.model, seed=args.seed, w_mult=w)
+    elif args.model == "morph_chaos_effect":
+        if args.kernel != 1:
+            raise UserError(f"morph_chaos_effect has kernel 1 only (the essay's), not --kernel {args.kernel}")
+        model = export.build(args.model, operators=ops, w_mult=w, seed_a=args.seed, seed_b=seed_b)
+    else:
+        model = export.build(args.model, operators=ops, w_mult=w, kernel=args.kernel, seed=args.seed)
+    print(f"exported {export.export(model, out)}")
+
+
+@cli_main
+def main(argv=None):
+    from chaos_models import export
+
+    args = parser().parse_args(argv)
     if args.cmd == "export":
-        defaults = ESSAY["model_synth" if args.model.endswith("model_synth") else "chaos_effect"]
-        ops = args.operators if args.operators is not None else defaults["operators"]
-        w = args.w_mult if args.w_mult is not None else defaults["w_mult"]
-        if ops < 1 or args.kernel < 1:
-            raise UserError("--operators and --kernel must be at least 1")
-        w = int(w) if float(w).is_integer() else w  # keep the essay's integer arithmetic when possible
-        seed_b = (args.seed + 1 if args.seed_b is None else args.seed_b) if args.model == "morph_chaos_effect" else None
-        out = args.out or f"exports/{names.hand_written(args.model, ops, w, args.kernel, args.seed, seed_b)}"
-        if args.model.startswith("live_"):
-            essay_ops = ESSAY[args.model.removeprefix("live_")]["operators"]
-            if args.kernel != 1 or ops != essay_ops:
-                raise UserError(
-                    f"{args.model} is the essay's {essay_ops}-operator, kernel-1 instrument; set seed and w_mult live"
-                )
-            model = export.build(args.model, seed=args.seed, w_mult=w)
-        elif args.model == "morph_chaos_effect":
-            if args.kernel != 1:
-                raise UserError(f"morph_chaos_effect has kernel 1 only (the essay's), not --kernel {args.kernel}")
-            model = export.build(args.model, operators=ops, w_mult=w, seed_a=args.seed, seed_b=seed_b)
-        else:
-            model = export.build(args.model, operators=ops, w_mult=w, kernel=args.kernel, seed=args.seed)
-        print(f"exported {export.export(model, out)}")
+        export_one(args)
     elif args.cmd == "export-essay":
         export.export_essay(args.out_dir, seed=args.seed)
     elif args.cmd == "export-beyond":

@@ -9,8 +9,7 @@ from pathlib import Path
 from safeio import UserError, cli_main, number, warn
 
 
-@cli_main
-def main(argv=None):
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m compare", description=__doc__)
     ap.add_argument("exports", nargs="*", default=["exports"], help=".ts files or folders (default exports/)")
     ap.add_argument(
@@ -33,10 +32,15 @@ def main(argv=None):
         default=os.cpu_count() or 1,
         help="exports analysed at once, one process each (default: one per CPU core)",
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+@cli_main
+def main(argv=None):
+    args = parser().parse_args(argv)
     from audition.host import use_host_threads
     from audition.model_file import export_files
-    from compare import browser, probes, report
+    from compare import probes, report
 
     use_host_threads()
     files = export_files(args.exports)
@@ -44,6 +48,13 @@ def main(argv=None):
     t0 = time.perf_counter()
     result = report.build(files, inputs, Path(args.out), jobs=args.jobs, seeds=args.seeds)
     took = time.perf_counter() - t0
+    out = Path(args.out)
+    print_summary(result, out, took, args.jobs)
+    return check_in_browser(out)
+
+
+def print_summary(result: dict, out: Path, took: float, jobs: int) -> None:
+    """The verdicts, one line each, then where the report is and what it holds."""
     for c in result["claim_summary"]:
         effect = "" if c["effect"] is None else f"; effect {c['effect']:.3g} {c['unit']}"
         interval = f" [{c['interval'][0]:.3g}, {c['interval'][1]:.3g}]" if c["interval"] else ""
@@ -57,13 +68,17 @@ def main(argv=None):
         print(
             f"[{c['verdict']}] ChaosEffect family, {c['method']}, {c['scope']}: {c['claim']} ({c['holds']} instruments)"
         )
-    out = Path(args.out)
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) / 1e6
     print(
         f"report: {out / 'index.html'} ({len(result['models'])} model-methods, "
         f"{len(result['family']['members'])} family "
-        f"instruments, {len(result['skipped'])} skipped, {size:.1f} MB) in {took:.0f} s with {args.jobs} process(es)"
+        f"instruments, {len(result['skipped'])} skipped, {size:.1f} MB) in {took:.0f} s with {jobs} process(es)"
     )
+
+
+def check_in_browser(out: Path) -> int:
+    from compare import browser
+
     if browser.chromium():  # open it as a reader would: console errors, missing figures or clips
         try:
             checked = browser.check(out)

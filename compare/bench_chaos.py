@@ -1,13 +1,13 @@
 """Real-time factors of the instruments next to the essay's classes, scripted the same way.
 
 Prints, never asserts. One thread, 44.1 kHz. Ours against the essay's class: PAIRS pairs timed back to back
-in alternating order (audition.bench.paired), the median ratio and its interquartile range.
+in alternating order (audition.timing.paired), the median ratio and its interquartile range.
 RTF = seconds of audio per second of compute: 100 means a block is computed 100x faster than it plays.
 """
 
 import torch
 
-from audition.bench import paired, timed
+from audition.timing import paired, timed
 from chaos_models import essay
 from chaos_models.beyond import MorphChaosEffect, StreamingChaosEffect
 from chaos_models.models import ChaosEffect, ModelSynth
@@ -30,7 +30,7 @@ def typical_input(inlets, n: int, batch: int = 1) -> torch.Tensor:
 
 def rows(buffers=BENCH_BUFFERS):
     """(instrument, method, buffer, RTF, RTF of the essay's class on the same circuit, speed vs the essay's
-    class: median and interquartile range over interleaved pairs, audition.bench.paired)."""
+    class: median and interquartile range over interleaved pairs, audition.timing.paired)."""
     torch.set_num_threads(1)
     torch.manual_seed(0)
     ref_chaos = torch.jit.script(essay.ChaosEffect(**ESSAY["chaos_effect"]))

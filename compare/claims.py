@@ -1,33 +1,52 @@
-"""The essay's measurable claims, each judged from compare's analysis results by a named rule.
+"""The essay's measurable claims, each judged from compare's analysis results by a named rule: those about
+trained models and both families here, those about ChaosEffect in compare/chaos_claims.py.
 
 `judge(results)` -> rows {id, claim, evidence, verdict, models, effect, unit}, one per claim and model
-it applies to; `summarise(rows)` -> one record per claim (verdict over its models, median effect with a
-bootstrap interval, counts). `results` maps "export:method" to the dict compare.analyse returns, plus
-family, class, global_step (and phase_1_duration for trained exports).
+it applies to; `summarise(rows)` (compare/verdict.py) -> one record per claim (verdict over its models, median
+effect with a bootstrap interval, counts). `results` maps "export:method" to the dict compare.analyse returns,
+plus family, class, global_step (and phase_1_duration for trained exports).
 Verdicts: supported, partly, refuted, inconclusive (the evidence cannot decide), not measured.
 """
-
-from collections import Counter
 
 import numpy as np
 
 from compare import analyse
-from spec.instruments import CHAOS_EFFECT_VARIANTS, STREAMING_CLASSES, class_path
-from spec.rave import PHASE_1_DEFAULT  # a trained model says nothing about RAVE before its adversarial phase;
+from compare.chaos_claims import (
+    EDGE_FREE_BELOW_DB,
+    LINEAR_THD_BELOW,
+    NONLINEAR_GROWTH,
+    NOT_LINEAR_FROM,
+    buffer_dependence,
+    near_linear_when_quiet,
+    resonant_modes,
+    self_oscillation,
+    topo_hotter,
+    variants,
+)
+from compare.verdict import BOOTSTRAP, HOLDS_FROM, row, summarise
 
-# exports that do not record their own phase 1 assume RAVE's default
+# A trained model says nothing about RAVE before its adversarial phase; exports that do not record their own
+# phase 1 assume RAVE's default.
+from spec.rave import PHASE_1_DEFAULT
+
+__all__ = [
+    "BOOTSTRAP",
+    "HOLDS_FROM",
+    "EDGE_FREE_BELOW_DB",
+    "LINEAR_THD_BELOW",
+    "NONLINEAR_GROWTH",
+    "NOT_LINEAR_FROM",
+    "CLAIMS",
+    "judge",
+    "row",
+    "summarise",
+    "variants",
+]
 
 HOMOGENISED_BELOW = 0.5  # homogenisation index: outputs keep < half the inputs' diversity
 KEEPS_DIVERSITY_FROM = 0.8  # ... at 0.8 or more the model keeps most of it: refuted
 NARROW_BELOW = 0.5  # random latent codes decode to < half the training data's diversity: a narrow band
 BROAD_FROM = 1.0  # ... as diverse as the training data, or more: refuted
-LINEAR_THD_BELOW = 0.03  # median THD at -40 dBFS: near-linear when under 3 %
-NONLINEAR_GROWTH = 3.0  # ... and the distortion at 0 dBFS is at least 3x that
-NOT_LINEAR_FROM = 0.10  # median THD at -40 dBFS of 10 % or more: refuted
-EDGE_FREE_BELOW_DB = -60.0  # buffer 64 vs 8192 renders differ by less than this: no buffer dependence
-HOLDS_FROM = 0.75  # over a claim's models: supported (or refuted) when this share of the
-# decisive verdicts agree; anything between is partly
-BOOTSTRAP = 2000  # resamples for the 95 % interval of the median effect (seed 0)
 
 
 def homogenisation(results: dict) -> list[dict]:
@@ -86,122 +105,6 @@ def random_latents(results: dict) -> list[dict]:
     return rows
 
 
-def chaos_methods(results: dict) -> dict:
-    """The methods of every hand-written export that is a ChaosEffect variant (spec.instruments says which)."""
-    return {
-        k: r
-        for k, r in results.items()
-        if r["family"] == "hand-written" and ":" in k and class_path(r["class"]) in CHAOS_EFFECT_VARIANTS
-    }
-
-
-def variants(rows: list[dict], results: dict) -> dict:
-    """claim id -> the ChaosEffect variants its models include (empty for claims about other models)."""
-    out = {}
-    for r in rows:
-        for k in r["models"]:
-            name = CHAOS_EFFECT_VARIANTS.get(class_path(results.get(k, {}).get("class", "")))
-            if name:
-                out.setdefault(r["id"], []).append(name)
-    return {cid: sorted(set(v)) for cid, v in out.items()}
-
-
-def near_linear_when_quiet(results: dict) -> list[dict]:
-    rows = []
-    for k, r in chaos_methods(results).items():
-        fr = r["frequency_response"]
-        quiet = float(np.median([x["thd"] for x in fr["-40"]]))
-        loud = float(np.median([x["thd"] for x in fr["0"]]))
-        if quiet < LINEAR_THD_BELOW and loud > NONLINEAR_GROWTH * quiet:
-            verdict = "supported"
-        else:
-            verdict = "refuted" if quiet >= NOT_LINEAR_FROM else "partly"
-        rows.append(
-            row(
-                "near_linear",
-                "ChaosEffect is near-linear at small amplitudes.",
-                f"median THD {100 * quiet:.2f} % at -40 dBFS vs {100 * loud:.1f} % at 0 dBFS",
-                verdict,
-                [k],
-                100 * quiet,
-                "% THD at -40 dBFS",
-            )
-        )
-    return rows
-
-
-def resonant_modes(results: dict) -> list[dict]:
-    rows = []
-    for k, r in chaos_methods(results).items():
-        modes = r["resonant_modes_hz"]
-        rows.append(
-            row(
-                "resonant_modes",
-                "The conv layers give resonant modes: frequencies emphasised whatever the input.",
-                f"{len(modes)} spectral peak(s) persisting across >= {100 * analyse.MODE_PERSISTENCE:.0f} % of inputs: "
-                + (", ".join(f"{m:.0f} Hz" for m in modes[:8]) or "none"),
-                "supported" if modes else "refuted",
-                [k],
-                len(modes),
-                "persistent modes",
-            )
-        )
-    return rows
-
-
-def self_oscillation(results: dict) -> list[dict]:
-    rows = []
-    for k, r in chaos_methods(results).items():
-        if not k.endswith(":chaos"):
-            continue
-        osc = r["self_oscillation"]
-        threshold = osc["threshold"]
-        evidence = (
-            f"silent input: AC level rises above {analyse.SILENT_DB:.0f} dBFS at control = "
-            f"{threshold if threshold is not None else 'never'}; {osc['silent_input_db'][-1]:.1f} dBFS at "
-            f"control {osc['values'][-1]:.0f}"
-        )
-        edge = r.get("buffer_edge_artifact_db")
-        if threshold is not None and edge is not None and edge >= EDGE_FREE_BELOW_DB:
-            evidence += (
-                f"; measured mechanism: the zero padding at every buffer edge ({edge:.0f} dB between buffer "
-                "64 and 8192 renders), not the biases the essay names; the streaming variant shows which"
-            )
-        rows.append(
-            row(
-                "self_oscillation",
-                "chaos self-oscillates past a control threshold, even from silence.",
-                evidence,
-                "supported" if threshold is not None else "refuted",
-                [k],
-                osc["silent_input_db"][-1],
-                "dBFS AC from silence at the top of the control range",
-            )
-        )
-    return rows
-
-
-def topo_hotter(results: dict) -> list[dict]:
-    rows, chaos = [], chaos_methods(results)
-    for k in [k for k in chaos if k.endswith(":topo")]:
-        fwd = chaos.get(k.replace(":topo", ":forward"))
-        if fwd:
-            diff = chaos[k]["mean_rms_db"] - fwd["mean_rms_db"]
-            rows.append(
-                row(
-                    "topo_hotter",
-                    "topo runs hotter than forward.",
-                    f"mean output RMS: topo {chaos[k]['mean_rms_db']:.1f} dBFS, forward {fwd['mean_rms_db']:.1f} dBFS "
-                    f"({diff:+.1f} dB)",
-                    "supported" if diff > 0 else "refuted",
-                    [k.replace(":topo", ":forward"), k],
-                    diff,
-                    "dB, topo minus forward",
-                )
-            )
-    return rows
-
-
 def neural_sound(results: dict) -> list[dict]:
     fams = {}
     for r in results.values():
@@ -252,37 +155,6 @@ def finetuned_keeps_character(results: dict) -> list[dict]:
     return rows
 
 
-def buffer_dependence(results: dict) -> list[dict]:
-    edges = {
-        k: r["buffer_edge_artifact_db"]
-        for k, r in results.items()
-        if k.endswith(":chaos") and r["buffer_edge_artifact_db"] is not None
-    }
-    if not edges:
-        return []
-    streaming = {k for k in edges if class_path(results[k].get("class", "")) in STREAMING_CLASSES}
-    streaming_free = all(v < EDGE_FREE_BELOW_DB for k, v in edges.items() if k in streaming)
-    blockwise_dependent = any(v >= EDGE_FREE_BELOW_DB for k, v in edges.items() if k not in streaming)
-    has_both = bool(streaming) and any(k not in streaming for k in edges)
-    return [
-        row(
-            "buffer_dependence",
-            "chaos depends on the host buffer size (zero padding at every buffer edge); the streaming variant "
-            "does not.",
-            "; ".join(f"{k}: {v:.0f} dB" for k, v in edges.items())
-            + " (difference between buffer 64 and 8192 renders, re output)",
-            "supported"
-            if has_both and streaming_free and blockwise_dependent
-            else "inconclusive"
-            if not has_both
-            else "refuted",
-            list(edges),
-            float(np.median([v for k, v in edges.items() if k not in streaming] or [np.nan])),
-            "dB edge artifact of the block-wise chaos (median)",
-        )
-    ]
-
-
 CLAIMS = (
     homogenisation,
     near_linear_when_quiet,
@@ -296,61 +168,5 @@ CLAIMS = (
 )
 
 
-def row(claim_id: str, claim: str, evidence: str, verdict: str, models=(), effect=None, unit: str = "") -> dict:
-    """One claim judged on the models named (export:method keys); effect: the number the verdict rests on."""
-    return {
-        "id": claim_id,
-        "claim": claim,
-        "evidence": evidence,
-        "verdict": verdict,
-        "models": list(models),
-        "effect": None if effect is None or effect != effect else float(effect),
-        "unit": unit,
-    }
-
-
 def judge(results: dict) -> list[dict]:
     return [r for rule in CLAIMS for r in rule(results)]
-
-
-def summarise(rows: list[dict]) -> list[dict]:
-    """One record per claim: the verdict over every model it was judged on, how many it holds for, and
-    the median effect with a 95 % percentile-bootstrap interval over those models (None below two)."""
-    out = []
-    for cid in dict.fromkeys(r["id"] for r in rows):
-        group = [r for r in rows if r["id"] == cid]
-        counts = Counter(r["verdict"] for r in group)
-        decisive = sum(counts[v] for v in ("supported", "partly", "refuted"))
-        if not decisive:
-            verdict = counts.most_common(1)[0][0]
-        elif counts["supported"] >= HOLDS_FROM * decisive:
-            verdict = "supported"
-        elif counts["refuted"] >= HOLDS_FROM * decisive:
-            verdict = "refuted"
-        else:
-            verdict = "partly"
-        holds = f"holds for {counts['supported']}/{decisive}" if decisive else "no decisive measurement"
-        if decisive < len(group):
-            holds += "; " + ", ".join(
-                f"{n} {v}" for v, n in counts.items() if v not in ("supported", "partly", "refuted")
-            )
-        effects = np.array([r["effect"] for r in group if r["effect"] is not None], float)
-        interval = None
-        if len(effects) > 1:
-            picks = np.random.default_rng(0).integers(0, len(effects), (BOOTSTRAP, len(effects)))
-            interval = [float(v) for v in np.percentile(np.median(effects[picks], axis=1), [2.5, 97.5])]
-        out.append(
-            {
-                "id": cid,
-                "claim": group[0]["claim"],
-                "verdict": verdict,
-                "holds": holds,
-                "counts": dict(counts),
-                "effect": float(np.median(effects)) if len(effects) else None,
-                "interval": interval,
-                "unit": group[0]["unit"],
-                "n_models": len({m for r in group for m in r["models"]}),
-                "n_rows": len(group),
-            }
-        )
-    return out

@@ -104,6 +104,32 @@ def worker_setup() -> None:
     use_host_threads()
 
 
+def run_tasks(tasks: dict, keys: list, jobs: int, progress: bool):
+    """Each task's result, in the order of `keys`, whatever order the workers finish in (jobs > 1: that many
+    processes). A generator: the pool is shut down once it is read to the end or closed."""
+    if jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        pool = ProcessPoolExecutor(
+            min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=worker_setup
+        )
+        futures = {k: pool.submit(*task) for k, task in tasks.items()}
+        outcome = lambda k: futures[k].result()
+    else:
+        pool, outcome = None, lambda k: tasks[k][0](*tasks[k][1:])
+    done = (outcome(k) for k in keys)
+    if progress:
+        from tqdm import tqdm
+
+        done = tqdm(done, total=len(keys), desc="compare", unit="model", disable=None)
+    try:
+        yield from zip(keys, done)
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)
+
+
 def build(
     exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True, jobs: int = 1, seeds: int = 0
 ) -> dict:
@@ -120,36 +146,15 @@ def build(
     order = sorted(exports, key=lambda p: -p.stat().st_size if p.exists() else 0)
     tasks = {path: (analyse_export, path, inputs, out_dir) for path in order}
     tasks.update({m: (family.analyse_member, *m, synthetic) for m in members})
-    if jobs > 1:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        pool = ProcessPoolExecutor(
-            min(jobs, len(tasks)), mp_context=multiprocessing.get_context("spawn"), initializer=worker_setup
-        )
-        futures = {k: pool.submit(*task) for k, task in tasks.items()}
-        outcome = lambda k: futures[k].result()
-    else:
-        pool, outcome = None, lambda k: tasks[k][0](*tasks[k][1:])
-    keys = list(exports) + members  # results in the order given, whatever order the workers finish in
-    done = (outcome(k) for k in keys)
-    if progress:
-        from tqdm import tqdm
-
-        done = tqdm(done, total=len(keys), desc="compare", unit="model", disable=None)
     results, skipped, seed_atlas, members_results = {}, [], [], {}
-    try:
-        for k, part in zip(keys, done):
-            if k in members:
-                members_results.update(part)
-                continue
-            r, s, a = part
-            results.update(r)
-            skipped += s
-            seed_atlas += [a] if a else []
-    finally:
-        if pool:
-            pool.shutdown(cancel_futures=True)
+    for k, part in run_tasks(tasks, list(exports) + members, jobs, progress):
+        if k in members:
+            members_results.update(part)
+            continue
+        r, s, a = part
+        results.update(r)
+        skipped += s
+        seed_atlas += [a] if a else []
     input_clips = {name: clips.write(x, probes.SR, out_dir, f"input__{slug(name)}") for name, x in inputs.items()}
     rows = claims.judge(results)
     chaos_variants = claims.variants(rows, results)

@@ -80,8 +80,7 @@ def tidy(args) -> None:
     remove_stale(out, ".staging-*")
 
 
-@cli_main
-def main(argv=None):
+def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m rave_pipeline", description=__doc__)
     ap.add_argument(
         "command",
@@ -108,26 +107,34 @@ def main(argv=None):
         help="also read the settings from make variables in the "
         "environment (BATCH=8 ...; the flags win); the Makefile passes this",
     )
-    args = ap.parse_args(argv)
+    return ap
+
+
+def submit_jobs(args) -> None:
+    """submit: the recipe and settings checked here, then sbatch."""
+    from rave_pipeline.commands.submit import submit
+
+    if args.recipe != "all" or not (args.export_only or args.timeline):
+        recipe_from(args)  # a bad recipe or setting is said now, not in the job's log
+    submit(
+        args.recipe,
+        options.argv(args),
+        options.argv(args, [options.DATA]),
+        args.sbatch,
+        args.sbatch_args,
+        args.after,
+        args.export_only,
+        options.argv(args, [options.DATA, options.TIMELINE]) if args.timeline else None,
+    )
+
+
+@cli_main
+def main(argv=None):
+    args = parser().parse_args(argv)
     if args.from_make:
         options.from_environment(args)
-
     if args.command == "submit":
-        from rave_pipeline.commands.submit import submit
-
-        if args.recipe != "all" or not (args.export_only or args.timeline):
-            recipe_from(args)  # a bad recipe or setting is said now, not in the job's log
-        submit(
-            args.recipe,
-            options.argv(args),
-            options.argv(args, [options.DATA]),
-            args.sbatch,
-            args.sbatch_args,
-            args.after,
-            args.export_only,
-            options.argv(args, [options.DATA, options.TIMELINE]) if args.timeline else None,
-        )
-        return
+        return submit_jobs(args)
     tidy(args)
     if args.command == "export-all":
         return export_all(args)

@@ -15,8 +15,7 @@ from pathlib import Path
 from safeio import UserError, cli_main, number, warn
 
 
-@cli_main
-def main(argv=None):
+def parser() -> argparse.ArgumentParser:
     from rave_pipeline.commands import options
 
     ap = argparse.ArgumentParser(prog="rave-to-chaos timeline", description=__doc__)
@@ -30,13 +29,36 @@ def main(argv=None):
         help="checkpoints measured at once, one process each (default: one per CPU core)",
     )
     ap.add_argument("--from-make", action="store_true", help="also read ROOT, EVERY, INPUTS ... from make variables")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def print_summary(report: dict, out: Path, took: float, exported: float, inputs: int, jobs: int) -> None:
+    from compare.timeline_page import fmt
+
+    print(
+        f"timeline: {out / 'index.html'} ({len(report['checkpoints'])} checkpoints x {inputs} inputs) in {took:.0f} s "
+        f"({exported:.0f} s exporting, the rest rendering and measuring with {jobs} process(es))"
+    )
+    for c in report["checkpoints"]:
+        m = c["metrics"]
+        print(
+            f"  step {c['step']:>8} · phase {c['phase']} · validation {fmt(m['validation'])} · "
+            f"distance {m['reconstruction']:.3f} · homogenisation {m['homogenisation_index']:.2f} · "
+            f"modes {m['modes_count']} · >8 kHz {m['hf_share']:.3f} · {m['loudness_db']:.1f} dBFS · "
+            f"latent diversity {fmt(m['latent_diversity_ratio'])}"
+        )
+
+
+@cli_main
+def main(argv=None):
+    from rave_pipeline.commands import options
+
+    args = parser().parse_args(argv)
     if args.from_make:
         options.from_environment(args)
 
     from audition.host import use_host_threads
     from compare import browser, latent, probes, timeline
-    from compare.timeline_page import fmt
     from rave_pipeline.commands import checkpoints, recipes
     from rave_pipeline.commands.export import timeline_exports
     from safeio.database import chunks
@@ -69,18 +91,7 @@ def main(argv=None):
     }
     report = timeline.build(records, inputs, out, title, data, key=str(recipe.db_dir), jobs=args.jobs)
     took = time.perf_counter() - t0
-    print(
-        f"timeline: {out / 'index.html'} ({len(records)} checkpoints x {len(inputs)} inputs) in {took:.0f} s "
-        f"({exported:.0f} s exporting, the rest rendering and measuring with {args.jobs} process(es))"
-    )
-    for c in report["checkpoints"]:
-        m = c["metrics"]
-        print(
-            f"  step {c['step']:>8} · phase {c['phase']} · validation {fmt(m['validation'])} · "
-            f"distance {m['reconstruction']:.3f} · homogenisation {m['homogenisation_index']:.2f} · "
-            f"modes {m['modes_count']} · >8 kHz {m['hf_share']:.3f} · {m['loudness_db']:.1f} dBFS · "
-            f"latent diversity {fmt(m['latent_diversity_ratio'])}"
-        )
+    print_summary(report, out, took, exported, len(inputs), args.jobs)
     if browser.chromium():
         found = browser.problems(browser.check(out))
         print(f"opened in headless Chromium: {'no problems' if not found else f'{len(found)} problem(s)'}")

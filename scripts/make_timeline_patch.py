@@ -36,6 +36,28 @@ def latent_dims(path: Path) -> int:
     return export.method("decode").in_channels
 
 
+def add_recorder(pd: Patch, record: Path, seconds: float, trig, size, outs) -> None:
+    """Record both outputs for `seconds` into `record` (a stereo WAV), then quit Pd."""
+    obj, wire, chain = pd.box, pd.wire, pd.chain
+    mix_out, latent_gain = outs
+    n = int(seconds * SR)
+    for c in range(2):
+        obj(f"obj table rec{c} {n}", 300, 470 + 20 * c)
+    writers = [obj(f"obj tabwrite~ rec{c}", 20 + 200 * c, 470) for c in range(2)]
+    wire(mix_out, writers[0])
+    wire(latent_gain, writers[1])
+    for w in writers:
+        wire(trig, w)
+    wait = obj(f"obj delay {1000 * seconds + 100}", 200, 510)
+    write = obj(f"msg write -wave -bytes 4 {pd_symbol(record.resolve())} rec0 rec1", 200, 540)
+    files = obj("obj soundfiler", 200, 570)
+    last = obj("obj t b b", 400, 540)
+    quit_ = obj("msg \\; pd quit", 400, 570)
+    chain(trig, wait, write, files, last)
+    wire(last, size, 1)  # [bufsize N( again before quitting: nn~ then leaves the model alone as DSP stops
+    wire(last, quit_)
+
+
 def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, seconds: float, mix: float) -> str:
     pd = Patch("40 40 900 620 12")
     obj, wire, chain = pd.box, pd.wire, pd.chain
@@ -88,22 +110,7 @@ def patch(early: Path, late: Path, buffer: int, dims: int, record: Path | None, 
     wire(mix_out, dac)
     wire(latent_gain, dac, 0, 1)
     if record:  # headless: left = the crossfade, right = the latent LFO voice, then quit
-        n = int(seconds * SR)
-        for c in range(2):
-            obj(f"obj table rec{c} {n}", 300, 470 + 20 * c)
-        writers = [obj(f"obj tabwrite~ rec{c}", 20 + 200 * c, 470) for c in range(2)]
-        wire(mix_out, writers[0])
-        wire(latent_gain, writers[1])
-        for w in writers:
-            wire(trig, w)
-        wait = obj(f"obj delay {1000 * seconds + 100}", 200, 510)
-        write = obj(f"msg write -wave -bytes 4 {pd_symbol(record.resolve())} rec0 rec1", 200, 540)
-        files = obj("obj soundfiler", 200, 570)
-        last = obj("obj t b b", 400, 540)
-        quit_ = obj("msg \\; pd quit", 400, 570)
-        chain(trig, wait, write, files, last)
-        wire(last, size, 1)  # [bufsize N( again before quitting: nn~ then leaves the model alone as DSP stops
-        wire(last, quit_)
+        add_recorder(pd, record, seconds, trig, size, (mix_out, latent_gain))
     return pd.text()
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from helpers.cli import run_cli
-from rave_pipeline.benchmarks import bench_gpu, gpu_plan, gpu_report
+from rave_pipeline.benchmarks import gpu_plan, gpu_report, gpu_run
 from rave_pipeline.commands import recipes
 
 
@@ -105,7 +105,7 @@ def test_benchmarks_refuse_settings_with_nothing_to_time(bench, argv, sentence, 
 
 def test_exception_line_is_found_under_gin_context_lines():
     out = "Traceback\n  File x\nTypeError: bad shape\n  In call to configurable 'RAVE' (<class>)\n"
-    assert bench_gpu.last_error(out) == "TypeError: bad shape"
+    assert gpu_run.last_error(out) == "TypeError: bad shape"
 
 
 @pytest.mark.slow

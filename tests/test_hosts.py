@@ -161,7 +161,7 @@ def test_the_live_reroll_patch_opens_and_wires_seed_to_nn_tilde():
 def test_late_blocks_are_64_exact_zeros_after_the_first_sound_counted_apart_in_the_first_second():
     import numpy as np
 
-    from audition.realtime import late_blocks
+    from audition.jack import late_blocks
     from spec.host import HOST_BLOCK, SR
 
     y = np.sin(np.arange(3 * SR) * 0.05).astype(np.float32) + 2.0  # never zero on its own

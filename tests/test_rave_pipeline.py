@@ -545,7 +545,7 @@ def test_any_command_removes_what_a_killed_export_left_and_exports_must_be_a_fol
 
 
 def test_workers_beyond_the_cores_are_clamped_with_one_line(capsys):
-    from rave_pipeline.commands.train import loader_workers
+    from rave_pipeline.commands.hardware import loader_workers
 
     cores = len(os.sched_getaffinity(0))
     assert (

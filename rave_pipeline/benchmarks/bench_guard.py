@@ -1,7 +1,7 @@
 """Benchmark: what the NaN guards cost. For every trained export (its manifest names the run it came
 from), acids-rave's unguarded export is made again from the same checkpoint, and both run `forward`
 block by block at the host buffer, in pairs timed back to back, the order alternating, so that the
-machine's drift hits both alike (audition.bench.paired). Prints the median ms per block of each and the
+machine's drift hits both alike (audition.timing.paired). Prints the median ms per block of each and the
 median of the per-pair ratios with its interquartile range; never asserts.
 
     python -m rave_pipeline.benchmarks.bench_guard [exports/] [--pairs 25] [--buffer 2048]
@@ -15,9 +15,9 @@ from pathlib import Path
 
 import torch
 
-from audition.bench import paired
 from audition.host import use_host_threads
 from audition.model_file import export_files, open_export
+from audition.timing import paired
 from safeio import UserError, cli_main
 from safeio.environment import child_env
 from spec import names
@@ -53,7 +53,7 @@ def unguarded_twin(run: Path, out: Path) -> Path:
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("exports", nargs="?", default="exports")
-    ap.add_argument("--pairs", type=int, default=25, help="interleaved timings of each (audition.bench.paired)")
+    ap.add_argument("--pairs", type=int, default=25, help="interleaved timings of each (audition.timing.paired)")
     ap.add_argument("--buffer", type=int, default=DEFAULT_BUFFER)
     args = ap.parse_args(argv)
     use_host_threads()

@@ -1,7 +1,7 @@
 """Benchmark: RAVE's own DataLoader against the project's (rave_pipeline/inside_rave/loader.py) over 3 epochs of a small
 database, as `rave train` builds them (RAVE's dataset, its crops and phase mangling, shuffled, drop_last).
 Each timing starts the loader and reads every batch of 3 epochs; the two alternate in pairs
-(audition.bench.paired). Prints batches/s of each and the ratio; never asserts.
+(audition.timing.paired). Prints batches/s of each and the ratio; never asserts.
 
     python -m rave_pipeline.benchmarks.bench_loader [--chunks 64] [--batch 8] [--workers 2] [--epochs 3] [--pairs 6]
 """
@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from audition.bench import paired
+from audition.timing import paired
 from rave_pipeline.commands import recipes
 from safeio import UserError, cli_main, number
 from safeio.database import synthetic_database

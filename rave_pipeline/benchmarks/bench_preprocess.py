@@ -1,6 +1,6 @@
 """Benchmark: our preprocess (check, repair, join, account, then rave preprocess) against plain
 `rave preprocess` on the same generated folder. Prints both wall times and their ratio; never asserts.
-The two alternate in pairs (audition.bench.paired): the ratio is the median over the pairs, with its IQR.
+The two alternate in pairs (audition.timing.paired): the ratio is the median over the pairs, with its IQR.
 
 The folder is a sample library (many 0.5-4 s wav/flac/ogg files at mixed rates) plus a few long
 recordings. Plain rave preprocess drops every file shorter than a chunk, so it also stores less audio:
@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from audition.bench import paired
+from audition.timing import paired
 from rave_pipeline.commands import recipes
 from rave_pipeline.data import dataset
 from safeio import UserError, cli_main, number

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import torch
 
-from rave_pipeline.benchmarks.bench_gpu import profiler_mean
+from rave_pipeline.benchmarks.gpu_run import profiler_mean
 from rave_pipeline.commands import recipes
-from rave_pipeline.commands.train import choose_batch, rave_command, resolve_device
+from rave_pipeline.commands.hardware import choose_batch, resolve_device
+from rave_pipeline.commands.train import rave_command
 from safeio.environment import child_env
 from spec.host import DEFAULT_BUFFER
 

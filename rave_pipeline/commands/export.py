@@ -72,6 +72,50 @@ def hold(recipe: Recipe, holding: Path, choice: str = "last") -> tuple[checkpoin
     )
 
 
+def run_rave_export(recipe: Recipe, cmd: list, produced: Path, held: Path, run_dir: Path) -> Path:
+    """`rave export --streaming` into the staging folder (on the CPU); a full disk or a failure is one sentence.
+    -> the file it produced."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, env=child_env(CUDA_VISIBLE_DEVICES=""))
+    except subprocess.TimeoutExpired:
+        raise UserError(
+            f"rave export did not finish within 30 min for {recipe.runs_dir}; run make export-{recipe.name} again"
+        )
+    if proc.returncode != 0 or not produced.exists():
+        exports = produced.parent.parent  # the staging folder lives in the exports folder
+        if disk.output_says_full(proc.stdout + proc.stderr, exports):
+            need = 2 * held.stat().st_size
+            raise UserError(
+                f"the disk holding {exports} is full: exporting {recipe.name} needs about "
+                f"{disk.megabytes(need)} there and it has {disk.megabytes(disk.free_bytes(exports))}; "
+                f"free space (or set EXPORTS= to a bigger disk) and run make export-{recipe.name} again"
+            )
+        raise UserError(f"rave export failed for {run_dir}:\n{rave_cli.last_lines(proc)}")
+    return produced
+
+
+def manifest(recipe: Recipe, run_dir: Path, ckpt, held: Path) -> dict:
+    """What the export's manifest records: the run, the checkpoint (step, phase, validation, sha256) and the
+    settings it was trained with."""
+    settings = recipe.runs_dir / "settings.json"
+    trained_with = json.loads(settings.read_text()) if settings.exists() else {}
+    return {
+        "kind": "trained",
+        "recipe": recipe.name,
+        "tag": recipe.tag,
+        "config": recipe.config,
+        "source_run": str(run_dir),
+        "checkpoint": str(ckpt.path),
+        "global_step": ckpt.step,
+        "phase": ckpt.phase,
+        "validation": ckpt.validation,
+        "validation_step": ckpt.validation_step,
+        "checkpoint_sha256": sha256_of(held),
+        "streaming": True,
+        "trained_with": trained_with,
+    }
+
+
 def export(recipe: Recipe, choice: str = "last", final: Path | None = None) -> Path:
     """Export the checkpoint CKPT names (default: the newest) to `final` (default: exports/, the step in the
     name unless it is the newest). The command line has already checked EXPORTS and removed what a killed
@@ -90,47 +134,11 @@ def export(recipe: Recipe, choice: str = "last", final: Path | None = None) -> P
         name = final.name.removesuffix(names.TRAINED_SUFFIX)
         cmd = rave_cli.command("export", "--run", held, "--streaming", "--output", staging, "--name", name)
         print(f"exporting {ckpt.path} (step {ckpt.step}, phase {ckpt.phase}) -> {final}")
-        try:
-            proc = subprocess.run(
-                cmd, capture_output=True, text=True, timeout=1800, env=child_env(CUDA_VISIBLE_DEVICES="")
-            )
-        except subprocess.TimeoutExpired:
-            raise UserError(
-                f"rave export did not finish within 30 min for {recipe.runs_dir}; run make export-{recipe.name} again"
-            )
-        produced = staging / final.name
-        if proc.returncode != 0 or not produced.exists():
-            if disk.output_says_full(proc.stdout + proc.stderr, final.parent):
-                need = 2 * held.stat().st_size
-                raise UserError(
-                    f"the disk holding {final.parent} is full: exporting {recipe.name} needs about "
-                    f"{disk.megabytes(need)} there and it has {disk.megabytes(disk.free_bytes(final.parent))}; "
-                    f"free space (or set EXPORTS= to a bigger disk) and run make export-{recipe.name} again"
-                )
-            raise UserError(f"rave export failed for {run_dir}:\n{rave_cli.last_lines(proc)}")
+        produced = run_rave_export(recipe, cmd, staging / final.name, held, run_dir)
         with atomic_path(final) as tmp:
             os.replace(produced, tmp)
             check_loads(tmp)
-        settings = recipe.runs_dir / "settings.json"
-        trained_with = json.loads(settings.read_text()) if settings.exists() else {}
-        write_manifest(
-            final,
-            {
-                "kind": "trained",
-                "recipe": recipe.name,
-                "tag": recipe.tag,
-                "config": recipe.config,
-                "source_run": str(run_dir),
-                "checkpoint": str(ckpt.path),
-                "global_step": ckpt.step,
-                "phase": ckpt.phase,
-                "validation": ckpt.validation,
-                "validation_step": ckpt.validation_step,
-                "checkpoint_sha256": sha256_of(held),
-                "streaming": True,
-                "trained_with": trained_with,
-            },
-        )
+        write_manifest(final, manifest(recipe, run_dir, ckpt, held))
     finally:
         if staging:
             shutil.rmtree(staging, ignore_errors=True)

@@ -1,15 +1,15 @@
 """`rave train` for a recipe: picks device and batch, checks the dataset, resumes, survives signals."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 from rave_pipeline.commands import options, runs
+from rave_pipeline.commands.hardware import choose_batch, loader_workers, resolve_device
 from rave_pipeline.commands.recipes import REPO, Recipe
+from rave_pipeline.commands.supervise import run_forwarding_signals
 from rave_pipeline.data import dataset, disk, stage
 from rave_pipeline.inside_rave import rave_cli
 from safeio import UserError, atomic_write_text, warn
@@ -25,43 +25,6 @@ KNOWN_FAILURES = {
     "contains NaN": "training diverged to NaN; with the mute augmentation a batch of only muted examples does this "
     "(p = 0.1^BATCH per step): use BATCH=4 or more, or AUGMENT=none, and FRESH=1",
 }
-
-
-def resolve_device(device: str | None, gpu: int | None):
-    """-> (rave --gpu value, extra env, GPU memory in GB or None)."""
-    import torch
-
-    if device not in (None, "", "auto", "cpu", "cuda"):
-        raise UserError(f"DEVICE={device} is not one of auto, cpu, cuda")
-    if device == "cpu" or (device in (None, "", "auto") and not torch.cuda.is_available()):
-        if device != "cpu":
-            warn("no CUDA GPU found: training on CPU, which is for smoke tests only (DEVICE=cpu silences this)")
-        # hide GPUs so Lightning cannot pick one up by itself
-        return "-1", {"CUDA_VISIBLE_DEVICES": ""}, None
-    if not torch.cuda.is_available():
-        raise UserError(
-            "DEVICE=cuda but torch sees no CUDA GPU: check nvidia-smi and CUDA_VISIBLE_DEVICES, or use DEVICE=cpu"
-        )
-    index = gpu or 0
-    if index >= torch.cuda.device_count():
-        raise UserError(f"GPU={index} but only {torch.cuda.device_count()} GPU(s) are visible")
-    gb = torch.cuda.get_device_properties(index).total_memory / 1e9
-    return str(index), {}, gb
-
-
-def choose_batch(recipe: Recipe, batch: int | None, gpu_gb: float | None) -> int:
-    if batch:
-        return batch
-    if gpu_gb is None:
-        return recipe.cpu_batch
-    b = recipe.batch_for_gpu(gpu_gb)
-    if b is None:
-        smallest = min(recipe.batch_by_gpu_gb)
-        raise UserError(
-            f"this GPU has {gpu_gb:.0f} GB, below the {smallest} GB the {recipe.name} recipe is sized for: "
-            "set BATCH= to try anyway"
-        )
-    return b
 
 
 def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, workers: int, db=None) -> list[str]:
@@ -104,76 +67,6 @@ def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, w
     if not sys.stdout.isatty():
         cmd += ["--noprogress"]  # no carriage-return progress bars in batch-job logs
     return cmd
-
-
-def loader_workers(workers: int) -> int:
-    """At most one loader process per CPU core this job may use: each holds its own copy of the loader's
-    state (670 MB each measured with WORKERS=1000, which ended in the out-of-memory killer)."""
-    cpus = len(os.sched_getaffinity(0))
-    if workers > cpus:
-        warn(f"WORKERS={workers} is more than the {cpus} CPU core(s) this job may use: using {cpus}")
-    return min(workers, cpus)
-
-
-def die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the wrapper dies, even by SIGKILL (Linux prctl), so
-    RAVE checkpoints and stops instead of training on as an orphan."""
-    import ctypes
-
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
-# Lines of RAVE's output shown on the console; everything goes to the run's train.log.
-CONSOLE = ("· phase ", "received SIG", "saved ", "loading state from file", "Error", "error:")
-
-
-def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str, int | None]:
-    """Run RAVE with its output appended to `log`, showing only progress lines and errors; forward
-    SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it as SIGTERM. -> (exit code, log tail, signal). The child
-    inherits the run's lock, so no second trainer starts while it lives."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "ab") as out:
-        start = out.tell()
-        child = subprocess.Popen(
-            cmd,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            pass_fds=(lock_fd,) if lock_fd is not None else (),
-            preexec_fn=die_with_parent if sys.platform == "linux" else None,
-        )
-    received = []
-
-    def forward(signum, _frame):
-        received.append(signum)
-        if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
-
-    old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)}
-    pos, partial = start, b""
-    try:
-        while True:
-            done = child.poll() is not None
-            with open(log, "rb") as f:
-                f.seek(pos)
-                chunk = f.read()
-            pos += len(chunk)
-            *lines, partial = (partial + chunk).split(b"\n")
-            for line in lines:
-                text = line.decode(errors="replace").rstrip()
-                if any(key in text for key in CONSOLE):
-                    print(text, flush=True)
-            if done:
-                break
-            time.sleep(0.5)
-        code = child.wait()
-    finally:
-        for s, h in old.items():
-            signal.signal(s, h)
-    with open(log, "rb") as f:
-        f.seek(max(start, pos - 65536))
-        tail = f.read().decode(errors="replace")
-    return code, tail, (received[0] if received else None)
 
 
 def record_settings(recipe: Recipe, batch: int, gpu: str, phase_1: int) -> None:
@@ -224,8 +117,9 @@ def warn_timeline_disk(recipe: Recipe, step: int, phase_1: int) -> None:
         )
 
 
-def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overrides=None, workers=None) -> int:
-    """Train (or resume) the recipe's run. Returns the global step of the newest checkpoint."""
+def prepare(recipe: Recipe, batch, device, gpu, overrides, workers) -> tuple:
+    """Everything checked before the run is locked: the config and OVERRIDEs, device, batch, dataset size,
+    loader workers. -> (PHASE_1_DURATION, rave's --gpu, extra environment, GPU GB or None, batch, workers)."""
     phase_1 = check_gin(recipe, overrides)
     if recipe.max_steps <= phase_1:
         warn(
@@ -242,7 +136,69 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
         )
     if workers is None:
         workers = recipe.workers if gpu_gb else 0  # CPU: load in the main process, no extra memory
-    workers = loader_workers(workers)
+    return phase_1, gpu_arg, env_extra, gpu_gb, batch, loader_workers(workers)
+
+
+def check_disk_for_resume(recipe: Recipe, ckpt: Path) -> None:
+    size, free = ckpt.stat().st_size, disk.free_bytes(recipe.runs_dir)
+    if free < 3 * size:  # RAVE keeps the last and the best checkpoint, and writes a new one beside them
+        raise UserError(
+            f"the disk holding {recipe.runs_dir} has {disk.megabytes(free)} free; training writes "
+            f"checkpoints of {disk.megabytes(size)} and needs {disk.megabytes(3 * size)}: "
+            f"free space there and run make train-{recipe.name} again to resume"
+        )
+
+
+def outcome(recipe: Recipe, code: int, tail: str, sig: int | None, log: Path) -> int:
+    """What the ended `rave train` means: the newest checkpoint's step, or one sentence (a signal: exit
+    128 + signal, resumable; killed, a full disk or a failure: UserError naming the fix)."""
+    newest = runs.newest_checkpoint(recipe.runs_dir)
+    step = runs.global_step(newest) if newest else 0
+    if sig is not None:
+        saved = f"the newest checkpoint is {newest} (step {step})" if newest else "no checkpoint was saved yet"
+        print(
+            f"training stopped by signal {signal.Signals(sig).name}; {saved}; "
+            f"run make train-{recipe.name} again to resume",
+            file=sys.stderr,
+        )
+        sys.exit(128 + sig)
+    if code < 0:
+        name = signal.Signals(-code).name
+        why = (
+            " (by someone, or by the kernel's out-of-memory killer: if dmesg says 'Out of memory', lower BATCH "
+            "or WORKERS)"
+            if -code == signal.SIGKILL
+            else ""
+        )
+        raise UserError(
+            f"rave train was killed ({name}, signal {-code}){why}; newest checkpoint: "
+            f"{newest or 'none yet'} (step {step}); run make train-{recipe.name} to resume"
+        )
+    if code != 0 and disk.output_says_full(tail, recipe.runs_dir):
+        free = disk.megabytes(disk.free_bytes(recipe.runs_dir))
+        need = (
+            f"checkpoints of {disk.megabytes(newest.stat().st_size)} and needs about "
+            f"{disk.megabytes(3 * newest.stat().st_size)} free"
+            if newest
+            else "its first checkpoints"
+        )
+        raise UserError(
+            f"the disk holding {recipe.runs_dir} is full ({free} free): training writes {need} there; "
+            f"free space (or train under ROOT= on a bigger disk) and run make train-{recipe.name} again "
+            f"to resume from {newest or 'the start'} (step {step})"
+        )
+    if code != 0:
+        hint = next((fix for key, fix in KNOWN_FAILURES.items() if key in tail), None)
+        last = [l for l in tail.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
+        print("\n".join(tail.strip().splitlines()[-15:]), file=sys.stderr)
+        raise UserError(f"rave train failed for {recipe.name} ({hint or last[0].strip()[:200]}); full log: {log}")
+    print(f"{recipe.name}: newest checkpoint {newest} at step {step}")
+    return step
+
+
+def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overrides=None, workers=None) -> int:
+    """Train (or resume) the recipe's run. Returns the global step of the newest checkpoint."""
+    phase_1, gpu_arg, env_extra, gpu_gb, batch, workers = prepare(recipe, batch, device, gpu, overrides, workers)
     with runs.exclusive(runs.lock_of(recipe.runs_dir), recipe.runs_dir) as lock_fd:
         if fresh:
             moved = runs.archive(recipe.runs_dir)
@@ -261,13 +217,7 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
                 )
                 return step
             resume_from = runs.run_dir_of(ckpt)
-            size, free = ckpt.stat().st_size, disk.free_bytes(recipe.runs_dir)
-            if free < 3 * size:  # RAVE keeps the last and the best checkpoint, and writes a new one beside them
-                raise UserError(
-                    f"the disk holding {recipe.runs_dir} has {disk.megabytes(free)} free; training writes "
-                    f"checkpoints of {disk.megabytes(size)} and needs {disk.megabytes(3 * size)}: "
-                    f"free space there and run make train-{recipe.name} again to resume"
-                )
+            check_disk_for_resume(recipe, ckpt)
             print(f"resuming {resume_from} from {ckpt.name} at step {step} (FRESH=1 starts a new run)")
         warn_timeline_disk(recipe, runs.global_step(ckpt) if ckpt else 0, phase_1)
         db = stage.stage(recipe)
@@ -284,47 +234,4 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
         code, tail, sig = run_forwarding_signals(cmd, env, log, lock_fd)
         if sig is None:  # over for good; after a signal the copy stays for the restart on this node
             stage.unstage(recipe, db)
-        newest = runs.newest_checkpoint(recipe.runs_dir)
-        step = runs.global_step(newest) if newest else 0
-        if sig is not None:
-            saved = f"the newest checkpoint is {newest} (step {step})" if newest else "no checkpoint was saved yet"
-            print(
-                f"training stopped by signal {signal.Signals(sig).name}; {saved}; "
-                f"run make train-{recipe.name} again to resume",
-                file=sys.stderr,
-            )
-            sys.exit(128 + sig)
-        if code < 0:
-            name = signal.Signals(-code).name
-            why = (
-                (
-                    " (by someone, or by the kernel's out-of-memory killer: if dmesg says 'Out of memory', lower BATCH "
-                    "or WORKERS)"
-                )
-                if -code == signal.SIGKILL
-                else ""
-            )
-            raise UserError(
-                f"rave train was killed ({name}, signal {-code}){why}; newest checkpoint: "
-                f"{newest or 'none yet'} (step {step}); run make train-{recipe.name} to resume"
-            )
-        if code != 0 and disk.output_says_full(tail, recipe.runs_dir):
-            free = disk.megabytes(disk.free_bytes(recipe.runs_dir))
-            need = (
-                f"checkpoints of {disk.megabytes(newest.stat().st_size)} and needs about "
-                f"{disk.megabytes(3 * newest.stat().st_size)} free"
-                if newest
-                else "its first checkpoints"
-            )
-            raise UserError(
-                f"the disk holding {recipe.runs_dir} is full ({free} free): training writes {need} there; "
-                f"free space (or train under ROOT= on a bigger disk) and run make train-{recipe.name} again "
-                f"to resume from {newest or 'the start'} (step {step})"
-            )
-        if code != 0:
-            hint = next((fix for key, fix in KNOWN_FAILURES.items() if key in tail), None)
-            last = [l for l in tail.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
-            print("\n".join(tail.strip().splitlines()[-15:]), file=sys.stderr)
-            raise UserError(f"rave train failed for {recipe.name} ({hint or last[0].strip()[:200]}); full log: {log}")
-        print(f"{recipe.name}: newest checkpoint {newest} at step {step}")
-        return step
+        return outcome(recipe, code, tail, sig, log)

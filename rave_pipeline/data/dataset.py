@@ -56,19 +56,9 @@ def preprocess(recipe: Recipe, force: bool = False) -> Path:
             shutil.rmtree(recipe.clean_dir, ignore_errors=True)  # a working folder: never read afterwards
 
 
-def build(recipe: Recipe, force: bool) -> Path:
-    require_tool("ffmpeg")
-    files = raw_files(recipe.raw_dir)
-    fp = fingerprint(recipe, files)
-    stamp = recipe.db_dir / FINGERPRINT
-    if not force and stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fp:
-        print(f"{recipe.db_dir} is up to date with {recipe.raw_dir} ({len(files)} files)")
-        return recipe.db_dir
-
-    print(f"checking {len(files)} file(s) in {recipe.raw_dir}")
-    report = clean(recipe, files)
+def check_room(recipe: Recipe, report: dict, seconds: float) -> None:
+    """Before rave preprocess: the kept audio makes at least one chunk, and its database fits the disk."""
     kept = report["kept"]
-    seconds = sum(k["seconds"] for k in kept)
     n_chunks = sum(chunks_of(recipe, k["seconds"]) for k in kept)
     if n_chunks == 0:
         raise UserError(
@@ -83,6 +73,53 @@ def build(recipe: Recipe, force: bool) -> Path:
             f"{seconds / 60:.0f} min of audio needs {megabytes(need)}: free space (or use ROOT= on a bigger "
             f"disk) and run make preprocess-{recipe.name} again"
         )
+
+
+def run_preprocess(recipe: Recipe, cmd: list, tmp: Path, seconds: float) -> None:
+    """rave preprocess into `tmp`; a hung one, a full disk (OSError ENOSPC, for the caller's sentence) or a
+    failure ends it."""
+    limit = 600 + seconds  # rave preprocess runs far faster than real time; a hung ffmpeg does not
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        raise UserError(
+            f"rave preprocess made no end within {limit / 60:.0f} min on {recipe.clean_dir} "
+            f"(a hung ffmpeg?); run make preprocess-{recipe.name} again"
+        )
+    if proc.returncode != 0 or not (tmp / "data.mdb").exists():
+        if "No space left on device" in proc.stdout + proc.stderr:
+            raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
+        raise UserError(f"rave preprocess failed on {recipe.clean_dir}:\n{rave_cli.last_lines(proc)}")
+
+
+def write_fingerprint(recipe: Recipe, db: Path, fp: str, kept: list, seconds: float, entries: int) -> None:
+    """What the database was built from, so that a later preprocess knows it is up to date."""
+    record = {
+        "fingerprint": fp,
+        "files": len(kept),
+        "seconds": seconds,
+        "chunks": entries,
+        "n_signal": recipe.n_signal,
+        "sampling_rate": recipe.sampling_rate,
+        "channels": recipe.channels,
+    }
+    atomic_write_text(db / FINGERPRINT, json.dumps(record, indent=1))
+
+
+def build(recipe: Recipe, force: bool) -> Path:
+    require_tool("ffmpeg")
+    files = raw_files(recipe.raw_dir)
+    fp = fingerprint(recipe, files)
+    stamp = recipe.db_dir / FINGERPRINT
+    if not force and stamp.exists() and json.loads(stamp.read_text()).get("fingerprint") == fp:
+        print(f"{recipe.db_dir} is up to date with {recipe.raw_dir} ({len(files)} files)")
+        return recipe.db_dir
+
+    print(f"checking {len(files)} file(s) in {recipe.raw_dir}")
+    report = clean(recipe, files)
+    kept = report["kept"]
+    seconds = sum(k["seconds"] for k in kept)
+    check_room(recipe, report, seconds)
 
     tmp = recipe.db_dir.with_name(f"db.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -103,37 +140,12 @@ def build(recipe: Recipe, force: bool) -> Path:
     )
     print(f"rave preprocess: {seconds / 60:.1f} min of audio -> {recipe.db_dir}")
     try:
-        limit = 600 + seconds  # rave preprocess runs far faster than real time; a hung ffmpeg does not
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=limit)
-        except subprocess.TimeoutExpired:
-            raise UserError(
-                f"rave preprocess made no end within {limit / 60:.0f} min on {recipe.clean_dir} "
-                f"(a hung ffmpeg?); run make preprocess-{recipe.name} again"
-            )
-        if proc.returncode != 0 or not (tmp / "data.mdb").exists():
-            if "No space left on device" in proc.stdout + proc.stderr:
-                raise OSError(errno.ENOSPC, "No space left on device", str(tmp))
-            raise UserError(f"rave preprocess failed on {recipe.clean_dir}:\n{rave_cli.last_lines(proc)}")
+        run_preprocess(recipe, cmd, tmp, seconds)
         entries = db_entries(tmp)
         accounting = account(recipe, report, entries)
         atomic_write_text(tmp / "sources.json", json.dumps(kept, indent=1, ensure_ascii=False))
         atomic_write_text(tmp / "accounting.json", json.dumps(accounting, indent=1, ensure_ascii=False))
-        atomic_write_text(
-            tmp / FINGERPRINT,
-            json.dumps(
-                {
-                    "fingerprint": fp,
-                    "files": len(kept),
-                    "seconds": seconds,
-                    "chunks": entries,
-                    "n_signal": recipe.n_signal,
-                    "sampling_rate": recipe.sampling_rate,
-                    "channels": recipe.channels,
-                },
-                indent=1,
-            ),
-        )
+        write_fingerprint(recipe, tmp, fp, kept, seconds, entries)
         old = recipe.db_dir.with_name(f"db.old-{os.getpid()}")
         if recipe.db_dir.exists():
             os.replace(recipe.db_dir, old)

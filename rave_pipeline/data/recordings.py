@@ -119,6 +119,46 @@ def faded(audio: np.ndarray, sr: int) -> np.ndarray:
     return audio
 
 
+def converted(recipe: Recipe, files: list[Path], out: Path):
+    """Each file converted into out/<index>.wav, several at a time (ffmpeg does the work), a window of files
+    at a time so memory stays bounded. -> (index, file, tail, samples found, notes) in file order."""
+    workers = os.cpu_count() or 2
+    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+        for start in range(0, len(files), 4 * workers):
+            window = files[start : start + 4 * workers]
+            results = pool.map(
+                lambda i: convert(files[i], recipe, out / f"{i:05d}.wav"), range(start, start + len(window))
+            )
+            yield from ((i, f, *result) for i, (f, result) in enumerate(zip(window, results), start))
+
+
+def warn_about(recipe: Recipe, nan_files: list, loud_files: list, skipped: list) -> None:
+    """One warning line per kind: NaN samples silenced, overs normalised, files skipped (and why)."""
+    if nan_files:
+        warn(
+            f"{len(nan_files)} file(s) had NaN/inf samples, replaced by silence: {', '.join(nan_files[:5])}"
+            + (" ..." if len(nan_files) > 5 else "")
+        )
+    if loud_files:
+        warn(
+            f"{len(loud_files)} file(s) peaked above full scale (up to {max(loud_files):.2f}x: float "
+            "files, lossy codecs, resampling), normalised to 0.99"
+        )
+    if skipped:
+        hint = ""
+        if any(Path(s["file"]).suffix.lower() in (".raw", ".pcm") for s in skipped):
+            hint = (
+                f" (headerless .raw/.pcm: convert with ffmpeg -f s16le -ar {SR} -ac 1 -i FILE.raw FILE.wav, "
+                "giving its real format, rate and channels)"
+            )
+        warn(
+            f"skipped {len(skipped)} file(s) in {recipe.raw_dir}: "
+            + ", ".join(f"{Path(s['file']).name} ({s['why']})" for s in skipped[:10])
+            + (" ..." if len(skipped) > 10 else "")
+            + hint
+        )
+
+
 def clean(recipe: Recipe, files: list[Path]) -> dict:
     """Convert every raw file into clean_dir (a working folder, removed once the database is built),
     several files at a time (ffmpeg does the work), never more than a chunk of one file in memory.
@@ -147,57 +187,28 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
         pending[:] = [audio[:, whole:]] if audio.shape[1] > whole and not final else []
         pending_from[:] = pending_from[-1:] if pending else []
 
-    workers = os.cpu_count() or 2
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for start in range(0, len(files), 4 * workers):  # a window at a time: memory stays bounded
-            window = files[start : start + 4 * workers]
-            results = pool.map(
-                lambda i: convert(files[i], recipe, out / f"{i:05d}.wav"), range(start, start + len(window))
-            )
-            for i, (f, (tail, n, notes)) in enumerate(zip(window, results), start):
-                if n == 0:
-                    skipped.append({"file": shown(f), "why": notes})
-                    continue
-                if "nan" in notes:
-                    nan_files.append(f"{shown(f)} ({notes['nan']} samples)")
-                if "peak" in notes:
-                    loud_files.append(notes["peak"])
-                found += n
-                head = n - (tail.shape[1] if tail is not None else 0)
-                if head:
-                    kept.append({"source": shown(f), "clean": f"{i:05d}.wav", "seconds": head / sr})
-                if tail is not None:
-                    pending.append(faded(tail, sr))
-                    pending_from.append(shown(f))
-                    if sum(p.shape[1] for p in pending) >= 64 * chunk:
-                        write_joined(final=False)
+    for i, f, tail, n, notes in converted(recipe, files, out):
+        if n == 0:
+            skipped.append({"file": shown(f), "why": notes})
+            continue
+        if "nan" in notes:
+            nan_files.append(f"{shown(f)} ({notes['nan']} samples)")
+        if "peak" in notes:
+            loud_files.append(notes["peak"])
+        found += n
+        head = n - (tail.shape[1] if tail is not None else 0)
+        if head:
+            kept.append({"source": shown(f), "clean": f"{i:05d}.wav", "seconds": head / sr})
+        if tail is not None:
+            pending.append(faded(tail, sr))
+            pending_from.append(shown(f))
+            if sum(p.shape[1] for p in pending) >= 64 * chunk:
+                write_joined(final=False)
     left = 0
     if pending:
         left = sum(p.shape[1] for p in pending) % chunk
         write_joined(final=True)
-    if nan_files:
-        warn(
-            f"{len(nan_files)} file(s) had NaN/inf samples, replaced by silence: {', '.join(nan_files[:5])}"
-            + (" ..." if len(nan_files) > 5 else "")
-        )
-    if loud_files:
-        warn(
-            f"{len(loud_files)} file(s) peaked above full scale (up to {max(loud_files):.2f}x: float "
-            "files, lossy codecs, resampling), normalised to 0.99"
-        )
-    if skipped:
-        hint = ""
-        if any(Path(s["file"]).suffix.lower() in (".raw", ".pcm") for s in skipped):
-            hint = (
-                f" (headerless .raw/.pcm: convert with ffmpeg -f s16le -ar {SR} -ac 1 -i FILE.raw FILE.wav, "
-                "giving its real format, rate and channels)"
-            )
-        warn(
-            f"skipped {len(skipped)} file(s) in {recipe.raw_dir}: "
-            + ", ".join(f"{Path(s['file']).name} ({s['why']})" for s in skipped[:10])
-            + (" ..." if len(skipped) > 10 else "")
-            + hint
-        )
+    warn_about(recipe, nan_files, loud_files, skipped)
     if not kept and not found:
         raise UserError(
             f"no usable audio in {recipe.raw_dir}: every file was unreadable or empty; add recordings ffmpeg can read"
