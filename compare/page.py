@@ -69,6 +69,30 @@ def claim_html(summary: dict, rows: list[dict], family_rows=()) -> str:
     )
 
 
+def controls_html(report: dict) -> str:
+    """How we know each detector works: each claim on a model built to make it hold and one built to make it fail."""
+    e = html.escape
+
+    def cell(c, role):
+        effect = c[f"effect_{role}"]
+        effect = "-" if effect is None else f"{effect:.3g}"
+        return (
+            f"<td>{e(c[f'{role}_for'])}: <b>{e(c[f'verdict_{role}'])}</b> <small>(effect {effect})</small>"
+            f"{clips.player(c['clips'][role], c[f'{role}_for'])}</td>"
+        )
+
+    rows = "".join(
+        f"<tr><td>{e(c['id'])}</td>{cell(c, 'holds')}{cell(c, 'fails')}</tr>" for c in report.get("controls", [])
+    )
+    return (
+        "<h2 id='controls'>How we know each detector works</h2><p>Each claim judged, by the same analysis and rules "
+        "as every export, on a model built so that it holds and one built so that it fails "
+        "(compare/controls.py). A claim whose pair does not come out supported / refuted has a detector that "
+        "cannot see what the claim says.</p><table><tr><th>claim</th><th>must hold for</th><th>must fail for</th>"
+        f"</tr>{rows}</table>"
+    )
+
+
 def ab_html(report: dict) -> str:
     """Trained against hand-written on the same input: the first recording through every model."""
     e = html.escape
@@ -203,6 +227,7 @@ those models with a 95 % percentile-bootstrap interval ({claims.BOOTSTRAP} resam
 linked to its figures and clips.</p>
 <table><tr><th>claim</th><th>verdict</th><th>effect [95 % interval]</th><th>models / inputs</th></tr>{claims_html}</table>
 {family_html(report)}
+{controls_html(report)}
 <h2>Summary</h2><table><tr><th>model:method</th><th>family</th><th>homogenisation</th><th>RMS dBFS</th><th>centroid Hz</th>
 <th>flatness</th><th>crest</th><th>self-osc threshold</th><th>resonant modes Hz</th><th>buffer-edge artifact dB</th></tr>{rows}</table>
 <h2>Homogenisation index</h2><p>{e(report["homogenisation_index_definition"])}</p>

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from audition.model_file import open_export
 from audition.validate import validate
-from compare import analyse, atlas, claims, clips, family, latent, probes
+from compare import analyse, atlas, claims, clips, controls, family, latent, probes
 from compare.clips import slug
 from compare.figures import figure
 from compare.page import HOMOGENISATION_TEXT, to_html
@@ -156,6 +156,12 @@ def build(
         skipped += s
         seed_atlas += [a] if a else []
     input_clips = {name: clips.write(x, probes.SR, out_dir, f"input__{slug(name)}") for name, x in inputs.items()}
+    checks, heard = controls.judge(synthetic)
+    for c in checks:
+        c["clips"] = {
+            role: clips.write(heard[c["id"], role], probes.SR, out_dir, f"control__{c['id']}_{role}")
+            for role in ("holds", "fails")
+        }
     rows = claims.judge(results)
     chaos_variants = claims.variants(rows, results)
     report = {
@@ -176,6 +182,7 @@ def build(
         },
         "homogenisation_index_definition": HOMOGENISATION_TEXT,
         "seed_atlas": seed_atlas,
+        "controls": checks,
     }
     numbers = {**report, "family": {k: v for k, v in report["family"].items() if k != "seconds"}}  # timing varies
     atomic_write_text(out_dir / "metrics.json", json.dumps(numbers, indent=1, default=float) + "\n")

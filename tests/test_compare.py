@@ -180,7 +180,15 @@ def test_report_end_to_end(built_report):
     played = [c for r in m["models"].values() for c in [*r["clips"].values(), *r["osc_clips"].values()]]
     played += list(m["input_clips"].values())
     assert all((out / c["src"]).exists() and f"src='{c['src']}'" in page for c in played)
-    assert page.count("<audio ") == len(played) + 1 + len(m["models"]) + 4 * 1, "every clip, the A/B table, the atlas"
+    controls_played = [c["clips"][role] for c in m["controls"] for role in ("holds", "fails")]
+    assert all((out / c["src"]).exists() and f"src='{c['src']}'" in page for c in controls_played)
+    assert page.count("<audio ") == len(played) + 1 + len(m["models"]) + 4 * 1 + len(controls_played), (
+        "every clip, the A/B table, the atlas, the controls"
+    )
+    assert "How we know each detector works" in page
+    assert [(c["verdict_holds"], c["verdict_fails"]) for c in m["controls"]] == [("supported", "refuted")] * len(
+        m["controls"]
+    )
     # loudness-matched: a clip not limited by its peak plays at the target RMS, whatever the model's level
     loud = next(
         c
