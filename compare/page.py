@@ -178,9 +178,10 @@ def latent_html(r: dict) -> str:
     )
 
 
-def to_html(report: dict) -> str:
+def summary_rows(report: dict) -> str:
+    """One row per model and method: the numbers the claims rest on, side by side."""
     e = html.escape
-    rows = "".join(
+    return "".join(
         f"<tr><td>{e(k)}</td><td>{e(r['family'])}</td><td>{r['homogenisation_index']:.2f}</td>"
         f"<td>{r['mean_rms_db']:.1f}</td><td>{np.mean([d['centroid_hz'] for d in r['per_input'].values()]):.0f}</td>"
         f"<td>{np.mean([d['flatness'] for d in r['per_input'].values()]):.2f}</td>"
@@ -190,6 +191,11 @@ def to_html(report: dict) -> str:
         f"<td>{'-' if r['buffer_edge_artifact_db'] is None else round(r['buffer_edge_artifact_db'])}</td></tr>"
         for k, r in report["models"].items()
     )
+
+
+def to_html(report: dict) -> str:
+    e = html.escape
+    rows = summary_rows(report)
     family_claims = report.get("family", {}).get("claims", [])
     claims_html = "".join(
         claim_html(

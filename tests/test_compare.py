@@ -212,7 +212,9 @@ def test_the_report_in_a_real_browser(built_report):
     clips_ = [c for r in m["models"].values() for c in [*r["clips"].values(), *r["osc_clips"].values()]]
     assert {a["src"] for a in result["audio"]} == {c["src"] for c in clips_} | {
         c["src"] for c in m["input_clips"].values()
-    } | {c["src"] for a in m["seed_atlas"] for r in a["methods"].values() for c in r["clips"]}
+    } | {c["src"] for a in m["seed_atlas"] for r in a["methods"].values() for c in r["clips"]} | {
+        c["clips"][role]["src"] for c in m["controls"] for role in ("holds", "fails")
+    }
     saw = next(a for a in result["audio"] if a["src"].endswith("identity__forward__probe_saw_110_Hz.mp3"))
     assert saw["duration"] == pytest.approx(3.0, abs=0.06), "the browser hears 3 s of saw"
     png_width = lambda f: int.from_bytes((built_report / f).read_bytes()[16:20], "big")  # the IHDR chunk

@@ -9,7 +9,7 @@ import torch
 
 from audition import sources
 from audition.model_file import open_export
-from compare import analyse, controls, metrics, probes
+from compare import analyse, control_models, controls, metrics, probes
 from spec.host import SR, VALIDATION_BUFFERS
 from spec.instruments import CONTROL
 
@@ -26,22 +26,22 @@ def export_of(cls, tmp_path):
 
 
 def test_the_self_oscillation_threshold_is_the_first_swept_value_past_the_model_s(tmp_path, inputs):
-    r, _ = analyse.analyse(export_of(controls.Oscillator, tmp_path), "chaos", inputs)
+    r, _ = analyse.analyse(export_of(control_models.Oscillator, tmp_path), "chaos", inputs)
     swept = np.linspace(CONTROL.low, CONTROL.high, analyse.SWEEP_POINTS)
     assert r["self_oscillation"]["values"] == pytest.approx(list(swept))
-    assert r["self_oscillation"]["threshold"] == pytest.approx(swept[swept > controls.Oscillator.THRESHOLD][0])
+    assert r["self_oscillation"]["threshold"] == pytest.approx(swept[swept > control_models.Oscillator.THRESHOLD][0])
     silent = np.array(r["self_oscillation"]["silent_input_db"])
-    on = swept > controls.Oscillator.THRESHOLD
+    on = swept > control_models.Oscillator.THRESHOLD
     assert silent[on] == pytest.approx(20 * np.log10(0.05 / np.sqrt(2)), abs=0.1)  # the tone's RMS from silence
     assert (silent[~on] < analyse.SILENT_DB).all()
-    g, _ = analyse.analyse(export_of(controls.Gain, tmp_path), "chaos", inputs)
+    g, _ = analyse.analyse(export_of(control_models.Gain, tmp_path), "chaos", inputs)
     assert g["self_oscillation"]["threshold"] is None
 
 
 def test_the_impulse_peak_comes_at_the_model_s_own_delay(tmp_path, inputs):
-    r, _ = analyse.analyse(export_of(controls.Delay, tmp_path), "forward", inputs)
-    assert r["impulse_peak_ms"] == pytest.approx(controls.Delay.SAMPLES * 1000 / SR)
-    g, _ = analyse.analyse(export_of(controls.Gain, tmp_path), "forward", inputs)
+    r, _ = analyse.analyse(export_of(control_models.Delay, tmp_path), "forward", inputs)
+    assert r["impulse_peak_ms"] == pytest.approx(control_models.Delay.SAMPLES * 1000 / SR)
+    g, _ = analyse.analyse(export_of(control_models.Gain, tmp_path), "forward", inputs)
     assert g["impulse_peak_ms"] == 0.0
 
 
@@ -56,23 +56,23 @@ def test_the_buffer_edge_level_of_a_click_at_every_block_edge(tmp_path):
     reference = 0.5 * x
     reference[::large] += 0.1
     expected = 20 * np.log10(np.sqrt(np.mean(edges**2)) / np.sqrt(np.mean(reference**2)))
-    assert analyse.edge_artifact_db(export_of(controls.EdgeClick, tmp_path), "chaos", SR) == pytest.approx(
+    assert analyse.edge_artifact_db(export_of(control_models.EdgeClick, tmp_path), "chaos", SR) == pytest.approx(
         expected, abs=0.01
     )
-    assert analyse.edge_artifact_db(export_of(controls.Gain, tmp_path), "chaos", SR) < -120
+    assert analyse.edge_artifact_db(export_of(control_models.Gain, tmp_path), "chaos", SR) < -120
 
 
 def test_one_texture_has_no_diversity_left_and_a_gain_keeps_all_of_it(tmp_path, inputs):
-    one, _ = analyse.analyse(export_of(controls.OneTexture, tmp_path), "forward", inputs)
-    kept, _ = analyse.analyse(export_of(controls.Gain, tmp_path), "forward", inputs)
+    one, _ = analyse.analyse(export_of(control_models.OneTexture, tmp_path), "forward", inputs)
+    kept, _ = analyse.analyse(export_of(control_models.Gain, tmp_path), "forward", inputs)
     assert kept["homogenisation_index"] == pytest.approx(1.0, abs=1e-3)  # a gain shifts every log-mel alike
     assert one["homogenisation_index"] < 0.1
 
 
 def test_a_resonance_is_found_at_its_frequency_and_a_gain_has_none(tmp_path, inputs):
-    r, _ = analyse.analyse(export_of(controls.Resonance, tmp_path), "forward", inputs)
+    r, _ = analyse.analyse(export_of(control_models.Resonance, tmp_path), "forward", inputs)
     assert any(abs(m - 2000.0) <= SR / 2048 for m in r["resonant_modes_hz"]), r["resonant_modes_hz"]
-    g, _ = analyse.analyse(export_of(controls.Gain, tmp_path), "forward", inputs)
+    g, _ = analyse.analyse(export_of(control_models.Gain, tmp_path), "forward", inputs)
     assert g["resonant_modes_hz"] == []
 
 
@@ -86,7 +86,7 @@ def test_every_claim_holds_for_its_control_and_fails_for_the_other():
 
 def test_the_saturator_is_near_linear_when_quiet_by_the_algebra(tmp_path, inputs):
     """tanh(4x)/4 at amplitude A: third harmonic / fundamental ~ (4A)^2 / 12 for small A."""
-    r, _ = analyse.analyse(export_of(controls.Saturator, tmp_path), "forward", inputs)
+    r, _ = analyse.analyse(export_of(control_models.Saturator, tmp_path), "forward", inputs)
     quiet = [d["thd"] for d in r["frequency_response"]["-40"]]
     amplitude = 10 ** (-40 / 20)
     assert np.median(quiet) == pytest.approx((4 * amplitude) ** 2 / 12, rel=0.05)
