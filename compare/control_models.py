@@ -169,3 +169,56 @@ class Brighten(Control):
         previous = torch.cat([self.last.expand(x.shape[0], 1, 1), x[..., :-1]], dim=-1)
         self.last = x[:1, :, -1:].clone()
         return 0.5 * x + 2.0 * (x - previous)
+
+
+class FixedDecoder(nn_tilde.Module):
+    """encode: the mean of each frame of RATIO samples (1 latent dimension); decode: the same 220 Hz tone
+    whatever the latent, so every decoded clip is the same and the decoded diversity is 0."""
+
+    RATIO = 512
+
+    def __init__(self):
+        super().__init__()
+        self.ratio = self.RATIO
+        self.sr = float(SR)
+        common = {"in_ratio": 1, "out_ratio": 1, "test_method": False}
+        self.register_method(
+            "encode",
+            in_channels=1,
+            out_channels=1,
+            input_labels=["(signal) x"],
+            output_labels=["(signal) z"],
+            **{**common, "out_ratio": self.RATIO},
+        )
+        self.register_method(
+            "decode",
+            in_channels=1,
+            out_channels=1,
+            input_labels=["(signal) z"],
+            output_labels=["(signal) y"],
+            **{**common, "in_ratio": self.RATIO},
+        )
+        self.register_method(
+            "forward",
+            in_channels=1,
+            out_channels=1,
+            input_labels=["(signal) x"],
+            output_labels=["(signal) y"],
+            **common,
+        )
+        self.register_buffer("n", torch.zeros(1, dtype=torch.float64))
+
+    @torch.jit.export
+    def encode(self, x: Tensor) -> Tensor:
+        return x.reshape(x.shape[0], 1, -1, self.ratio).mean(-1)
+
+    @torch.jit.export
+    def decode(self, z: Tensor) -> Tensor:
+        frames = z.shape[-1] * self.ratio
+        t = (self.n + torch.arange(frames, dtype=torch.float64)) / self.sr
+        self.n = self.n + frames
+        return (0.1 * torch.sin(2 * math.pi * 220.0 * t)).to(z.dtype).expand(z.shape[0], 1, frames).clone()
+
+    @torch.jit.export
+    def forward(self, x: Tensor) -> Tensor:
+        return 0.5 * x

@@ -1,5 +1,6 @@
 """compare.claims on synthetic analysis results: each rule gives each of its verdicts where it should."""
 
+import numpy as np
 import pytest
 
 from compare import claims
@@ -309,3 +310,37 @@ def test_random_latents_thresholds_are_where_they_say(side):
     assert verdicts(res, "random_latents") == ["supported" if side < 0 else "partly"]
     res = {"r:forward": latent_result(near(1.0, side), 2_000_000)}
     assert verdicts(res, "random_latents") == ["partly" if side < 0 else "refuted"]
+
+
+@pytest.mark.parametrize("side", [0, 1])
+def test_random_latents_decides_only_past_the_phase_boundary(side):
+    """Exactly at PHASE_1_DURATION the model is still in phase 1 (inconclusive); one step later it decides,
+    whether the export records its phase 1 or RAVE's default holds."""
+    default = {"r:forward": latent_result(0.2, PHASE_1_DEFAULT + side)}
+    recorded = {"r:forward": latent_result(0.2, 500 + side, phase_1_duration=500)}
+    for res in (default, recorded):
+        assert verdicts(res, "random_latents") == ["supported" if side else "inconclusive"]
+
+
+def test_a_claim_counts_each_model_it_rests_on_once():
+    """topo hotter rests on two methods per instrument; a model judged twice is still one model."""
+    rows = [
+        claims.row("x", "A claim.", "", "supported", ["a:forward", "a:topo"], 1.0),
+        claims.row("x", "A claim.", "", "supported", ["b:forward", "b:topo"], 2.0),
+        claims.row("x", "A claim.", "", "refuted", ["b:forward", "b:topo"], -1.0),
+    ]
+    [summary] = claims.summarise(rows)
+    assert (summary["n_models"], summary["n_rows"]) == (4, 3)
+
+
+def test_the_bootstrap_interval_is_95_percent_wide():
+    """101 effects: the interval's ends are the 2.5th and 97.5th percentiles of the median over resamples,
+    as an independent bootstrap written here (another generator, ten times the resamples) finds them."""
+    effects = np.random.default_rng(7).standard_normal(101)
+    [summary] = claims.summarise(judged(*[("supported", float(v)) for v in effects]))
+    picks = np.random.default_rng(1).integers(0, len(effects), (20000, len(effects)))
+    low, high = np.percentile(np.median(effects[picks], axis=1), [2.5, 97.5])
+    width = high - low
+    assert summary["interval"][0] == pytest.approx(low, abs=0.05 * width)
+    assert summary["interval"][1] == pytest.approx(high, abs=0.05 * width)
+    assert summary["effect"] == pytest.approx(float(np.median(effects)))

@@ -35,14 +35,18 @@ def cli(*args, root, background=False):
 def test_checkpoint_exports_and_the_timeline_of_a_run_still_training(tmp_path):
     noise_set(tmp_path / "datasets/noise/raw", 40)
     assert cli("rave_pipeline", "preprocess", "noise", "--n-signal", "65536", root=tmp_path).returncode == 0
-    r = cli("rave_pipeline", "train", "noise", *OPTS, "--max-steps", "6", root=tmp_path)
+    # RAVE's adversarial phase from step 5 on: each kept checkpoint records the phase it was saved in
+    r = cli(
+        "rave_pipeline", "train", "noise", *OPTS, "--max-steps", "6", "--override", "PHASE_1_DURATION=4", root=tmp_path
+    )
     assert r.returncode == 0, r.stdout[-3000:]
     runs_dir = tmp_path / "runs/noise"
     found = {c.step: c for c in checkpoints.listing(runs_dir)}
     assert {2, 4, 6} <= set(found), found
     for step in (2, 4, 6):  # each carries the newest validation; RAVE validates at step 2 of each 3-batch epoch
         c = found[step]
-        assert c.path.name == f"timeline-step={step}.ckpt" and c.phase == 1 and 2 <= c.validation_step <= step
+        assert c.path.name == f"timeline-step={step}.ckpt" and 2 <= c.validation_step <= step
+        assert c.phase == (1 if step <= 4 else 2), (step, c.phase)
         assert isinstance(c.validation, float)  # RAVE's loss as logged: inf when a validation chunk is silent
     assert found[2].validation_step == 2, "saved after the validation due at its own step, so it carries it"
 
@@ -67,7 +71,18 @@ def test_checkpoint_exports_and_the_timeline_of_a_run_still_training(tmp_path):
 
     # the timeline while the run trains on (to step 14), with one input of the user's
     mine = sox_noise(tmp_path / "my take.wav", 2.0, kind="brownnoise")
-    trainer = cli("rave_pipeline", "train", "noise", *OPTS, "--max-steps", "14", root=tmp_path, background=True)
+    trainer = cli(
+        "rave_pipeline",
+        "train",
+        "noise",
+        *OPTS,
+        "--max-steps",
+        "14",
+        "--override",
+        "PHASE_1_DURATION=4",
+        root=tmp_path,
+        background=True,
+    )
     out = tmp_path / "report"
     r = cli("rave_to_chaos.timeline", "noise", "--inputs", mine, "--out", out, "--jobs", "1", root=tmp_path)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]

@@ -48,8 +48,18 @@ class TimelineSaves(pl.Callback):
         self.pending = None
 
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
-        checkpoint[KEY] = {
-            "step": int(trainer.global_step),
-            "phase": 2 if getattr(pl_module, "warmed_up", False) else 1,
-            **(self.validation or {"validation": None, "validation_step": None}),
-        }
+        step = int(trainer.global_step)
+        checkpoint[KEY] = {"step": step, "phase": phase(step, pl_module), **(self.validation or NO_VALIDATION)}
+
+
+NO_VALIDATION = {"validation": None, "validation_step": None}
+
+
+def phase(step: int, pl_module) -> int:
+    """RAVE's phase of the weights after `step` steps: 1 while step <= PHASE_1_DURATION (RAVE's `warmup`).
+    Not its `warmed_up` flag: RAVE sets that at the start of the next batch, before a save made there (ours
+    is), so at the boundary the flag is one step ahead of the weights."""
+    phase_1 = getattr(pl_module, "warmup", None)
+    if phase_1 is None:
+        return 2 if getattr(pl_module, "warmed_up", False) else 1
+    return 2 if step > phase_1 else 1
