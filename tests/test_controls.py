@@ -38,6 +38,17 @@ def test_the_self_oscillation_threshold_is_the_first_swept_value_past_the_model_
     assert g["self_oscillation"]["threshold"] is None
 
 
+class AlwaysOn(control_models.Oscillator):
+    """Oscillates at every value of the control's range: the threshold is the sweep's first value."""
+
+    THRESHOLD = CONTROL.low - 1.0
+
+
+def test_a_model_that_oscillates_everywhere_has_its_threshold_at_the_bottom_of_the_sweep(tmp_path, inputs):
+    r, _ = analyse.analyse(export_of(AlwaysOn, tmp_path), "chaos", inputs)
+    assert r["self_oscillation"]["threshold"] == CONTROL.low
+
+
 def test_the_impulse_peak_comes_at_the_model_s_own_delay(tmp_path, inputs):
     r, _ = analyse.analyse(export_of(control_models.Delay, tmp_path), "forward", inputs)
     assert r["impulse_peak_ms"] == pytest.approx(control_models.Delay.SAMPLES * 1000 / SR)

@@ -146,3 +146,12 @@ def test_loudness_matching_plays_every_clip_at_the_target_unless_its_peak_decide
     assert c["gain_db"] == pytest.approx(20 * np.log10(clips.PEAK_CEILING / 0.5), abs=0.1)
     c = clips.write(np.zeros(SR), SR, tmp_path, "nothing")
     assert c["gain_db"] == 0.0 and c["flags"] == ["silent"]
+
+
+@pytest.mark.parametrize("with_tone,persists", [(2, False), (3, True)])
+def test_a_peak_is_a_mode_only_when_it_persists_across_60_percent_of_the_outputs(with_tone, persists):
+    """A 3 kHz tone in 2 of 5 outputs is an input's own peak; in 3 of 5 it is a mode."""
+    t = np.arange(SR) / SR
+    outputs = [white(seed=s) + (0.3 * np.sin(2 * np.pi * 3000 * t) if s < with_tone else 0) for s in range(5)]
+    modes = metrics.persistent_peaks([metrics.power_spectrum(y, SR) for y in outputs])
+    assert (len(modes) == 1 and abs(modes[0] - 3000) <= SR / 2048) if persists else modes == []
