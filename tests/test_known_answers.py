@@ -123,7 +123,7 @@ def test_high_frequency_gain_is_the_ratio_of_the_shares_in_db():
 def test_a_clip_is_marked_silent_and_clipped_on_either_side_of_its_thresholds(tmp_path, side):
     """RMS a hair below / above SILENT_BELOW_DB, and a peak a hair above / below full scale."""
     t = np.arange(SR) / SR
-    level = 10 ** ((clips.SILENT_BELOW_DB + 0.5 * side) / 20) * np.sqrt(2)  # a sine's RMS is its peak / sqrt 2
+    level = 10 ** ((-60.0 + 0.5 * side) / 20) * np.sqrt(2)  # -60 dBFS, as promised; a sine's RMS is its peak / sqrt 2
     quiet = clips.write(level * np.sin(2 * np.pi * 440 * t), SR, tmp_path, f"quiet{side}")
     assert ("silent" in quiet["flags"]) == (side < 0)
     peak = 1.0 + 0.01 * side
@@ -139,11 +139,11 @@ def test_loudness_matching_plays_every_clip_at_the_target_unless_its_peak_decide
     sine = 10 ** (-40 / 20) * np.sqrt(2) * np.sin(2 * np.pi * 440 * t)
     c = clips.write(sine, SR, tmp_path, "sine")
     assert c["rms_db"] == pytest.approx(-40.0, abs=0.05)
-    assert c["gain_db"] == pytest.approx(clips.TARGET_RMS_DB + 40.0, abs=0.1)
+    assert c["gain_db"] == pytest.approx(-20.0 + 40.0, abs=0.1)  # the promised -20 dBFS RMS
     click = np.zeros(SR)
     click[100] = 0.5
     c = clips.write(click, SR, tmp_path, "click")
-    assert c["gain_db"] == pytest.approx(20 * np.log10(clips.PEAK_CEILING / 0.5), abs=0.1)
+    assert c["gain_db"] == pytest.approx(20 * np.log10(0.98 / 0.5), abs=0.1)  # the promised peak ceiling
     c = clips.write(np.zeros(SR), SR, tmp_path, "nothing")
     assert c["gain_db"] == 0.0 and c["flags"] == ["silent"]
 
