@@ -419,3 +419,15 @@ def test_nn_ar_plays_silence_below_its_block(tmp_path, capsys):
     assert not Host(open_export(path), "forward", 32, "nn.ar-nrt").play(x).any()
     assert "NNUGen: blockSize(64) larger than model bufferSize(32), disabling" in capsys.readouterr().err
     assert Host(open_export(path), "forward", 32, "nn~").play(x).any()
+
+
+def test_generated_sources_follow_their_definitions():
+    """A ramp from LOW to HIGH over the render, a constant, an LFO between its ends: values known by definition."""
+    from audition import sources
+
+    ramp = sources.make("ramp:2:10", 1.0, 1000)
+    assert ramp[0] == pytest.approx(2.0) and ramp[-1] == pytest.approx(10.0, abs=0.01)
+    assert ramp[500] == pytest.approx(6.0, abs=0.01)
+    assert np.all(sources.make("const:0.25", 0.5, 1000) == np.float32(0.25))
+    lfo = sources.make("lfo:1:3:5", 1.0, 1000)
+    assert lfo.min() == pytest.approx(3.0, abs=1e-3) and lfo.max() == pytest.approx(5.0, abs=1e-3)

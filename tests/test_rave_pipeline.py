@@ -663,3 +663,22 @@ def test_the_kept_workers_read_the_same_examples_in_the_same_order_as_raves_load
     assert pids[0] and pids[0] == pids[1] == pids[2]  # the same worker processes all along
     # and the crops do differ between epochs (a test of the seeding, not of a dataset without randomness)
     assert not torch.equal(plain[0], plain[12]) or not torch.equal(plain[1], plain[13])
+
+
+def test_the_database_fingerprint_follows_every_audio_setting(tmp_path):
+    """A database built at one N_SIGNAL, rate, channel count or joining is not up to date for another."""
+    import dataclasses
+
+    from rave_pipeline.data.recordings import fingerprint
+
+    recipe = recipes.load("noise", root=tmp_path)
+    files = sorted(noise_set(recipe.raw_dir, 2.0, files=1).glob("*.wav"))
+    base = fingerprint(recipe, files)
+    assert fingerprint(recipe, files) == base
+    for change in (
+        {"n_signal": recipe.n_signal * 2},
+        {"sampling_rate": 48000},
+        {"channels": 2},
+        {"join_short": not recipe.join_short},
+    ):
+        assert fingerprint(dataclasses.replace(recipe, **change), files) != base, change
