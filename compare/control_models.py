@@ -44,47 +44,47 @@ class Control(nn_tilde.Module):
         self.n = self.n + x.shape[-1]
         return t
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         return x
 
     @torch.jit.export
     def forward(self, buffer: Tensor) -> Tensor:
-        return self.play(buffer[:, :1], buffer[:, 1:2], 1.0)
+        return self.play(buffer[:, :1], buffer[:, 1:2])
 
     @torch.jit.export
     def topo(self, buffer: Tensor) -> Tensor:
-        return self.play(buffer[:, :1], buffer[:, 1:2], 1.0)
+        return self.play(buffer[:, :1], buffer[:, 1:2])
 
     @torch.jit.export
     def chaos(self, buffer: Tensor) -> Tensor:
-        return self.play(buffer[:, :1], buffer[:, 1:2], 1.0)
+        return self.play(buffer[:, :1], buffer[:, 1:2])
 
 
 class Gain(Control):
     """0.5 x: linear, flat, never oscillating, no buffer edges, no high frequencies added."""
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         return 0.5 * x
 
 
 class Saturator(Control):
     """tanh(4x) / 4: near-linear when quiet (THD ~ (4A)^2 / 12), strongly non-linear at full scale."""
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         return torch.tanh(4.0 * x) / 4.0
 
 
 class HardClip(Control):
     """x clipped at 0.001 (-60 dBFS): already a square wave at -40 dBFS."""
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         return x.clamp(-1e-3, 1e-3)
 
 
 class Resonance(Control):
     """0.5 x plus a 2 kHz tone whatever the input: a frequency emphasised in every output."""
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         t = self.clock(x)
         return 0.5 * x + (0.05 * torch.sin(2 * math.pi * 2000.0 * t)).to(x.dtype)
 
@@ -98,7 +98,7 @@ class Oscillator(Control):
         super().__init__()
         self.threshold = self.THRESHOLD
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         t = self.clock(x)
         on = (c > self.threshold).to(x.dtype)
         return 0.5 * x + on * (0.05 * torch.sin(2 * math.pi * 440.0 * t)).to(x.dtype)
@@ -111,7 +111,7 @@ class HotTopo(Control):
     def topo(self, buffer: Tensor) -> Tensor:
         return buffer[:, :1]
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         return 0.5 * x
 
 
@@ -122,14 +122,14 @@ class ColdTopo(Control):
     def topo(self, buffer: Tensor) -> Tensor:
         return 0.25 * buffer[:, :1]
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         return 0.5 * x
 
 
 class EdgeClick(Control):
     """0.5 x and a click of 0.1 at the first sample of every block: what the host's buffer size changes."""
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         y = 0.5 * x
         y[..., 0] = y[..., 0] + 0.1
         return y
@@ -145,7 +145,7 @@ class Delay(Control):
         self.samples = self.SAMPLES
         self.register_buffer("past", torch.zeros(1, 1, self.SAMPLES))
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         joined = torch.cat([self.past.expand(x.shape[0], 1, self.samples), x], dim=-1)
         self.past = joined[:1, :, -self.samples :].clone()
         return joined[..., : x.shape[-1]]
@@ -154,7 +154,7 @@ class Delay(Control):
 class OneTexture(Control):
     """Every input becomes the same seeded noise: everything comes out as one texture."""
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         return 0.1 * torch.randn(x.shape, dtype=x.dtype)
 
 
@@ -165,7 +165,7 @@ class Brighten(Control):
         super().__init__()
         self.register_buffer("last", torch.zeros(1, 1, 1))
 
-    def play(self, x: Tensor, c: Tensor, hot: float) -> Tensor:
+    def play(self, x: Tensor, c: Tensor) -> Tensor:
         previous = torch.cat([self.last.expand(x.shape[0], 1, 1), x[..., :-1]], dim=-1)
         self.last = x[:1, :, -1:].clone()
         return 0.5 * x + 2.0 * (x - previous)

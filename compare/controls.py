@@ -2,9 +2,8 @@
 and one built so that it fails, analysed and judged by the same code as every export (compare/analyse.py,
 compare/claims.py). A detector that cannot tell the pair apart is not measuring what its claim says.
 
-Each control plays the same circuit on every method (forward, topo, chaos: x and a control inlet with chaos's
-range), except where the claim is about the difference between methods (topo hotter). `judge()` returns,
-per claim, the verdict of its holding and its failing control.
+The models are in compare/control_models.py. `judge()` returns, per claim, the verdict of its holding and
+its failing control.
 """
 
 import tempfile
@@ -31,7 +30,7 @@ from spec.instruments import CHAOS_EFFECT_VARIANTS, STREAMING_CLASSES
 ESSAY_CLASS = next(path for path, name in CHAOS_EFFECT_VARIANTS.items() if name == "the essay's")
 
 
-# claim id -> (the control it must hold for, the one it must fail for); each control as (class, its role)
+# claim id -> (the control it must hold for, the one it must fail for)
 PAIRS = {
     "near_linear": (Saturator, HardClip),
     "resonant_modes": (Resonance, Gain),
