@@ -222,3 +222,12 @@ class FixedDecoder(nn_tilde.Module):
     @torch.jit.export
     def forward(self, x: Tensor) -> Tensor:
         return 0.5 * x
+
+
+class PassThroughDecoder(FixedDecoder):
+    """decode: the latent itself, each frame held for RATIO samples, so every latent code decodes to a
+    different signal (its level and its steps): random codes spread as far as the codes do."""
+
+    @torch.jit.export
+    def decode(self, z: Tensor) -> Tensor:
+        return z.repeat_interleave(self.ratio, dim=-1)

@@ -42,6 +42,21 @@ def test_second_run_never_exceeds_what_the_first_says_fits():
     assert gpu_plan.next_plan(first, [{"error": "exit 1: boom"}], 150.0) is None
 
 
+def test_a_card_a_little_under_its_nominal_memory_gets_its_row_and_the_next_row_up():
+    noise = recipes.load("noise")
+    rows = sorted(noise.batch_by_gpu_gb)
+    assert gpu_plan.table_rows(noise, rows[1] * 0.99) == (rows[1], rows[2])  # 1 % under its row: that row
+    assert gpu_plan.table_rows(noise, rows[1] * 0.94) == (rows[0], rows[1])  # 6 % under: the row below
+    assert gpu_plan.table_rows(noise, rows[-1] * 2) == (rows[-1], None)
+
+
+def test_the_wrapper_s_speed_from_its_hooks_is_its_worse_phase():
+    run = {"recipe": "noise", "kind": "wrapper", "batch": 8, "wrapper_callbacks_s_per_step": 0.1}
+    run["phases"] = {"1": {"s_per_step_median": 1.0}, "2": {"s_per_step_median": 0.5}}
+    report = gpu_report.analyse({"runs": [run], "gpu_total_gb": None})
+    assert report["runs"][0]["speed_vs_plain_from_hooks"] == pytest.approx(0.5 / 0.6)  # phase 2's, not 1 / 1.1
+
+
 def test_wrapper_and_plain_are_timed_in_alternating_pairs_and_compared_pair_by_pair():
     noise = recipes.load("noise")
     first = gpu_plan.Plan(noise, 8, "wrapper", "8 GB row")

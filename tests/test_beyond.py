@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 import torch
 
 from audition.host import Host
@@ -100,6 +101,27 @@ def test_hybrid_moves_toward_its_target_and_stays_a_chaos_effect(tmp_path):
     manifest = json.loads(hybrid.with_suffix(".json").read_text())
     assert manifest["kind"] == "hybrid" and manifest["finetune"]["steps"] == 10
     assert list(open_export(hybrid).methods) == ["forward", "topo", "chaos"]
+
+
+def test_the_hybrid_s_loss_is_the_mean_log_power_difference_and_its_report_is_measured_after(tmp_path):
+    """Twice the amplitude is four times the power: log 4 in every bin of every FFT size. The manifest's loss
+    after fine-tuning is the model's own loss at the recorded mod1 on the fine-tuning's probe, measured here."""
+    from chaos_models.hybrid import TOPO_MOD1, average_log_spectra, finetune, load_targets, spectral_loss
+    from spec.host import SR
+
+    y = torch.rand(2, 8192, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    assert float(spectral_loss(y, average_log_spectra(y))) == 0.0
+    assert float(spectral_loss(2 * y, average_log_spectra(y))) == pytest.approx(np.log(4), abs=1e-4)
+    target = sox_noise(tmp_path / "target.wav", 2, kind="pinknoise")
+    model, report = finetune([target], steps=5, seed=3)
+    n, audio = SR // 2, load_targets([target])
+    spectra = average_log_spectra(audio[: len(audio) // n * n].reshape(-1, n))
+    probe = torch.empty(4, 2, n)
+    probe[:, 0] = torch.rand(4, n, generator=torch.Generator().manual_seed(3)) * 2 - 1  # its first draw
+    probe[:, 1] = TOPO_MOD1
+    with torch.no_grad():
+        assert report["loss_after"] == pytest.approx(float(spectral_loss(model.topo(probe)[:, 0], spectra)), rel=1e-5)
+    assert report["mod1"] == TOPO_MOD1 == 4.0
 
 
 def test_streaming_with_a_wider_kernel_is_a_clear_error(tmp_path):

@@ -184,12 +184,39 @@ def test_saved_export_reloads_in_fresh_process_with_identical_output(tmp_path):
     assert torch.equal(torch.load(tmp_path / "y.pt"), ChaosEffect(operators=5, w_mult=4, seed=2).chaos(x))
 
 
-def test_export_essay_writes_all_instruments(tmp_path):
-    paths = export_essay(tmp_path)
-    assert {p.name for p in paths} == {names.hand_written(m, hp["operators"], hp["w_mult"]) for m, hp in ESSAY_EXPORTS}
-    assert len(paths) == 3
-    assert all(p.with_suffix(".json").exists() for p in paths)
+def test_export_essay_writes_all_instruments_of_the_seed_asked_for(tmp_path):
+    from spec.instruments import CHAOS_EFFECT_METHODS, MODEL_SYNTH_METHODS
+
+    paths = export_essay(tmp_path, seed=3)
+    assert [p.name for p in paths] == [
+        names.hand_written(m, hp["operators"], hp["w_mult"], seed=3) for m, hp in ESSAY_EXPORTS
+    ]
     assert not list(tmp_path.glob(".*partial*"))
+    for path, (model, hp) in zip(paths, ESSAY_EXPORTS):
+        manifest = json.loads(path.with_suffix(".json").read_text())
+        inlets = CHAOS_EFFECT_METHODS if model == "chaos_effect" else MODEL_SYNTH_METHODS
+        assert manifest["seed"] == 3 and manifest["hyper_parameters"] == {
+            **manifest["hyper_parameters"],
+            **hp,
+            "seed": 3,
+        }
+        assert {m: t["inputs"] for m, t in manifest["methods"].items()} == {
+            m: [i.label for i in ins] for m, ins in inlets.items()
+        }, "the labels nn~ shows, from the inlets' names, meanings and ranges"
+        x = playable(3, 64)
+        ref = (ChaosEffect if model == "chaos_effect" else ModelSynth)(seed=3, **hp)
+        assert torch.equal(torch.jit.load(str(path)).forward(x), ref.forward(x))
+
+
+def test_export_beyond_builds_each_instrument_of_the_seed_asked_for(tmp_path):
+    from chaos_models.export import export_beyond
+
+    hps = {
+        p.name.split("_ops")[0]: json.loads(p.with_suffix(".json").read_text()) for p in export_beyond(tmp_path, seed=2)
+    }
+    assert [hps[k]["seed"] for k in ("streaming_chaos_effect", "live_chaos_effect", "live_model_synth")] == [2, 2, 2]
+    morph = hps["morph_chaos_effect"]["hyper_parameters"]
+    assert (morph["seed_a"], morph["seed_b"]) == (2, 3), "it morphs between two different networks"
 
 
 def test_cli_export_and_bad_arguments(tmp_path):

@@ -157,14 +157,20 @@ def test_spec_pca_size_is_acids_rave_s(config):
 
 
 def test_every_mutant_still_applies():
-    """Each mutation's code is found exactly once in its file, and the tests it names exist."""
-    stale = []
-    for m in tomllib.loads((REPO / "tests/mutants.toml").read_text())["mutant"]:
+    """Each mutation's code is found exactly once in its file, an [area] covers the file, and the test
+    modules named exist."""
+    listed = tomllib.loads((REPO / "tests/mutants.toml").read_text())
+    stale = [f"[area] {p}: no {t}" for p, ts in listed["area"].items() for t in ts if not (REPO / t).is_file()]
+    for m in listed["mutant"]:
         path = REPO / m["file"]
         count = path.read_text().count(m["find"]) if path.is_file() else -1
         if count != 1:
             stale.append(f"{m['id']}: {count} matches in {m['file']}")
-        stale += [f"{m['id']}: no {t}" for t in m["tests"] if not (REPO / t.split("::")[0]).is_file()]
+        if not any(m["file"].startswith(p) for p in listed["area"]):
+            stale.append(f"{m['id']}: no [area] covers {m['file']}")
+        stale += [f"{m['id']}: no {t}" for t in m.get("slow", []) if not (REPO / t.split("::")[0]).is_file()]
+    ids = [m["id"] for m in listed["mutant"]]
+    assert len(ids) == len(set(ids)), "mutant ids repeat"
     assert not stale, "\n".join(stale)
 
 

@@ -79,6 +79,16 @@ class Identity(torch.nn.Module):
         return x
 
 
+def test_only_audio_to_audio_methods_are_analysed():
+    from types import SimpleNamespace
+
+    from compare.report import audio_methods
+
+    ratios = {"forward": (1, 1), "encode": (1, 2048), "decode": (2048, 1), "prior": (2048, 2048)}
+    export = SimpleNamespace(methods={k: SimpleNamespace(in_ratio=i, out_ratio=o) for k, (i, o) in ratios.items()})
+    assert audio_methods(export) == (["forward"], ["encode", "decode", "prior"])
+
+
 @pytest.fixture(scope="module")
 def built_report(tmp_path_factory):
     """One small report for the tests below: an identity, a 5-operator ChaosEffect, a live synth, a broken file."""
@@ -158,7 +168,13 @@ def test_report_end_to_end(built_report):
     assert near["n_rows"] == 3 and near["n_models"] == 3 and near["interval"] is not None
     thd = sorted(r["effect"] for r in m["claims"] if r["id"] == "near_linear")
     assert near["effect"] == thd[1] and near["interval"][0] <= thd[1] <= near["interval"][1]
+    assert {c["n_inputs"] for c in m["claim_summary"]} == {len(m["inputs"])}, "recordings and probes alike"
     page = (out / "index.html").read_text()
+    lo, hi = near["interval"]
+    shown = (
+        f"{near['effect']:.3g} [{lo:.3g}, {hi:.3g}] <small>{near['unit']}</small></td><td>3 / {len(m['inputs'])}</td>"
+    )
+    assert shown in page, "the claim table: effect, interval, and the models / inputs it rests on"
     assert "The essay's claims" in page and "homogenisation index of a model is" in page
     assert "join no family's claims:\nidentity." in page
     assert all((out / r["figure"]).exists() for r in m["models"].values())
@@ -172,6 +188,7 @@ def test_report_end_to_end(built_report):
         "seeds are different instruments"
     )
     assert all((out / c["src"]).exists() for c in forward["clips"]) and (out / atlas["figure"]).exists()
+    assert forward["timbre_spread_db"] > 1, "the seeds' timbres lie apart"
     assert "Seed atlas: live.ts" in page and "audio/atlas__live__forward__seed0.mp3" in page
     # audio beside every figure: each input through each method, the input itself, three oscillation points
     for key, r in m["models"].items():

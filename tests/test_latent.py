@@ -77,3 +77,27 @@ def test_the_timeline_writes_strict_json():
         "metrics": {"hf_share": None, "modes_hz": [1.0, None]},
         "step": 3,
     }
+
+
+def test_a_timeline_checkpoint_s_numbers_are_means_over_the_inputs_of_each_output_s(tmp_path):
+    """A checkpoint that halves its input: each output is 0.5 x, so its level and its distance are known per
+    input; the timeline shows their mean over the inputs (not the level of a mean, not the worst input)."""
+    import torch
+
+    from compare import timeline
+    from compare.control_models import Gain
+
+    torch.jit.script(Gain()).save(str(tmp_path / "half.ts"))
+    t = np.arange(SR) / SR
+    inputs = {
+        "sine": (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
+        "noise": (0.05 * np.random.default_rng(0).standard_normal(SR)).astype(np.float32),
+    }
+    record = {"step": 10, "phase": 1, "validation": None, "export": tmp_path / "half.ts"}
+    m = timeline.measure(record, inputs, None, "k", tmp_path / "out")["metrics"]
+    levels = [20 * np.log10(np.sqrt(np.mean((0.5 * x.astype(np.float64)) ** 2))) for x in inputs.values()]
+    assert m["loudness_db"] == pytest.approx(np.mean(levels), abs=1e-3)
+    distances = [metrics.multiresolution_distance(x, 0.5 * x) for x in inputs.values()]
+    assert abs(distances[0] - distances[1]) > 0.01 and m["reconstruction"] == pytest.approx(
+        np.mean(distances), abs=1e-4
+    )
