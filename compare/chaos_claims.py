@@ -22,11 +22,16 @@ def chaos_methods(results: dict) -> dict:
     }
 
 
+# the claims about ChaosEffect: the report says which of its variants each one counts
+CLAIM_IDS = ("near_linear", "resonant_modes", "self_oscillation", "topo_hotter", "buffer_dependence")
+
+
 def variants(rows: list[dict], results: dict) -> dict:
-    """claim id -> the ChaosEffect variants its models include (empty for claims about other models)."""
+    """claim id -> the ChaosEffect variants its models include (claims about ChaosEffect only: a claim about
+    both families, such as the neural sound, counts families, not variants)."""
     out = {}
     for r in rows:
-        for k in r["models"]:
+        for k in r["models"] if r["id"] in CLAIM_IDS else ():
             name = CHAOS_EFFECT_VARIANTS.get(class_path(results.get(k, {}).get("class", "")))
             if name:
                 out.setdefault(r["id"], []).append(name)

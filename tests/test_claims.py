@@ -137,6 +137,10 @@ def test_claims_choose_models_by_their_class_not_their_name():
     every = {f"{name}:forward": result(cls=path, frequency_response=fr) for path, name in CHAOS_EFFECT_VARIANTS.items()}
     rows = [r for r in claims.judge(every) if r["id"] == "near_linear"]
     assert claims.variants(rows, every) == {"near_linear": sorted(CHAOS_EFFECT_VARIANTS.values())}
+    every["trained:forward"] = result("trained", "", hf_gain_db=3.0)
+    rows = [r for r in claims.judge(every) if r["id"] in ("near_linear", "neural_sound")]
+    assert {r["id"] for r in rows} == {"near_linear", "neural_sound"}
+    assert set(claims.variants(rows, every)) == {"near_linear"}, "a claim about both families counts no variants"
 
 
 def test_finetune():
