@@ -107,8 +107,8 @@ def test_the_saturator_is_near_linear_when_quiet_by_the_algebra(tmp_path, inputs
 
 
 def test_latent_diversity_of_a_decoder_that_ignores_its_latent_is_zero(tmp_path):
-    """The training chunks: one noise at five gains (0.25-4), so log-mel(g x) = log-mel(x) + 20 log10 g in each of the 64
-    bands and two chunks lie 8 * |20 log10(g_i / g_j)| apart; every decoded clip is the same tone."""
+    """The training chunks: one noise at five gains (0.25-4), so log-mel(g x) = log-mel(x) + 20 log10 g in each
+    of the 64 bands and two chunks lie 8 * |20 log10(g_i / g_j)| apart; every decoded clip is the same tone."""
     from compare import latent
 
     gains = [0.25, 0.5, 1.0, 2.0, 4.0]
