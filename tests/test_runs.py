@@ -22,7 +22,7 @@ def save(folder, name, step, **ours):
     os.utime(folder / name, (step, step))  # oldest first by mtime, as rave train wrote them
 
 
-def test_phase_2_starts_after_phase_1_duration_steps_and_best_is_the_lowest_validation(tmp_path):
+def test_phase_2_starts_after_phase_1_duration_steps_and_best_is_rave_s_best_else_the_lowest_score(tmp_path):
     runs_dir = tmp_path / "runs/noise"
     (runs_dir / "settings.json").parent.mkdir(parents=True)
     (runs_dir / "settings.json").write_text(json.dumps({"phase_1_duration": 4}))
@@ -36,6 +36,13 @@ def test_phase_2_starts_after_phase_1_duration_steps_and_best_is_the_lowest_vali
     found = checkpoints.listing(runs_dir)
     assert [(c.step, c.phase) for c in found] == [(3, 1), (4, 1), (5, 2), (6, 2), (7, 2), (8, 2)]
     assert checkpoints.pick(runs_dir, "best", "noise").step == 7
+    # RAVE's own best.ckpt (its ModelCheckpoint on the validation loss) wins over any score recorded beside
+    torch.save(
+        {"global_step": 5, "callbacks": {"ModelCheckpoint{'monitor': 'validation'}": {"best_model_score": 0.9}}},
+        folder / "best.ckpt",
+    )
+    best = checkpoints.pick(runs_dir, "best", "noise")
+    assert (best.path.name, best.step, best.phase, best.validation) == ("best.ckpt", 5, 2, 0.9)
     assert checkpoints.pick(runs_dir, "4", "noise").path.name == "epoch=4.ckpt"
     with pytest.raises(UserError, match="CKPT=9 matches no checkpoint"):
         checkpoints.pick(runs_dir, "9", "noise")
@@ -114,3 +121,55 @@ def test_a_database_is_rebuilt_only_when_its_recordings_change_or_when_forced(tm
     sox_noise(recipe.raw_dir / "new.wav", 4)
     preprocess(recipe)
     assert built() != second and record()["seconds"] > seconds
+    third, edited = built(), recipe.raw_dir / "new.wav"
+    size = edited.stat().st_size
+    sox_noise(edited, 4, kind="whitenoise")  # edited in place: another sound of the same length and size
+    assert edited.stat().st_size == size
+    preprocess(recipe)
+    assert built() != third, "a file edited in place at the same size is new audio"
+
+
+class Streams(torch.nn.Module):
+    """What rave export might write: a model that streams a block (ok), or one that shortens it or fills it
+    with NaN."""
+
+    def __init__(self, how: str):
+        super().__init__()
+        self.how = how
+
+    def forward(self, x):
+        if self.how == "short":
+            return x[..., :64]
+        if self.how == "nan":
+            return x * float("nan")
+        return 0.5 * x
+
+
+@pytest.mark.parametrize("how", ["ok", "not a model", "short", "nan"])
+def test_an_export_is_published_only_if_it_loads_and_streams_a_block(tmp_path, monkeypatch, how):
+    """make export-*'s last step, after rave export: the file lands in exports/ only if it loads and maps a
+    2048-sample block to 2048 finite samples; otherwise one sentence and nothing where a host would load it."""
+    from types import SimpleNamespace
+
+    from rave_pipeline.commands import export
+
+    def rave_export(recipe, cmd, produced, held, run_dir):
+        produced.parent.mkdir(parents=True, exist_ok=True)
+        if how == "not a model":
+            produced.write_bytes(b"PK\x03\x04 cut short")
+        else:
+            torch.jit.script(Streams(how)).save(str(produced))
+        return produced
+
+    held = tmp_path / "held"
+    monkeypatch.setattr(export, "hold", lambda *a: (SimpleNamespace(path=held, step=5, phase=1), tmp_path, held, True))
+    monkeypatch.setattr(export, "run_rave_export", rave_export)
+    monkeypatch.setattr(export, "manifest", lambda *a: {"kind": "trained"})
+    final = tmp_path / "exports/noise.ts"
+    recipe = recipes.load("noise", root=tmp_path)
+    if how == "ok":
+        assert export.export(recipe, final=final) == final and final.with_suffix(".json").exists()
+        return
+    with pytest.raises(UserError, match="not publishing it"):
+        export.export(recipe, final=final)
+    assert sorted(p.name for p in final.parent.iterdir()) == [], "nothing a host would load, nothing half-written"

@@ -59,3 +59,46 @@ def test_fresh_moves_the_whole_run_and_never_the_lock(tmp_path):
         moved = runs.archive(r.runs_dir)
     assert (moved / "noise_abc").is_dir() and not r.runs_dir.exists()
     assert runs.lock_of(r.runs_dir).exists() and not (moved / ".lock").exists()
+
+
+def test_rave_s_process_holds_the_run_after_its_wrapper_is_killed(tmp_path):
+    """kill -9 of the wrapper: RAVE is told to stop (SIGTERM) and takes a while to checkpoint; until it exits,
+    it holds the run's lock it inherited, so a requeued job cannot train beside it. Here a child that takes
+    3 s to stop stands in for RAVE."""
+    import signal
+    import subprocess
+    import sys
+    import textwrap
+    import time
+
+    from safeio import UserError
+
+    runs_dir, log = tmp_path / "runs/noise", tmp_path / "train.log"
+    child = "import signal, time; signal.signal(signal.SIGTERM, lambda *a: print('stopping', flush=True)); "
+    child += "print('training', flush=True); time.sleep(3)"
+    wrapper = textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from rave_pipeline.commands import runs, supervise
+        with runs.exclusive(runs.lock_of(Path({str(runs_dir)!r})), Path({str(runs_dir)!r})) as fd:
+            supervise.run_forwarding_signals([sys.executable, "-c", {child!r}], None, Path({str(log)!r}), fd)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", wrapper])
+    for _ in range(300):  # until RAVE's stand-in runs
+        if log.exists() and "training" in log.read_text():
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    with pytest.raises(UserError, match="is being trained by another process"):
+        with runs.exclusive(runs.lock_of(runs_dir), runs_dir):
+            pass
+    for _ in range(200):  # it stops within its 3 s; then the run is free again
+        try:
+            with runs.exclusive(runs.lock_of(runs_dir), runs_dir):
+                break
+        except UserError:
+            time.sleep(0.05)
+    else:
+        pytest.fail("the run stayed locked after RAVE's stand-in exited")
+    assert "stopping" in log.read_text(), "the wrapper's death reached it as SIGTERM"

@@ -151,11 +151,18 @@ def check_loads(path) -> None:
     """Never publish an export that does not load and stream a default-buffer block (2048) to as many samples."""
     import torch
 
-    model = torch.jit.load(str(path))
-    with torch.no_grad():
-        y = model.forward(torch.zeros(1, 1, DEFAULT_BUFFER))
+    try:
+        model = torch.jit.load(str(path))
+        with torch.no_grad():
+            y = model.forward(torch.zeros(1, 1, DEFAULT_BUFFER))
+    except Exception as e:  # whatever TorchScript raises: the file is not a model a host can play
+        why = str(e).strip().splitlines()[0][:160] if str(e).strip() else type(e).__name__
+        raise UserError(f"{path}: rave export wrote a model that does not load or stream ({why}); not publishing it")
     if tuple(y.shape) != (1, 1, DEFAULT_BUFFER) or not torch.isfinite(y).all():
-        raise UserError(f"{path}: exported model maps [1,1,{DEFAULT_BUFFER}] to {tuple(y.shape)}; not publishing it")
+        raise UserError(
+            f"{path}: exported model maps [1,1,{DEFAULT_BUFFER}] to {tuple(y.shape)}"
+            f"{'' if torch.isfinite(y).all() else ' with NaN or inf in it'}; not publishing it"
+        )
 
 
 def timeline_exports(recipe: Recipe, every: int = 1) -> list[dict]:
