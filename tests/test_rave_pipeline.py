@@ -529,6 +529,15 @@ def test_joined_audio_keeps_its_remainder_across_write_windows(tmp_path):
     assert total // chunk > 3 * 64, "several windows"
     assert joined == total // chunk * chunk and round(report["left_s"] * SR) == total % chunk
     assert round(report["found_s"] * SR) == total
+    # each joined file names exactly the files whose samples it holds, across windows: what is joined of file i
+    # is its last partial chunk, laid end to end (from ends[i] - tails[i] to ends[i]), against each file's span
+    tails = lengths % chunk
+    ends, start = np.cumsum(tails), 0
+    for k in [k for k in report["kept"] if "sources" in k]:
+        stop = start + round(k["seconds"] * SR)
+        expected = [f"{i:03d}.wav" for i, end in enumerate(ends) if tails[i] and end - tails[i] < stop and end > start]
+        assert [Path(s).name for s in k["sources"]] == expected, k["clean"]
+        start = stop
 
 
 def test_any_command_removes_what_a_killed_export_left_and_exports_must_be_a_folder(tmp_path):

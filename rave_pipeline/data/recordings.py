@@ -185,6 +185,7 @@ def clean(recipe: Recipe, files: list[Path]) -> dict:
             sf.write(str(out / name), audio[:, :whole].T, sr, subtype="FLOAT", format="WAV")
             kept.append({"clean": name, "sources": list(dict.fromkeys(pending_from)), "seconds": whole / sr})
         pending[:] = [audio[:, whole:]] if audio.shape[1] > whole and not final else []
+        # what is carried is less than the last piece (a window is written as soon as it is full): its file
         pending_from[:] = pending_from[-1:] if pending else []
 
     for i, f, tail, n, notes in converted(recipe, files, out):
