@@ -53,15 +53,18 @@ def test_train_export_and_requeue_on_real_slurm(tmp_path):
         )
         assert "removed the staged copy" in log and not list(scratch.glob("rave-pipeline/*")), "cleaned at the end"
 
-        # A second, longer run under its own tag; requeue it while it trains.
+        # A second, longer run under its own tag. While it trains, Slurm's warning before the time limit: USR1
+        # to the batch shell only (what #SBATCH --signal=B:USR1@600 sends); the script checkpoints, stops and
+        # requeues itself.
         out = make(env, "cluster-train-noise", "MAX_STEPS=40", "TAG=requeue", *common)
         job = re.search(r"training job (\d+)", out).group(1)
         run_dir = tmp_path / "runs/noise-requeue"
         sc.wait_for(lambda: runs.checkpoints(run_dir), 600, "the first checkpoint")
-        subprocess.run(["scontrol", "requeue", job], env=env, check=True, timeout=30)
+        subprocess.run(["scancel", "--signal=USR1", "--batch", job], env=env, check=True, timeout=30)
         assert sc.wait_done(job, env, 900) == "COMPLETED"
         log = (tmp_path / f"rave-train-{job}.out").read_text()
-        assert "(start 2)" in log, "Slurm restarted the job"
+        assert f"USR1: checkpointing noise and requeueing job {job}" in log, log[-3000:]
+        assert "(start 2)" in log, "the job requeued itself and Slurm restarted it"
         stopped = re.search(r"received SIGTERM: saved .*stopped-step=(\d+)\.ckpt", log)
         assert stopped, "the trainer checkpointed on the way out:\n" + log[-3000:]
         resumed = re.search(r"resuming .* at step (\d+)", log)

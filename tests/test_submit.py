@@ -178,3 +178,14 @@ def test_the_timeline_is_one_cpu_job_with_the_same_settings(tmp_path):
     assert later == ["--parsable", "--dependency=afterok:12", *args] and now == ["--parsable", *args]
     r = subprocess.run(["bash", script], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "usage: timeline.sbatch RECIPE" in r.stderr
+
+
+def test_the_training_job_asks_slurm_for_the_signal_it_requeues_on_ten_minutes_ahead():
+    """#SBATCH --signal=B:SIG@600 sends SIG to the batch shell 600 s before the time limit; the script's trap
+    for that signal checkpoints, stops and requeues (tests/test_slurm.py sends it under the real Slurm)."""
+    import re
+
+    text = (REPO / "scripts/slurm/train.sbatch").read_text()
+    sig, lead = re.search(r"^#SBATCH --signal=B:(\w+)@(\d+)$", text, re.M).groups()
+    assert int(lead) == 600 and re.search(rf"^trap requeue {sig}$", text, re.M), (sig, lead)
+    assert "scontrol requeue" in text.split("requeue() {")[1].split("}")[0]
