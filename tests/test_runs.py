@@ -173,3 +173,33 @@ def test_an_export_is_published_only_if_it_loads_and_streams_a_block(tmp_path, m
     with pytest.raises(UserError, match="not publishing it"):
         export.export(recipe, final=final)
     assert sorted(p.name for p in final.parent.iterdir()) == [], "nothing a host would load, nothing half-written"
+
+
+def test_skipped_files_are_counted_by_the_reason_their_warning_gave(tmp_path):
+    from rave_pipeline.data.accounting import account
+
+    recipe = recipes.load("noise", root=tmp_path)
+    skipped = [
+        {"file": "a.wav", "why": "vanished while preprocessing (deleted or moved)"},
+        {"file": "b.wav", "why": "unreadable: no read permission"},
+        {"file": "c.wav", "why": "vanished while preprocessing (deleted or moved)"},
+    ]
+    report = {"found_s": 10.0, "left_s": 0.0, "kept": [], "skipped": skipped}
+    summary = account(recipe, report, 0)["summary"]
+    assert summary.endswith("; 3 file(s) skipped: 2 vanished while preprocessing, 1 unreadable"), summary
+
+
+@pytest.mark.parametrize("case", ["loop", "dangling", "file"])
+def test_a_raw_folder_that_is_a_symlink_loop_or_a_file_is_named_as_one(tmp_path, case):
+    from rave_pipeline.data.recordings import raw_files
+
+    raw = tmp_path / "raw"
+    if case == "loop":
+        raw.symlink_to(raw)
+    elif case == "dangling":
+        raw.symlink_to(tmp_path / "gone")
+    else:
+        raw.write_text("")
+    says = {"loop": "back to itself", "dangling": "leads nowhere", "file": "is a file, not a folder"}[case]
+    with pytest.raises(UserError, match=says):
+        raw_files(raw)

@@ -41,7 +41,11 @@ def account(recipe: Recipe, report: dict, entries: int) -> dict:
             if dropped
             else ""
         )
-        + (f"; {len(report['skipped'])} file(s) skipped as unreadable" if report["skipped"] else "")
+        + (
+            f"; {len(report['skipped'])} file(s) skipped: {skip_reasons(report['skipped'])}"
+            if report["skipped"]
+            else ""
+        )
     )
     return {
         "found_s": found,
@@ -53,6 +57,15 @@ def account(recipe: Recipe, report: dict, entries: int) -> dict:
         "join_short": recipe.join_short,
         "summary": summary,
     }
+
+
+def skip_reasons(skipped: list[dict]) -> str:
+    """How many files were skipped for each reason, in the words of the warning that named them."""
+    counts = {}
+    for s in skipped:
+        reason = s["why"].split(" (")[0].split(":")[0]
+        counts[reason] = counts.get(reason, 0) + 1
+    return ", ".join(f"{n} {reason}" for reason, n in counts.items())
 
 
 def chunks_of(recipe: Recipe, seconds: float) -> int:

@@ -24,6 +24,13 @@ from spec.host import SR
 def raw_files(raw_dir: Path) -> list[Path]:
     """Every file under raw_dir, in a stable order; symlinked folders are followed, loops skipped."""
     if not raw_dir.is_dir():
+        if raw_dir.is_symlink() and not raw_dir.exists():
+            raise UserError(
+                f"{raw_dir} is a symlink that leads nowhere (to a missing folder or back to itself): "
+                "point it at the folder of recordings"
+            )
+        if raw_dir.exists():
+            raise UserError(f"{raw_dir} is a file, not a folder: put the recordings in a folder there")
         raise UserError(f"{raw_dir} does not exist: put recordings there (or run make demo-data)")
     files, seen = [], set()
     for folder, dirs, names in os.walk(raw_dir, followlinks=True):
