@@ -9,7 +9,7 @@ import numpy as np
 
 from audition.host import use_host_threads
 from audition.model_file import export_files
-from safeio import UserError, atomic_write_text, cli_main, number, warn, write_wav
+from safeio import UserError, atomic_write_text, cli_main, number, program, warn, write_wav
 from spec.host import BENCH_BUFFERS, DEFAULT_BUFFER, PROFILES, SR, WORST_CASE_BLOCKS, WORST_CASE_BUFFERS
 from spec.instruments import SEED_RANGE
 
@@ -154,6 +154,7 @@ def add_render(sub) -> None:
 
     p = sub.add_parser(
         "render",
+        prog=program("python -m audition render"),
         help="render sources through a method, block by block as nn~ does",
         epilog=f"sources: an audio file or {sources.describe()}",
     )
@@ -207,12 +208,24 @@ def add_render(sub) -> None:
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m audition", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser("info", help="methods, channels, ratios, labels, attributes, sample rate, size")
+    p = sub.add_parser(
+        "info",
+        prog=program("python -m audition info"),
+        help="methods, channels, ratios, labels, attributes, sample rate, size",
+    )
     p.add_argument("models", nargs="+", help=".ts files or folders")
     add_render(sub)
-    p = sub.add_parser("validate", help="check the nn~ contract; exit 1 with one line per failure")
+    p = sub.add_parser(
+        "validate",
+        prog=program("python -m audition validate"),
+        help="check the nn~ contract; exit 1 with one line per failure",
+    )
     p.add_argument("models", nargs="+")
-    p = sub.add_parser("bench", help="real-time factor, latency, memory per method and buffer")
+    p = sub.add_parser(
+        "bench",
+        prog=program("python -m audition bench"),
+        help="real-time factor, latency, memory per method and buffer",
+    )
     p.add_argument("models", nargs="+")
     p.add_argument("--buffers", type=number(int, 1, 1 << 16, "--buffers"), nargs="+", default=list(BENCH_BUFFERS))
     p.add_argument("--json", default=None, help="also write the rows as JSON")

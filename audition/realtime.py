@@ -26,7 +26,7 @@ from audition import real_hosts
 from audition.jack import Lines, counts, free_port, jack_server, stop
 from audition.model_file import open_export
 from audition.realtime_pd import play_pd
-from safeio import UserError, atomic_write_text, cli_main, number
+from safeio import UserError, atomic_write_text, cli_main, number, program
 from spec.host import BENCH_BUFFERS, SR
 
 BASELINE = "(no model: the saw alone)"
@@ -113,7 +113,7 @@ def table(rows: list[dict]) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="rave-to-chaos realtime", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog=program("python -m audition.realtime"), description=__doc__.split("\n\n")[0])
     ap.add_argument("exports", nargs="+", type=Path, help="exports (.ts) or folders of them")
     ap.add_argument(
         "--buffers",

@@ -3,7 +3,7 @@
 import argparse
 import sys
 
-from safeio import UserError, cli_main, number
+from safeio import UserError, cli_main, number, program
 from spec.instruments import SEED_RANGE
 
 # What an instrument can be built and played with: a conv of OPERATORS x OPERATORS x 5 must fit in memory and
@@ -16,7 +16,11 @@ SEED = number(int, *SEED_RANGE, "--seed")
 
 
 def add_export(sub) -> None:
-    ex = sub.add_parser("export", help="export one instrument to TorchScript (+ manifest JSON)")
+    ex = sub.add_parser(
+        "export",
+        prog=program("python -m chaos_models export"),
+        help="export one instrument to TorchScript (+ manifest JSON)",
+    )
     ex.add_argument(
         "--model",
         choices=[
@@ -62,11 +66,17 @@ def parser() -> argparse.ArgumentParser:
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
     add_export(sub)
-    es = sub.add_parser("export-essay", help="export the essay's instruments")
+    es = sub.add_parser(
+        "export-essay", prog=program("python -m chaos_models export-essay"), help="export the essay's instruments"
+    )
     es.add_argument("--out-dir", default="exports")
     es.add_argument("--seed", type=SEED, default=0)
 
-    eb = sub.add_parser("export-beyond", help="export the streaming, morphing and (with --targets) hybrid instruments")
+    eb = sub.add_parser(
+        "export-beyond",
+        prog=program("python -m chaos_models export-beyond"),
+        help="export the streaming, morphing and (with --targets) hybrid instruments",
+    )
     eb.add_argument("--out-dir", default="exports")
     eb.add_argument("--seed", type=SEED, default=0)
     eb.add_argument("--targets", nargs="*", default=[], help="recordings the hybrid is fine-tuned toward")

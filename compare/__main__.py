@@ -6,11 +6,11 @@ import sys
 import time
 from pathlib import Path
 
-from safeio import UserError, cli_main, number, warn
+from safeio import UserError, cli_main, number, program, warn
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m compare", description=__doc__)
+    ap = argparse.ArgumentParser(prog=program("python -m compare"), description=__doc__)
     ap.add_argument("exports", nargs="*", default=["exports"], help=".ts files or folders (default exports/)")
     ap.add_argument(
         "--inputs",

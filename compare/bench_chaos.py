@@ -87,6 +87,13 @@ def live_rows(buffer: int = 256):
 
 
 def main() -> None:
+    import argparse
+
+    from safeio import program
+
+    argparse.ArgumentParser(
+        prog=program("python -m compare.bench_chaos"), description=__doc__.split("\n\n")[0]
+    ).parse_args()
     print(f"real-time factor at {SR} Hz, 1 thread, batch 1 (higher is faster)")
     print(f"vs essay: the essay's time / ours per block, median [interquartile range] of {PAIRS} interleaved pairs")
     print(f"{'instrument':<22} {'method':<8} {'buffer':>6} {'RTF':>8} {'RTF essay':>10} {'vs essay':>9} {'IQR':>13}")

@@ -43,6 +43,11 @@ def measure(ops: int, w: float, seed: int) -> dict:
 
 
 def main() -> None:
+    import argparse
+
+    from safeio import program
+
+    argparse.ArgumentParser(prog=program("python -m compare.ranges"), description=__doc__.split("\n\n")[0]).parse_args()
     torch.set_num_threads(1)
     print(__doc__.split("\n\n")[1])
     print(f"{'ops':>4} {'w_mult':>6}  {'level dBFS (min..max)':>22} {'flatness max':>12} {'transp. max':>11}  usable")

@@ -1,11 +1,12 @@
-"""python -m rave_pipeline {preprocess,train,export} RECIPE [options] — the Makefile's RAVE targets."""
+"""python -m rave_pipeline {preprocess,train,export,export-chaos,export-all,submit} RECIPE [options]: the Makefile's
+RAVE targets (`--help` after a command lists the options it takes)."""
 
 import argparse
 import sys
 from pathlib import Path
 
 from rave_pipeline.commands import options
-from safeio import UserError, cli_main
+from safeio import UserError, cli_main, program
 
 
 def recipe_from(args, **changes):
@@ -80,34 +81,63 @@ def tidy(args) -> None:
     remove_stale(out, ".staging-*")
 
 
-def parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m rave_pipeline", description=__doc__)
-    ap.add_argument(
-        "command",
-        choices=["preprocess", "train", "export", "export-chaos", "export-all", "submit"],
-        help="submit: sbatch a training job and an export after it (--export-only: just the export)",
-    )
+# command -> (the option scopes it takes, what it does)
+COMMANDS = {
+    "preprocess": ((options.DATA,), "build the recipe's database from its raw recordings (rave preprocess)"),
+    "train": ((options.DATA, options.TRAIN), "train the recipe's run with rave train, resuming it where it stopped"),
+    "export": ((options.DATA, options.EXPORT), "export a checkpoint of the recipe's run (rave export --streaming)"),
+    "export-chaos": ((options.DATA,), "export the hand-written instruments into the same exports folder"),
+    "export-all": ((options.DATA,), "every recipe's newest checkpoint and the hand-written instruments"),
+    "submit": (
+        (options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE),
+        "sbatch a training job and an export after it (--export-only: just the export)",
+    ),
+}
+
+
+def parser(command: str) -> argparse.ArgumentParser:
+    """One command's options only; named as the user called it (rave-to-chaos SUBCOMMAND or python -m ...)."""
+    scopes, what = COMMANDS[command]
+    ap = argparse.ArgumentParser(prog=program(f"python -m rave_pipeline {command}"), description=what)
     ap.add_argument(
         "recipe",
-        help="recipe name (configs/<name>.toml) or a .toml path; all: every recipe (export-all, export-chaos, "
-        "submit --export-only)",
+        help="recipe name (configs/<name>.toml) or a .toml path"
+        + ("; all: every recipe" if command in ("export-chaos", "export-all", "submit") else ""),
     )
-    options.add_to(ap, scopes=(options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE))
-    ap.add_argument("--force", action="store_true", help="preprocess even if the database is up to date")
-    ap.add_argument("--sbatch", default="sbatch", help="submit: the sbatch command")
-    ap.add_argument(
-        "--sbatch-args", default="", help="submit: extra sbatch options, e.g. '--partition=gpu --time=48:00:00'"
-    )
-    ap.add_argument("--after", default=None, help="submit: start after these jobs succeed (JOB[:JOB...])")
-    ap.add_argument("--export-only", action="store_true", help="submit: one export job, no training")
-    ap.add_argument("--timeline", action="store_true", help="submit: one timeline job (make cluster-timeline-RECIPE)")
+    options.add_to(ap, scopes=scopes)
+    if command == "preprocess":
+        ap.add_argument("--force", action="store_true", help="preprocess even if the database is up to date")
+    if command == "submit":
+        ap.add_argument("--sbatch", default="sbatch", help="the sbatch command")
+        ap.add_argument(
+            "--sbatch-args", default="", help="extra sbatch options, e.g. '--partition=gpu --time=48:00:00'"
+        )
+        ap.add_argument("--after", default=None, help="start after these jobs succeed (JOB[:JOB...])")
+        ap.add_argument("--export-only", action="store_true", help="one export job, no training")
+        ap.add_argument("--timeline", action="store_true", help="one timeline job (make cluster-timeline-RECIPE)")
     ap.add_argument(
         "--from-make",
         action="store_true",
-        help="also read the settings from make variables in the "
-        "environment (BATCH=8 ...; the flags win); the Makefile passes this",
+        help="also read the settings from make variables in the environment (BATCH=8 ...; the flags win); "
+        "the Makefile passes this",
     )
     return ap
+
+
+def parse(argv=None) -> argparse.Namespace:
+    """COMMAND RECIPE [options]: the command's own parser; every setting it does not take is None."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] not in COMMANDS:
+        top = argparse.ArgumentParser(prog="python -m rave_pipeline", description=__doc__)
+        top.add_argument(
+            "command", choices=list(COMMANDS), help="; ".join(f"{c}: {w}" for c, (_, w) in COMMANDS.items())
+        )
+        top.parse_args(argv[:1])  # --help, or one sentence naming the commands (exit 2)
+    args = parser(argv[0]).parse_args(argv[1:])
+    if args.from_make:
+        options.from_environment(args)
+    unset = {o.dest: [] if o.kind == "list" else False if o.kind == "switch" else None for o in options.OPTIONS}
+    return argparse.Namespace(**{**unset, "force": False, **vars(args), "command": argv[0]})
 
 
 def submit_jobs(args) -> None:
@@ -130,9 +160,7 @@ def submit_jobs(args) -> None:
 
 @cli_main
 def main(argv=None):
-    args = parser().parse_args(argv)
-    if args.from_make:
-        options.from_environment(args)
+    args = parse(argv)
     if args.command == "submit":
         return submit_jobs(args)
     tidy(args)

@@ -8,6 +8,7 @@ it from any folder.
 import runpy
 import sys
 
+from safeio.errors import CALLED_AS
 from spec.settings import table as settings_table
 
 # subcommand -> (module run as __main__, the arguments it gets first), grouped as in `make help`
@@ -62,6 +63,7 @@ def main(argv=None) -> None:
         return
     module, first = COMMANDS[argv[0]]
     make = ["--from-make"] if from_make and module in ("rave_pipeline", "rave_to_chaos.timeline") else []
+    CALLED_AS.append(f"rave-to-chaos {argv[0]}")  # each usage line names the subcommand typed
     sys.argv = [f"rave-to-chaos {argv[0]}", *first, *argv[1:], *make]
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 

@@ -12,13 +12,13 @@ import sys
 import time
 from pathlib import Path
 
-from safeio import UserError, cli_main, number, warn
+from safeio import UserError, cli_main, number, program, warn
 
 
 def parser() -> argparse.ArgumentParser:
     from rave_pipeline.commands import options
 
-    ap = argparse.ArgumentParser(prog="rave-to-chaos timeline", description=__doc__)
+    ap = argparse.ArgumentParser(prog=program("python -m rave_to_chaos.timeline"), description=__doc__)
     ap.add_argument("recipe", help="recipe name (configs/<name>.toml) or a .toml path")
     options.add_to(ap, scopes=(options.DATA, options.TIMELINE))
     ap.add_argument("--out", default=None, help="report folder (default reports/timeline-<run>)")

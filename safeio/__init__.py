@@ -5,13 +5,14 @@ readable line (naming the file and the fix) with a non-zero exit, never as a tra
 """
 
 from safeio.audio import decode_audio, write_wav
-from safeio.errors import UserError, cli_main, number, require_tool, warn
+from safeio.errors import UserError, cli_main, number, program, require_tool, warn
 from safeio.files import atomic_path, atomic_write_text, cache_dir, sha256_of, write_manifest
 
 __all__ = [
     "UserError",
     "cli_main",
     "number",
+    "program",
     "require_tool",
     "warn",
     "atomic_path",

@@ -22,6 +22,15 @@ def require_tool(name: str) -> str:
     return path
 
 
+CALLED_AS: list[str] = []  # rave-to-chaos puts the subcommand a user typed here, for the usage lines
+
+
+def program(default: str) -> str:
+    """The name a command's usage line shows: `rave-to-chaos SUBCOMMAND` when called through it, else `default`
+    (python -m ...)."""
+    return CALLED_AS[-1] if CALLED_AS else default
+
+
 def cli_main(main):
     """Decorate a CLI main(): UserError -> 'error: ...' on stderr and exit 2; Ctrl-C -> exit 130."""
 

@@ -66,8 +66,9 @@ def first_failure(proc: subprocess.CompletedProcess) -> str:
     return (named or lines[-1:] or [""])[0]
 
 
-def pytest(copy: Path, env: dict, args: list, timeout: float) -> tuple[bool, str]:
-    """-> (some test failed or could not be collected, which). A usage error is the gate's, not a catch."""
+def pytest(copy: Path, env: dict, args: list, timeout: float) -> tuple[bool | None, str]:
+    """-> (some test failed or could not be collected, which); None when every test skipped (a real host's
+    sources not given: NN_TILDE_SRC / NN_AR_SRC). A usage error is the gate's, not a catch."""
     cmd = [str(copy / ".venv/bin/pytest"), "-x", "-q", "-p", "no:cacheprovider", f"--basetemp={copy}/.tmp", *args]
     try:
         proc = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
@@ -75,6 +76,9 @@ def pytest(copy: Path, env: dict, args: list, timeout: float) -> tuple[bool, str
         return True, f"timed out after {timeout:.0f} s"
     if proc.returncode in (3, 4):
         raise SystemExit(f"pytest could not run {shlex.join(args)}:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    last = (proc.stdout.strip().splitlines() or [""])[-1]
+    if proc.returncode == 0 and "skipped" in last and "passed" not in last:
+        return None, last
     return proc.returncode in (1, 2), first_failure(proc)
 
 
@@ -109,7 +113,8 @@ def run_one(m: dict, areas: dict, copy: Path, env: dict, timeout: float, first: 
             caught, which = pytest(copy, env, m["slow"], timeout)
     finally:
         target.write_text(original)
-    return ("caught" if caught else "SURVIVED"), time.perf_counter() - t0, which if caught else ""
+    verdict = "caught" if caught else "SURVIVED" if caught is not None else "not run (its tests skipped)"
+    return verdict, time.perf_counter() - t0, which if caught is not False else ""
 
 
 def run_all(mutants: list, areas: dict, jobs: int, timeout: float, catchers: dict) -> list:

@@ -56,10 +56,11 @@ def cases(model, tmp):
         (audition, render, ["--seconds", "--sr", "--buffer", "--load-delay", "--seed"]),
         (audition, ["bench", model, "--json", f"{tmp}/b.json"], ["--buffers"]),
         (compare, [f"{tmp}/none.ts", "--out", f"{tmp}/c"], ["--seeds", "--jobs"]),
+        (pipeline, ["preprocess", "noise", "--root", str(tmp)], ["--n-signal"]),
         (
             pipeline,
-            ["preprocess", "noise", "--root", str(tmp)],
-            ["--n-signal", "--max-steps", "--val-every", "--save-every", "--batch", "--gpu", "--workers"],
+            ["train", "noise", "--root", str(tmp)],
+            ["--max-steps", "--val-every", "--save-every", "--batch", "--gpu", "--workers"],
         ),
         (pipeline, ["export", "noise", "--root", str(tmp)], ["--n-signal", "--augment", "--tag", "--exports", "--raw"]),
         (realtime, [f"{tmp}/none.ts"], ["--buffers", "--seconds"]),  # every value ends before a host starts
@@ -173,3 +174,26 @@ def test_a_non_utf8_model_name_renders(tmp_path, model):
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
     assert r.returncode == 0 and b"Traceback" not in r.stderr, r.stderr[-2000:]
+
+
+def test_every_subcommand_s_help_names_it_and_runs_nothing(capsys):
+    """rave-to-chaos SUBCOMMAND --help: a usage line naming that subcommand, exit 0, and nothing run (the
+    benchmarks included)."""
+    from rave_to_chaos import cli
+    from safeio.errors import CALLED_AS
+
+    wrong = []
+    try:
+        for name in cli.COMMANDS:
+            with pytest.raises(SystemExit) as stop:
+                cli.main([name, "--help"])
+            out = capsys.readouterr().out
+            if stop.value.code != 0 or not out.startswith(f"usage: rave-to-chaos {name} "):
+                wrong.append(f"{name}: exit {stop.value.code}, {out.splitlines()[:1]}")
+            takes = {"preprocess": "--force", "train": "--max-steps", "export": "--ckpt", "cluster-train": "--sbatch"}
+            others = {"preprocess": "--max-steps", "train": "--ckpt", "export": "--max-steps", "export-all": "--ckpt"}
+            if name in takes and takes[name] not in out or name in others and others[name] in out:
+                wrong.append(f"{name}: lists options it does not take, or misses its own")
+    finally:
+        CALLED_AS.clear()
+    assert not wrong, "\n".join(wrong)

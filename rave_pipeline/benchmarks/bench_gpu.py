@@ -27,7 +27,7 @@ from rave_pipeline.benchmarks.gpu_report import analyse, summary, write
 from rave_pipeline.benchmarks.gpu_run import run_one
 from rave_pipeline.commands import recipes
 from rave_pipeline.commands.hardware import resolve_device
-from safeio import cli_main, number
+from safeio import cli_main, number, program
 from safeio.database import synthetic_database
 from safeio.environment import env
 from spec.rave import CONFIGS
@@ -35,7 +35,7 @@ from spec.rave import CONFIGS
 
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
-        prog="python -m rave_pipeline.benchmarks.bench_gpu", description=__doc__.split("\n\n")[0]
+        prog=program("python -m rave_pipeline.benchmarks.bench_gpu"), description=__doc__.split("\n\n")[0]
     )
     ap.add_argument("--device", default=env("DEVICE") or None, help="auto (default), cuda or cpu")
     ap.add_argument("--recipes", nargs="+", default=recipes.names())

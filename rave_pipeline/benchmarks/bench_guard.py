@@ -18,7 +18,7 @@ import torch
 from audition.host import use_host_threads
 from audition.model_file import export_files, open_export
 from audition.timing import paired
-from safeio import UserError, cli_main
+from safeio import UserError, cli_main, program
 from safeio.environment import child_env
 from spec import names
 from spec.host import DEFAULT_BUFFER
@@ -51,7 +51,11 @@ def unguarded_twin(run: Path, out: Path) -> Path:
 
 @cli_main
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog=program("python -m rave_pipeline.benchmarks.bench_guard"),
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("exports", nargs="?", default="exports")
     ap.add_argument("--pairs", type=int, default=25, help="interleaved timings of each (audition.timing.paired)")
     ap.add_argument("--buffer", type=int, default=DEFAULT_BUFFER)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from audition.timing import paired
 from rave_pipeline.commands import recipes
-from safeio import UserError, cli_main, number
+from safeio import UserError, cli_main, number, program
 from safeio.database import synthetic_database
 
 
@@ -27,7 +27,9 @@ def epochs(make_loader, dataset, batch: int, workers: int, n: int) -> None:
 
 @cli_main
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(prog="rave-to-chaos bench-loader", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog=program("python -m rave_pipeline.benchmarks.bench_loader"), description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--recipe", default="noise", help="its n_signal and sampling rate")
     ap.add_argument(
         "--chunks",

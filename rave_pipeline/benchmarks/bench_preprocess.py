@@ -24,7 +24,7 @@ import soundfile as sf
 from audition.timing import paired
 from rave_pipeline.commands import recipes
 from rave_pipeline.data import dataset
-from safeio import UserError, cli_main, number
+from safeio import UserError, cli_main, number, program
 from spec.host import SR
 
 
@@ -81,7 +81,11 @@ def plain_rave_preprocess(recipe, raw: Path, out: Path) -> float:
 
 @cli_main
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog=program("python -m rave_pipeline.benchmarks.bench_preprocess"),
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     ap.add_argument("--recipe", default="noise")
     ap.add_argument("--short", type=number(int, 0, 10**5, "--short"), default=400, help="short files (0.5-4 s)")
     ap.add_argument("--long", type=number(int, 0, 1000, "--long"), default=3, help="long recordings")

@@ -18,6 +18,7 @@ from rave_pipeline.benchmarks.gpu_run import profiler_mean
 from rave_pipeline.commands import recipes
 from rave_pipeline.commands.hardware import choose_batch, resolve_device
 from rave_pipeline.commands.train import rave_command
+from safeio import program
 from safeio.environment import child_env
 from spec.host import DEFAULT_BUFFER
 
@@ -64,7 +65,7 @@ def main(device=None, steps=None, exports_dir="exports", root=None):
 if __name__ == "__main__":
     import argparse
 
-    ap = argparse.ArgumentParser(description=__doc__)
+    ap = argparse.ArgumentParser(prog=program("python -m rave_pipeline.benchmarks.bench_train"), description=__doc__)
     ap.add_argument("--device", default=None)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--exports", default="exports")
