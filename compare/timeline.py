@@ -1,5 +1,5 @@
 """The timeline of a training run: the same inputs through each checkpoint's export (as nn~ runs it),
-measured, heard and plotted against the step. Builds reports/timeline-<recipe>/ from checkpoint exports
+measured, heard and plotted against the step. Builds <ROOT>/reports/timeline-<run>/ from checkpoint exports
 someone else made (the command that makes them: rave_to_chaos/timeline.py).
 
 Each checkpoint gets: reconstruction (multi-resolution spectral distance, output vs input), the

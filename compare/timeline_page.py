@@ -1,4 +1,4 @@
-"""reports/timeline-<recipe>/index.html from the timeline's numbers (compare/timeline.py): the curves
+"""<ROOT>/reports/timeline-<run>/index.html from the timeline's numbers (compare/timeline.py): the curves
 against the step, an A/B strip of one input across every checkpoint, and every checkpoint's clips."""
 
 import html

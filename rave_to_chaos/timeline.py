@@ -2,7 +2,8 @@
 
 Exports each kept checkpoint of the recipe's run once (rave_pipeline.commands.export.timeline_exports, cached by
 the checkpoint's sha256), renders compare's input set plus yours through each as nn~ would, and writes
-reports/timeline-<run>/index.html and metrics.json (compare/timeline.py). Works on a run that is still
+<ROOT>/reports/timeline-<run>/index.html and metrics.json (compare/timeline.py), one folder per run (and TAG),
+one timeline of a run at a time. Works on a run that is still
 training: only complete checkpoints are read.
 """
 
@@ -21,7 +22,7 @@ def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog=program("python -m rave_to_chaos.timeline"), description=__doc__)
     ap.add_argument("recipe", help="recipe name (configs/<name>.toml) or a .toml path")
     options.add_to(ap, scopes=(options.DATA, options.TIMELINE))
-    ap.add_argument("--out", default=None, help="report folder (default reports/timeline-<run>)")
+    ap.add_argument("--out", default=None, help="report folder (default <ROOT>/reports/timeline-<run>)")
     ap.add_argument(
         "--jobs",
         type=number(int, 1, 256, "--jobs"),
@@ -58,10 +59,8 @@ def main(argv=None):
         options.from_environment(args)
 
     from audition.host import use_host_threads
-    from compare import browser, latent, probes, timeline
-    from rave_pipeline.commands import checkpoints, recipes
-    from rave_pipeline.commands.export import timeline_exports
-    from safeio.database import chunks
+    from compare import browser
+    from rave_pipeline.commands import recipes, runs
 
     use_host_threads()
     recipe = recipes.load(
@@ -71,6 +70,26 @@ def main(argv=None):
     for p in mine:
         if not p.is_file():
             raise UserError(f'INPUTS: {p} is not a file; name audio files (INPUTS="a.wav b.wav")')
+    out = Path(args.out) if args.out else recipe.root / "reports" / f"timeline-{recipe.run_name}"
+    lock = out.parent / f".{out.name}.lock"
+    with runs.exclusive(lock, out, "written by a timeline"):  # one timeline of a run at a time
+        report, took, exported, inputs = measure(recipe, args, mine, out)
+    print_summary(report, out, took, exported, inputs, args.jobs)
+    if browser.chromium():
+        found = browser.problems(browser.check(out))
+        print(f"opened in headless Chromium: {'no problems' if not found else f'{len(found)} problem(s)'}")
+        for line in found:
+            print(f"  {line}")
+        return 1 if found else 0
+
+
+def measure(recipe, args, mine: list, out: Path) -> tuple[dict, float, float, int]:
+    """Export the kept checkpoints, render and measure them. -> (report, seconds, seconds exporting, inputs)."""
+    from compare import latent, probes, timeline
+    from rave_pipeline.commands import checkpoints
+    from rave_pipeline.commands.export import timeline_exports
+    from safeio.database import chunks
+
     t0 = time.perf_counter()
     records = timeline_exports(recipe, args.every or 1)
     exported = time.perf_counter() - t0
@@ -81,7 +100,6 @@ def main(argv=None):
         data = chunks(recipe.db_dir, latent.DATA_CHUNKS, int(latent.SECONDS * probes.SR))
     except UserError as e:
         warn(f"latent statistics of the training data not measured: {e}")
-    out = Path(args.out or f"reports/timeline-{recipe.run_name}")
     title = {
         "recipe": recipe.name,
         "run": recipe.run_name,
@@ -90,14 +108,7 @@ def main(argv=None):
         "database": str(recipe.db_dir),
     }
     report = timeline.build(records, inputs, out, title, data, key=str(recipe.db_dir), jobs=args.jobs)
-    took = time.perf_counter() - t0
-    print_summary(report, out, took, exported, len(inputs), args.jobs)
-    if browser.chromium():
-        found = browser.problems(browser.check(out))
-        print(f"opened in headless Chromium: {'no problems' if not found else f'{len(found)} problem(s)'}")
-        for line in found:
-            print(f"  {line}")
-        return 1 if found else 0
+    return report, time.perf_counter() - t0, exported, len(inputs)
 
 
 if __name__ == "__main__":

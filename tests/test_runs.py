@@ -203,3 +203,19 @@ def test_a_raw_folder_that_is_a_symlink_loop_or_a_file_is_named_as_one(tmp_path,
     says = {"loop": "back to itself", "dangling": "leads nowhere", "file": "is a file, not a folder"}[case]
     with pytest.raises(UserError, match=says):
         raw_files(raw)
+
+
+def test_one_timeline_of_a_run_at_a_time_its_report_under_the_root_it_reads(tmp_path, capsys):
+    from rave_to_chaos.timeline import main
+
+    out = tmp_path / "reports/timeline-noise"  # <ROOT>/reports/timeline-<run>, not the checkout's
+    from rave_pipeline.commands import runs
+
+    with runs.exclusive(out.parent / ".timeline-noise.lock", out):
+        with pytest.raises(SystemExit) as stop:
+            main(["noise", "--root", str(tmp_path), "--jobs", "1"])
+    assert stop.value.code == 2
+    assert f"{out} is being written by a timeline by another process (pid {os.getpid()})" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # free: it goes on, to the run's checkpoints (none here)
+        main(["noise", "--root", str(tmp_path), "--jobs", "1"])
+    assert "no checkpoint in" in capsys.readouterr().err
