@@ -43,6 +43,19 @@ def cache_dir() -> Path:
     return cache_root("latent-stats")
 
 
+def definition() -> str:
+    """The module's method in words for a reader of the page, with the numbers in place of the names."""
+    return (
+        f"Latent codes no input produced, {SECONDS:g} s each, decoded as nn~ plays decode: every dimension drawn "
+        "from N(0, 1) (the prior RAVE's training pulls toward) or around the training data's own codes (their mean "
+        f"and covariance over {DATA_CHUNKS} chunks of the database); white (a new draw every latent frame) or smooth "
+        f"(the same draws low-passed over {SMOOTH_S:g} s, each frame keeping its distribution). The diversity ratio "
+        f"is how far apart the decoded clips lie ({SEEDS} per kind), over how far apart the training chunks lie, by "
+        "the distance of the homogenisation index: below 1, random codes vary less than the data the model "
+        "learned from."
+    )
+
+
 def data_stats(source, chunks: list[np.ndarray], key: str = "") -> tuple[np.ndarray, np.ndarray]:
     """Mean [D] and covariance [D, D] of the export's `encode` over the chunks, through one fresh copy of
     the model. Cached by the export's bytes and `key` (the database it came from)."""

@@ -36,7 +36,7 @@ CURVES = {
     "loudness_db": ("loudness (RMS dBFS)", "mean RMS level of the outputs"),
     "latent_diversity_ratio": (
         "random-latent diversity / data",
-        "decoded random latents vs the training data (compare/latent.py)",
+        "how much decoded random latent codes vary, against how much the training data varies",
     ),
 }
 
@@ -158,9 +158,9 @@ def build(
         **title,
         "inputs": list(inputs),
         "buffer": DEFAULT_BUFFER,
-        "curves": {k: v[1] for k, v in CURVES.items()},
+        "curves": {label: meaning for label, meaning in CURVES.values()},  # as the page words them
         "input_clips": {k: clips.write(x, SR, out_dir, f"input__{slug(k)}") for k, x in inputs.items()},
-        "latent_definition": latent.__doc__.strip(),
+        "latent_definition": latent.definition(),
         "checkpoints": done,
     }
     numbers = {**report, "checkpoints": [{k: v for k, v in c.items() if k != "seconds"} for c in done]}  # timing varies

@@ -101,3 +101,21 @@ def test_a_timeline_checkpoint_s_numbers_are_means_over_the_inputs_of_each_outpu
     assert abs(distances[0] - distances[1]) > 0.01 and m["reconstruction"] == pytest.approx(
         np.mean(distances), abs=1e-4
     )
+
+
+def test_the_timeline_page_words_its_measures_without_code_names():
+    """The page explains each measure and the latent method in words: no constant names, internal keys or
+    module paths (the numbers stand where the names are)."""
+    import re
+
+    from compare import timeline
+
+    texts = [latent.definition(), *[f"{label} {meaning}" for label, meaning in timeline.CURVES.values()]]
+    code = [n for n in [*dir(latent), *dir(timeline)] if n.isupper() and len(n) > 2]
+    code += [k for k in timeline.CURVES if "_" in k]  # keys such as hf_share (plain words may appear as words)
+    found = [(n, t[:60]) for t in texts for n in code if re.search(rf"\b{re.escape(n)}\b", t)]
+    found += [(m, t[:60]) for t in texts for m in re.findall(r"\w+\.py\b", t)]
+    assert not found, found
+    assert (
+        f"over {latent.DATA_CHUNKS} chunks" in latent.definition() and f"{latent.SMOOTH_S:g} s" in latent.definition()
+    )
