@@ -219,3 +219,28 @@ def test_one_timeline_of_a_run_at_a_time_its_report_under_the_root_it_reads(tmp_
     with pytest.raises(SystemExit):  # free: it goes on, to the run's checkpoints (none here)
         main(["noise", "--root", str(tmp_path), "--jobs", "1"])
     assert "no checkpoint in" in capsys.readouterr().err
+
+
+def test_ckpt_names_what_is_wrong_with_the_file_given(tmp_path):
+    """CKPT=<path>: a file that is not a checkpoint, one outside any run folder, one of a run trained with
+    another RAVE config than the recipe's: each one sentence, before rave export runs."""
+    from rave_pipeline.commands import export
+
+    noise = recipes.load("noise", root=tmp_path)
+    text = tmp_path / "notes.ckpt"
+    text.write_text("not a checkpoint")
+    with pytest.raises(UserError, match="is not a checkpoint"):
+        checkpoints.pick(noise.runs_dir, str(text), "noise")
+    save(tmp_path / "loose", "epoch=1.ckpt", 1)
+    with pytest.raises(UserError, match="no config.gin in any folder above .* inside its run folder"):
+        checkpoints.pick(noise.runs_dir, str(tmp_path / "loose/epoch=1.ckpt"), "noise")
+    save(tmp_path / "runs/noise/noise_abc/version_0/checkpoints", "epoch=9.ckpt", 9)  # the recipe's own run
+    (tmp_path / "runs/noise/noise_abc/config.gin").write_text("N_BAND = 16\nRATIOS = [4, 2, 2, 2]\n")
+    voice_run = tmp_path / "runs/voice/voice_abc"
+    save(voice_run / "version_0/checkpoints", "epoch=3.ckpt", 3)
+    (voice_run / "config.gin").write_text("CAPACITY = 96\nN_BAND = 16\nRATIOS = [4, 4, 4, 2]\n")  # as v2 writes it
+    ckpt = voice_run / "version_0/checkpoints/epoch=3.ckpt"
+    with pytest.raises(UserError, match="was trained with RAVE v2, not v2_small as recipe noise is"):
+        export.hold(noise, tmp_path / "held", str(ckpt))
+    voice = recipes.load("voice", root=tmp_path)
+    assert export.hold(voice, tmp_path / "held", str(ckpt))[0].step == 3, "its own recipe exports it"

@@ -101,6 +101,9 @@ def pick(runs_dir: Path, choice: str, recipe: str) -> Checkpoint:
         path = Path(choice).expanduser()
         if not path.is_file():
             raise UserError(f"CKPT={choice}: no such file; give {CHOICES}")
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":  # torch.save writes a zip archive
+                raise UserError(f"CKPT={choice} is not a checkpoint (not a file torch.save wrote); give {CHOICES}")
         if not runs.complete(path):
             raise UserError(
                 f"CKPT={choice} is incomplete (cut short while saving); choose another of {runs_dir}:\n"

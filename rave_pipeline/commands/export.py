@@ -55,6 +55,7 @@ def hold(recipe: Recipe, holding: Path, choice: str = "last") -> tuple[checkpoin
             last = checkpoints.read(newest, checkpoints.phase_1_of(recipe.runs_dir))
             chosen = last if choice in ("last", "newest") else checkpoints.pick(recipe.runs_dir, choice, recipe.name)
             run_dir = runs.run_dir_of(chosen.path)
+            runs.check_config(run_dir, recipe.config, recipe.name)
             holding.mkdir(parents=True, exist_ok=True)
             held = holding / chosen.path.name
             held.unlink(missing_ok=True)

@@ -48,7 +48,30 @@ def run_dir_of(ckpt: Path) -> Path:
     for parent in ckpt.parents:
         if (parent / "config.gin").exists():
             return parent
-    raise UserError(f"no config.gin above {ckpt}: this checkpoint is not from rave train; move it out of runs/")
+    raise UserError(
+        f"no config.gin in any folder above {ckpt} (rave train writes one in each run folder): give a checkpoint "
+        "where training left it, inside its run folder (runs/<recipe>/<run>/version_N/checkpoints/)"
+    )
+
+
+def check_config(run_dir: Path, config: str, recipe: str) -> None:
+    """The run was trained with the recipe's RAVE config (its config.gin's RATIOS and N_BAND): exporting a run
+    of another config would name a model of one after the other."""
+    import re
+
+    from spec.rave import CONFIGS
+
+    text = (run_dir / "config.gin").read_text(errors="replace")
+    ratios, bands = re.search(r"^RATIOS = \[([\d, ]+)\]", text, re.M), re.search(r"^N_BAND = (\d+)", text, re.M)
+    if config not in CONFIGS or not ratios or not bands:
+        return  # a config spec does not know, or a config.gin without the macros: nothing to compare
+    got = (tuple(int(r) for r in ratios[1].split(",")), int(bands[1]))
+    if got != (CONFIGS[config].ratios, CONFIGS[config].bands):
+        other = next((n for n, c in CONFIGS.items() if (c.ratios, c.bands) == got), "another configuration")
+        raise UserError(
+            f"{run_dir} was trained with RAVE {other}, not {config} as recipe {recipe} is: export it with the "
+            f"recipe it was trained with (make export-<that recipe> CKPT=...)"
+        )
 
 
 def global_step(ckpt: Path) -> int:
