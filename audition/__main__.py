@@ -152,12 +152,8 @@ def cmd_bench(args):
 def add_render(sub) -> None:
     from audition import sources
 
-    p = sub.add_parser(
-        "render",
-        prog=program("python -m audition render"),
-        help="render sources through a method, block by block as nn~ does",
-        epilog=f"sources: an audio file or {sources.describe()}",
-    )
+    what = "render sources through a method, block by block as nn~ does"
+    p = command(sub, "render", what, epilog=f"sources: an audio file or {sources.describe()}")
     p.add_argument("model")
     p.add_argument("--method", default="forward")
     p.add_argument("--in", dest="inputs", action="append", default=[], help="one per inlet, in order")
@@ -205,27 +201,20 @@ def add_render(sub) -> None:
     p.add_argument("--out", default=None, help="WAV path (default renders/<model>_<method>.wav)")
 
 
+def command(sub, name: str, what: str, **kw) -> argparse.ArgumentParser:
+    """A subcommand, named in its usage line as the user called it."""
+    return sub.add_parser(name, prog=program(f"python -m audition {name}"), help=what, **kw)
+
+
 def parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(prog="python -m audition", description=__doc__)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    p = sub.add_parser(
-        "info",
-        prog=program("python -m audition info"),
-        help="methods, channels, ratios, labels, attributes, sample rate, size",
-    )
+    p = command(sub, "info", "methods, channels, ratios, labels, attributes, sample rate, size")
     p.add_argument("models", nargs="+", help=".ts files or folders")
     add_render(sub)
-    p = sub.add_parser(
-        "validate",
-        prog=program("python -m audition validate"),
-        help="check the nn~ contract; exit 1 with one line per failure",
-    )
+    p = command(sub, "validate", "check the nn~ contract; exit 1 with one line per failure")
     p.add_argument("models", nargs="+")
-    p = sub.add_parser(
-        "bench",
-        prog=program("python -m audition bench"),
-        help="real-time factor, latency, memory per method and buffer",
-    )
+    p = command(sub, "bench", "real-time factor, latency, memory per method and buffer")
     p.add_argument("models", nargs="+")
     p.add_argument("--buffers", type=number(int, 1, 1 << 16, "--buffers"), nargs="+", default=list(BENCH_BUFFERS))
     p.add_argument("--json", default=None, help="also write the rows as JSON")
