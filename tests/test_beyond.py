@@ -74,6 +74,8 @@ def test_morph_ends_are_the_two_seeded_instruments():
     assert torch.equal(m.forward(torch.cat([x3, ones], 1)), b.forward(x3))
     # morph beyond 0..1 is clamped; NaN is guarded
     assert torch.equal(m.chaos(torch.cat([x, ones * 7], 1)), b.chaos(x))
+    assert torch.equal(m.topo(torch.cat([x, ones * 7], 1)), b.topo(x))
+    assert torch.equal(m.forward(torch.cat([x3, -ones * 7], 1)), a.forward(x3))
     assert torch.isfinite(m.chaos(torch.cat([x, torch.full_like(ones, float("nan"))], 1))).all()
 
 

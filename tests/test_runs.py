@@ -244,3 +244,17 @@ def test_ckpt_names_what_is_wrong_with_the_file_given(tmp_path):
         export.hold(noise, tmp_path / "held", str(ckpt))
     voice = recipes.load("voice", root=tmp_path)
     assert export.hold(voice, tmp_path / "held", str(ckpt))[0].step == 3, "its own recipe exports it"
+
+
+@pytest.mark.parametrize("text,fresh", [("0", False), ("no", False), ("", False), ("1", True), ("yes", True)])
+def test_fresh_0_keeps_the_run_and_every_0_is_one_sentence(text, fresh):
+    """make VAR=value as the command reads it (--from-make): FRESH=0 is no, EVERY must be at least 1."""
+    import argparse
+
+    from rave_pipeline.commands import options
+
+    args = argparse.Namespace(fresh=False, every=None)
+    options.from_environment(args, {"FRESH": text, "EVERY": "3"})
+    assert (args.fresh, args.every) == (fresh, 3)
+    with pytest.raises(UserError, match="EVERY"):
+        options.from_environment(argparse.Namespace(every=None), {"EVERY": "0"})
