@@ -62,7 +62,7 @@ def area_of(file: str, areas: dict) -> list[str]:
 def first_failure(proc: subprocess.CompletedProcess) -> str:
     """The test that failed first (pytest's short summary line), or the last line when none is named."""
     lines = (proc.stdout + proc.stderr).strip().splitlines()
-    named = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
+    named = [line for line in lines if line.startswith(("FAILED tests/", "ERROR tests/"))]
     return (named or lines[-1:] or [""])[0]
 
 

@@ -36,3 +36,10 @@ def test_override_mistakes_are_one_sentence(binding, says):
         assert result == {"phase_1_duration": 500000, "compression": 512}  # v2_small: 32 x 16 samples a frame
     else:
         assert says in result["error"] and f"OVERRIDE '{binding}'" in result["error"]
+
+
+@pytest.mark.parametrize("bad", ["RAVE.foo=1", "Nope.x=1"])
+def test_a_bad_override_among_several_is_the_one_named(bad):
+    _, cfg = configs("noise")
+    error = gin_check.check(cfg, ["PHASE_1_DURATION=500000", bad, "CAPACITY=32"])["error"]
+    assert error.startswith(f"OVERRIDE '{bad}' does not fit"), error
