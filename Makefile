@@ -123,5 +123,5 @@ cluster-export-all:  ## submit one job exporting every recipe and the chaos inst
 
 # ---- host patches ------------------------------------------------------------------------------
 .PHONY: pd-patch
-pd-patch:  ## hosts/puredata/side_by_side.local.pd with absolute paths to this checkout's exports
-	$(PY) scripts/make_pd_patch.py $(if $(TRAINED),--trained $(TRAINED)) $(if $(CHAOS),--chaos $(CHAOS))
+pd-patch:  ## hosts/puredata/side_by_side.local.pd with absolute paths to this checkout's exports (TRAINED=, CHAOS=, BUFFER=N)
+	$(PY) scripts/make_pd_patch.py $(if $(TRAINED),--trained $(TRAINED)) $(if $(CHAOS),--chaos $(CHAOS)) $(if $(BUFFER),--buffer $(BUFFER))

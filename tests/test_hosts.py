@@ -188,3 +188,8 @@ def test_generated_pd_patches_number_their_boxes_and_escape_paths():
         "#X obj 10 90 dac~;\n#X connect 0 0 1 0;\n#X connect 1 0 2 0;\n#X connect 1 0 2 1;\n"
     )
     assert pd_symbol(Path("/a b/c,d;$e.ts")) == "/a\\ b/c\\,d\\;\\$e.ts"
+
+
+def test_make_pd_patch_passes_its_buffer():
+    r = subprocess.run(["make", "-n", "pd-patch", "BUFFER=1024"], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0 and "scripts/make_pd_patch.py" in r.stdout and "--buffer 1024" in r.stdout, r.stdout
