@@ -6,6 +6,7 @@ import subprocess
 
 import numpy as np
 import pytest
+import soundfile as sf
 import torch
 
 from chaos_models.export import build, export
@@ -99,6 +100,9 @@ def built_report(tmp_path_factory):
     live = export(build("live_model_synth", seed=0), tmp_path / "live.ts")
     bad = tmp_path / "broken.ts"
     bad.write_bytes(b"nope")
+    take = tmp_path / "mine/raw/take.wav"  # one recording of the user's beside the probes (1 s of noise)
+    take.parent.mkdir(parents=True)
+    sf.write(take, 0.1 * np.random.default_rng(0).standard_normal(SR), SR)
     out = tmp_path / "report"
     r = run_cli(
         "-m",
@@ -108,6 +112,7 @@ def built_report(tmp_path_factory):
         str(live),
         str(bad),
         "--inputs",
+        str(take),
         "--out",
         str(out),
         "--jobs",
@@ -128,6 +133,7 @@ def test_one_process_gives_the_same_numbers_as_two(built_report, tmp_path):
         "compare",
         *map(str, exports),
         "--inputs",
+        str(src / "mine/raw/take.wav"),
         "--out",
         str(tmp_path / "one"),
         "--jobs",
@@ -168,6 +174,7 @@ def test_report_end_to_end(built_report):
     assert near["n_rows"] == 3 and near["n_models"] == 3 and near["interval"] is not None
     thd = sorted(r["effect"] for r in m["claims"] if r["id"] == "near_linear")
     assert near["effect"] == thd[1] and near["interval"][0] <= thd[1] <= near["interval"][1]
+    assert "mine/take" in m["inputs"] and len(m["inputs"]) == 1 + len(probes.synthetic())
     assert {c["n_inputs"] for c in m["claim_summary"]} == {len(m["inputs"])}, "recordings and probes alike"
     page = (out / "index.html").read_text()
     lo, hi = near["interval"]
