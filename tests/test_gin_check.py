@@ -27,6 +27,7 @@ def test_each_recipe_trains_a_real_adversarial_phase(name):
         ("Nope.x=1", "No configurable matching 'Nope'"),
         ("PHASE_1_DURATION", "is not a gin binding"),  # OVERRIDE='A = 1' split
         ("RAVE.phase_1_duration=", "is not a gin binding (Unable to parse value"),
+        ("PHASE_1_DURATION=-5", "sets PHASE_1_DURATION to -5: it takes a whole number of steps"),
     ],
 )
 def test_override_mistakes_are_one_sentence(binding, says):

@@ -166,3 +166,24 @@ def test_bench_s_delay_of_a_known_delay_is_its_samples(tmp_path):
 
     torch.jit.script(Delay()).save(str(tmp_path / "delay.ts"))
     assert bench.model_delay(tmp_path / "delay.ts", "forward", 256) == Delay.SAMPLES
+
+
+class AtRate(torch.nn.Module):
+    """An export that says its sample rate as RAVE's do (sampling_rate) or as others do (sr)."""
+
+    def __init__(self, **rate):
+        super().__init__()
+        for name, value in rate.items():
+            setattr(self, name, value)
+        self.register_buffer("forward_params", torch.tensor([1, 1, 1, 1]))
+
+    def forward(self, x):
+        return x
+
+
+def test_an_export_s_sample_rate_is_the_one_it_says(tmp_path):
+    from audition.model_file import open_export
+
+    for rate, expected in (({"sampling_rate": 48000}, 48000), ({"sr": 22050}, 22050), ({}, None)):
+        torch.jit.script(AtRate(**rate)).save(str(tmp_path / "m.ts"))
+        assert open_export(tmp_path / "m.ts").sampling_rate == expected

@@ -575,6 +575,7 @@ def test_training_says_where_it_is_at_least_every_30_seconds(tmp_path, monkeypat
 
     clock = [1000.0]
     monkeypatch.setattr(progress.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
     trainer = SimpleNamespace(
         global_step=0,
         max_steps=1000,
@@ -586,15 +587,21 @@ def test_training_says_where_it_is_at_least_every_30_seconds(tmp_path, monkeypat
     model = SimpleNamespace(device=torch.device("cpu"), warmed_up=False, warmup=500)
     meter = progress.StepMeter()
     meter.on_train_start(trainer, model)
-    shown = []
+    shown, lines = [], []
     for step in range(1, 101):
-        clock[0] += 1.0  # one step a second
+        clock[0] += 1.5  # a step every 2 s: 1.5 s waiting for data, 0.5 s in the training step
         meter.on_train_batch_start(trainer, model, None, step)
+        clock[0] += 0.5
         trainer.global_step = step
         meter.on_train_batch_end(trainer, model, None, None, step)
-        shown += [step] if capsys.readouterr().out else []
-    assert shown == [30, 60, 90]
-    assert (tmp_path / "progress.json").exists()
+        out = capsys.readouterr().out
+        shown += [step] if out else []
+        lines += [out] if out else []
+    assert shown == [15, 30, 45, 60, 75, 90]  # every 30 s
+    assert "30 min 20 s" in lines[-1], lines[-1]  # 910 steps left at 2 s each
+    record = json.loads((tmp_path / "progress.json").read_text())
+    phase = record["phases"]["1"] if "phases" in record else record
+    assert phase["s_per_step_median"] == pytest.approx(2.0) and phase["data_wait_fraction"] == pytest.approx(0.75)
 
 
 def test_the_checkpoints_save_every_keeps_are_counted_per_phase(tmp_path, monkeypatch, capsys):
