@@ -348,3 +348,16 @@ def test_the_bootstrap_interval_is_95_percent_wide():
     assert summary["interval"][0] == pytest.approx(low, abs=0.05 * width)
     assert summary["interval"][1] == pytest.approx(high, abs=0.05 * width)
     assert summary["effect"] == pytest.approx(float(np.median(effects)))
+
+
+def test_a_claim_s_row_on_the_page_shows_its_numbers():
+    """The claim table: the effect to three significant digits with its interval, the measurements folded
+    out, and the models / inputs the claim rests on (5 measurements of 3 models here)."""
+    from compare.page import claim_html
+
+    summary = {"claim": "c", "verdict": "supported", "holds": "holds for 3/3", "effect": 0.0123456, "unit": "THD"}
+    summary |= {"interval": [0.01, 0.0151], "n_rows": 5, "n_models": 3, "n_inputs": 12}
+    rows = [{"verdict": "supported", "evidence": "e", "models": []}] * 5
+    page = claim_html(summary, rows)
+    assert "<td>0.0123 [0.01, 0.0151] <small>THD</small></td><td>3 / 12</td>" in page
+    assert "5 measurement(s)" in page
