@@ -88,7 +88,7 @@ bench-loader:  ## RAVE's own DataLoader vs the project's (workers kept, same bat
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
 	$(RTC) bench-train $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))
 
-mutants:  ## the mutation gate: each mutation of tests/mutants.toml against its area's whole test modules -> docs/mutants.md (~40 min)
+mutants:  ## the mutation gate: each mutation of tests/mutants.toml against its area's whole test modules, last catcher first -> docs/mutants.md (hours on 2 cores; --only in scripts/mutants.py)
 	$(PY) scripts/mutants.py
 
 real-hosts:  ## audition vs the real nn~ (Pd) and nn.ar (scsynth), built from NN_TILDE_SRC= / NN_AR_SRC=<archive or folder> (cached)

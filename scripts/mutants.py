@@ -181,8 +181,8 @@ def write_table(out: Path, rows: list, wall: float, jobs: int) -> None:
         "# The mutation gate: its last result\n\n`make mutants` (scripts/mutants.py) applies each one-line mutation of "
         "`tests/mutants.toml` to a scratch copy and runs the whole test modules of the mutated file's area "
         "(fast tests first, then any slow tests the mutation names), stopping at the first test that fails.\n"
-        f"{sum(r == 'caught' for r in results)}/{len(results)} caught; the last run took {wall / 60:.0f} min "
-        f"with {jobs} mutations at a time on 2 cores (the run date of each row at its end).\n\n"
+        f"{sum(r == 'caught' for r in results)}/{len(results)} caught; the last run, of {len(rows)} of them, took "
+        f"{wall / 60:.0f} min with {jobs} mutations at a time on 2 cores (the run date of each row at its end).\n\n"
         "| id | file | the behaviour it breaks | caught by | result | s | run |\n|---|---|---|---|---|---|---|\n"
         + "\n".join(table.values())
         + "\n"
