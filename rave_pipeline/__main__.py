@@ -104,7 +104,8 @@ def parser(command: str) -> argparse.ArgumentParser:
         help="recipe name (configs/<name>.toml) or a .toml path"
         + ("; all: every recipe" if command in ("export-chaos", "export-all", "submit") else ""),
     )
-    options.add_to(ap, scopes=scopes)
+    every = (options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE)
+    options.add_to(ap, scopes=scopes, hidden=[s for s in every if s not in scopes])  # train.sbatch passes all
     if command == "preprocess":
         ap.add_argument("--force", action="store_true", help="preprocess even if the database is up to date")
     if command == "submit":
@@ -125,7 +126,8 @@ def parser(command: str) -> argparse.ArgumentParser:
 
 
 def parse(argv=None) -> argparse.Namespace:
-    """COMMAND RECIPE [options]: the command's own parser; every setting it does not take is None."""
+    """COMMAND RECIPE [options]: the command's own parser (it lists its own settings and takes the others, as a
+    job script hands one set to each step); every setting not given is None."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
         top = argparse.ArgumentParser(prog="python -m rave_pipeline", description=__doc__)

@@ -56,17 +56,19 @@ def parse(option: Setting, text: str):
     return text
 
 
-def add_to(parser: argparse.ArgumentParser, scopes=(DATA, TRAIN, EXPORT)) -> None:
-    """The table's flags on an argparse parser (checked by `parse`, said as the make variable)."""
+def add_to(parser: argparse.ArgumentParser, scopes=(DATA, TRAIN, EXPORT), hidden=()) -> None:
+    """The table's flags on an argparse parser (checked by `parse`, said as the make variable). Those of the
+    `hidden` scopes are taken but not listed: a job script hands the same settings to each of its steps."""
     for o in OPTIONS:
-        if o.scope not in scopes:
+        if o.scope not in scopes and o.scope not in hidden:
             continue
+        shown = o.help if o.scope in scopes else argparse.SUPPRESS
         if o.kind == "switch":
-            parser.add_argument(o.flag, action="store_true", help=o.help)
+            parser.add_argument(o.flag, action="store_true", help=shown)
         elif o.kind == "list":
-            parser.add_argument(o.flag, action="append", default=[], help=o.help)
+            parser.add_argument(o.flag, action="append", default=[], help=shown)
         else:
-            parser.add_argument(o.flag, type=argparse_type(o), default=None, help=o.help)
+            parser.add_argument(o.flag, type=argparse_type(o), default=None, help=shown)
 
 
 def argparse_type(option: Setting):
