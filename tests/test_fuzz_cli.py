@@ -197,3 +197,13 @@ def test_every_subcommand_s_help_names_it_and_runs_nothing(capsys):
     finally:
         CALLED_AS.clear()
     assert not wrong, "\n".join(wrong)
+
+
+def test_each_step_takes_the_settings_a_job_hands_every_step():
+    """train.sbatch hands one set of settings to preprocess and to train; export takes the train ones too
+    (the real-host tests export with --device cpu): taken, though each command lists only its own."""
+    from rave_pipeline.__main__ import parse
+
+    args = parse(["preprocess", "noise", "--max-steps", "3", "--device", "cpu", "--n-signal", "65536"])
+    assert (args.command, args.max_steps, args.device, args.n_signal) == ("preprocess", 3, "cpu", 65536)
+    assert parse(["export", "noise", "--device", "cpu", "--ckpt", "best"]).ckpt == "best"
