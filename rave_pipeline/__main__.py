@@ -81,6 +81,7 @@ def tidy(args) -> None:
     remove_stale(out, ".staging-*")
 
 
+SCOPES = (options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE)
 # command -> (the option scopes it takes, what it does)
 COMMANDS = {
     "preprocess": ((options.DATA,), "build the recipe's database from its raw recordings (rave preprocess)"),
@@ -88,10 +89,7 @@ COMMANDS = {
     "export": ((options.DATA, options.EXPORT), "export a checkpoint of the recipe's run (rave export --streaming)"),
     "export-chaos": ((options.DATA,), "export the hand-written instruments into the same exports folder"),
     "export-all": ((options.DATA,), "every recipe's newest checkpoint and the hand-written instruments"),
-    "submit": (
-        (options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE),
-        "sbatch a training job and an export after it (--export-only: just the export)",
-    ),
+    "submit": (SCOPES, "sbatch a training job and an export after it (--export-only: just the export)"),
 }
 
 
@@ -104,8 +102,7 @@ def parser(command: str) -> argparse.ArgumentParser:
         help="recipe name (configs/<name>.toml) or a .toml path"
         + ("; all: every recipe" if command in ("export-chaos", "export-all", "submit") else ""),
     )
-    every = (options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE)
-    options.add_to(ap, scopes=scopes, hidden=[s for s in every if s not in scopes])  # train.sbatch passes all
+    options.add_to(ap, scopes=scopes, hidden=[s for s in SCOPES if s not in scopes])  # train.sbatch passes all
     if command == "preprocess":
         ap.add_argument("--force", action="store_true", help="preprocess even if the database is up to date")
     if command == "submit":
@@ -127,7 +124,7 @@ def parser(command: str) -> argparse.ArgumentParser:
 
 def parse(argv=None) -> argparse.Namespace:
     """COMMAND RECIPE [options]: the command's own parser (it lists its own settings and takes the others, as a
-    job script hands one set to each step); every setting not given is None."""
+    job script hands one set to each step, so every setting is there, None when not given)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
         top = argparse.ArgumentParser(prog="python -m rave_pipeline", description=__doc__)
@@ -138,8 +135,7 @@ def parse(argv=None) -> argparse.Namespace:
     args = parser(argv[0]).parse_args(argv[1:])
     if args.from_make:
         options.from_environment(args)
-    unset = {o.dest: [] if o.kind == "list" else False if o.kind == "switch" else None for o in options.OPTIONS}
-    return argparse.Namespace(**{**unset, "force": False, **vars(args), "command": argv[0]})
+    return argparse.Namespace(**{"force": False, **vars(args), "command": argv[0]})
 
 
 def submit_jobs(args) -> None:
