@@ -86,29 +86,41 @@ def main(argv=None):
 def measure(recipe, args, mine: list, out: Path) -> tuple[dict, float, float, int]:
     """Export the kept checkpoints, render and measure them. -> (report, seconds, seconds exporting, inputs)."""
     from compare import latent, probes, timeline
-    from rave_pipeline.commands import checkpoints
     from rave_pipeline.commands.export import timeline_exports
     from safeio.database import chunks
 
     t0 = time.perf_counter()
     records = timeline_exports(recipe, args.every or 1)
     exported = time.perf_counter() - t0
-    recordings = probes.default_recordings(recipe.root) or probes.default_recordings(Path.cwd())
-    inputs = {**probes.recordings(recordings), **probes.synthetic(), **probes.recordings(mine)}
+    inputs = inputs_of(recipe, mine)
     data = []
     try:
         data = chunks(recipe.db_dir, latent.DATA_CHUNKS, int(latent.SECONDS * probes.SR))
     except UserError as e:
         warn(f"latent statistics of the training data not measured: {e}")
-    title = {
+    report = timeline.build(records, inputs, out, title_of(recipe), data, key=str(recipe.db_dir), jobs=args.jobs)
+    return report, time.perf_counter() - t0, exported, len(inputs)
+
+
+def inputs_of(recipe, mine: list) -> dict:
+    """What every checkpoint plays: the demo recordings, compare's synthetic probes and the user's INPUTS."""
+    from compare import probes
+
+    recordings = probes.default_recordings(recipe.root) or probes.default_recordings(Path.cwd())
+    return {**probes.recordings(recordings), **probes.synthetic(), **probes.recordings(mine)}
+
+
+def title_of(recipe) -> dict:
+    """The report's heading: which run, its config and database, and where its phase 2 begins."""
+    from rave_pipeline.commands import checkpoints
+
+    return {
         "recipe": recipe.name,
         "run": recipe.run_name,
         "config": recipe.config,
         "phase_1_duration": checkpoints.phase_1_of(recipe.runs_dir),
         "database": str(recipe.db_dir),
     }
-    report = timeline.build(records, inputs, out, title, data, key=str(recipe.db_dir), jobs=args.jobs)
-    return report, time.perf_counter() - t0, exported, len(inputs)
 
 
 if __name__ == "__main__":

@@ -3,9 +3,11 @@
 Each mutation in tests/mutants.toml replaces one exact piece of code (found once). The gate does not ask
 which test was written for it: it runs the whole test modules of the file's area (tests/mutants.toml's
 [area] table; fast tests, stopping at the first failure), then the slow tests the mutation names, if any,
-and records which test failed first. Two scratch copies run side by side (one per core); each is this
-checkout's tracked and unignored files, its packages shadowing the installed ones (PYTHONPATH), the venv
-shared. Prints caught or SURVIVED with the catching test and the seconds, and writes docs/mutants.md.
+and records which test failed first. Tests of the code's form (pytest mark `form`: sizes, lint, this list)
+are not run: a mutation breaks them without breaking a behaviour. A catch counts only if the catching test
+passes again without the mutation (confirm). Two scratch copies run side by side (one per core); each is
+this checkout's tracked and unignored files, its packages shadowing the installed ones (PYTHONPATH), the
+venv shared. Prints caught or SURVIVED with the catching test and the seconds, and writes docs/mutants.md.
 
     .venv/bin/python scripts/mutants.py [--only ID ...] [--jobs 2] [--out docs/mutants.md]
 """
@@ -44,7 +46,9 @@ def scratch_copy(into: Path) -> dict:
             (into / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, into / name)
     (into / ".venv").symlink_to(REPO / ".venv")
-    shadow = into / ".mutant-packages"  # on PYTHONPATH: the copy's packages before the installed ones
+    # on PYTHONPATH: the copy's packages before the installed ones; beside the copy, not in it, so the copy
+    # holds exactly the checkout's files (a test that scans the tree sees what it sees in the checkout)
+    shadow = into.with_name(into.name + "-packages")
     shadow.mkdir()
     for p in PACKAGES:
         (shadow / p).symlink_to(into / p)
@@ -107,10 +111,10 @@ def run_one(m: dict, areas: dict, copy: Path, env: dict, timeout: float, first: 
     t0 = time.perf_counter()
     try:
         caught, which = pytest(
-            copy, env, ["-m", "not slow", *([first] if first else []), *area_of(m["file"], areas)], timeout
+            copy, env, ["-m", "not slow and not form", *([first] if first else []), *area_of(m["file"], areas)], timeout
         )
         if not caught and m.get("slow"):
-            caught, which = pytest(copy, env, m["slow"], timeout)
+            caught, which = pytest(copy, env, ["-m", "not form", *m["slow"]], timeout)
     finally:
         target.write_text(original)
     verdict = "caught" if caught else "SURVIVED" if caught is not None else "not run (its tests skipped)"
@@ -136,7 +140,47 @@ def run_all(mutants: list, areas: dict, jobs: int, timeout: float, catchers: dic
             return m, verdict, seconds, which
 
         with ThreadPoolExecutor(jobs) as pool:
-            return list(pool.map(task, mutants))
+            rows = list(pool.map(task, mutants))
+        return confirm(rows, [copies.get() for _ in range(jobs)], timeout)
+
+
+def node_of(which: str) -> str:
+    """pytest's id of the failing test in its summary line ("FAILED <file>::<test>[<case>] - message")."""
+    return which.split(" - ")[0].removeprefix("FAILED ").removeprefix("ERROR ")
+
+
+def confirm(rows: list, copies: list, timeout: float) -> list:
+    """A catch counts only if the catching test passes without the mutation, in the same scratch copy: each
+    fast catcher runs once more, unmutated (a slow one is the suite's to prove). One that fails there caught
+    nothing: its mutations are reported as false catches."""
+    slow = {node_of(w) for m, v, _, w in rows if v == "caught" and node_of(w).split("::")[0] in str(m.get("slow"))}
+    nodes = sorted({node_of(w) for _, v, _, w in rows if v == "caught" and node_of(w).startswith("tests/")} - slow)
+    shards = [nodes[i :: len(copies)] for i in range(len(copies))]
+    print(f"confirming {len(nodes)} catching test(s) pass without any mutation", flush=True)
+
+    def failing(shard, copy_env):
+        copy, env = copy_env
+        return unmutated_failures(copy, env, shard, timeout) if shard else []
+
+    with ThreadPoolExecutor(len(copies)) as pool:
+        false = {n for found in pool.map(failing, shards, copies) for n in found}
+    for n in sorted(false):
+        print(f"FALSE CATCH: {n} fails without any mutation", flush=True)
+    return [(m, "false catch" if v == "caught" and node_of(w) in false else v, s, w) for m, v, s, w in rows]
+
+
+def unmutated_failures(copy: Path, env: dict, nodes: list, timeout: float) -> list:
+    """The nodes among `nodes` that fail (or cannot be collected) in the unmutated copy."""
+    cmd = [str(copy / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", f"--basetemp={copy}/.tmp", "-m", "not form"]
+    proc = subprocess.run([*cmd, *nodes], cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode == 4 and len(nodes) > 1:  # an id pytest cannot parse back: one at a time
+        return [n for n in nodes for bad in [unmutated_failures(copy, env, [n], timeout)] if bad]
+    if proc.returncode == 4:  # still unparsable: its test function, every case
+        return unmutated_failures(copy, env, [nodes[0].split("[")[0]], timeout) and nodes
+    failed = {
+        node_of(line) for line in (proc.stdout + proc.stderr).splitlines() if line.startswith(("FAILED ", "ERROR "))
+    }
+    return [n for n in nodes if n in failed or any(f.startswith(n + "[") for f in failed)]
 
 
 def main() -> int:
@@ -163,9 +207,8 @@ def main() -> int:
 
 def write_table(out: Path, rows: list, wall: float, jobs: int) -> None:
     """docs/mutants.md: one row per mutation; a run of some (--only) replaces their rows and keeps the rest."""
-    test = lambda which: which.split(" - ")[0].removeprefix("FAILED ").removeprefix("ERROR ")
     table = {
-        m["id"]: f"| {m['id']} | `{m['file']}` | {m['breaks']} | `{test(which)}` | {v} | {s:.0f} | "
+        m["id"]: f"| {m['id']} | `{m['file']}` | {m['breaks']} | `{node_of(which)}` | {v} | {s:.0f} | "
         f"{time.strftime('%Y-%m-%d')} |"
         for m, v, s, which in rows
     }

@@ -40,6 +40,7 @@ def too_long(root: Path) -> list[str]:
     return found
 
 
+@pytest.mark.form
 def test_no_module_over_250_lines_and_no_function_over_60():
     assert not too_long(REPO), "\n".join(too_long(REPO))
 
@@ -156,6 +157,7 @@ def test_spec_pca_size_is_acids_rave_s(config):
     assert int(gin_macros(config)["LATENT_SIZE"]) == rave_facts.PCA_COMPONENTS
 
 
+@pytest.mark.form
 def test_every_mutant_still_applies():
     """Each mutation's code is found exactly once in its file, an [area] covers the file, and the test
     modules named exist."""
@@ -174,6 +176,7 @@ def test_every_mutant_still_applies():
     assert not stale, "\n".join(stale)
 
 
+@pytest.mark.form
 def test_ruff_finds_nothing_and_the_code_is_formatted():
     check = subprocess.run([str(BIN / "ruff"), "check", "."], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout[-4000:]
@@ -211,6 +214,7 @@ def missing_citations(root: Path) -> list[str]:
     return found
 
 
+@pytest.mark.form
 def test_no_comment_cites_a_file_that_does_not_exist(tmp_path):
     assert not missing_citations(REPO), "\n".join(missing_citations(REPO))
     (tmp_path / "spec").mkdir()

@@ -126,11 +126,7 @@ def export(recipe: Recipe, choice: str = "last", final: Path | None = None) -> P
     staging = None
     try:
         ckpt, run_dir, held, newest = hold(recipe, holding, choice)
-        final = final or (
-            recipe.export_path
-            if newest
-            else recipe.export_path.with_name(names.trained(recipe.run_name, recipe.config, ckpt.step))
-        )
+        final = final or destination(recipe, ckpt.step, newest)
         staging = final.parent / f".staging-{recipe.name}-{os.getpid()}"
         name = final.name.removesuffix(names.TRAINED_SUFFIX)
         cmd = rave_cli.command("export", "--run", held, "--streaming", "--output", staging, "--name", name)
@@ -146,6 +142,26 @@ def export(recipe: Recipe, choice: str = "last", final: Path | None = None) -> P
         shutil.rmtree(holding, ignore_errors=True)
     print(f"exported {final}")
     return final
+
+
+def destination(recipe: Recipe, step: int, newest: bool) -> Path:
+    """exports/<run>_<config>.ts for the run's newest checkpoint; any other carries its step in the name."""
+    return (
+        recipe.export_path
+        if newest
+        else recipe.export_path.with_name(names.trained(recipe.run_name, recipe.config, step))
+    )
+
+
+def every_kth(found: list, every: int) -> list:
+    """Every `every`-th of the checkpoints (oldest first), from the first, and always the newest."""
+    return found[::every] + ([found[-1]] if (len(found) - 1) % every else [])
+
+
+def exported_before(final: Path, sha: str) -> bool:
+    """`final` and its manifest are there, and the manifest names the same checkpoint bytes."""
+    manifest = final.with_suffix(".json")
+    return final.is_file() and manifest.is_file() and json.loads(manifest.read_text()).get("checkpoint_sha256") == sha
 
 
 def check_loads(path) -> None:
@@ -174,19 +190,13 @@ def timeline_exports(recipe: Recipe, every: int = 1) -> list[dict]:
     found = checkpoints.listing(recipe.runs_dir)
     if not found:
         raise UserError(f"no checkpoint in {recipe.runs_dir}: run make train-{recipe.name} first")
-    chosen = found[::every] + ([found[-1]] if (len(found) - 1) % every else [])
+    chosen = every_kth(found, every)
     folder = recipe.export_path.parent / "timeline" / recipe.run_name
     records = []
     for c in chosen:
         final = folder / names.trained(recipe.run_name, recipe.config, c.step)
-        manifest = final.with_suffix(".json")
         try:
-            sha = sha256_of(c.path)
-            if not (
-                final.is_file()
-                and manifest.is_file()
-                and json.loads(manifest.read_text()).get("checkpoint_sha256") == sha
-            ):
+            if not exported_before(final, sha256_of(c.path)):
                 export(recipe, str(c.path), final)
         except (FileNotFoundError, UserError) as e:
             if c.path.exists():
