@@ -8,6 +8,9 @@ RTC   := .venv/bin/rave-to-chaos
 RTC_MAKE := $(RTC) --from-make
 # CPU runs with 2 OpenMP threads on a busy 2-core machine are 10-40x slower.
 export OMP_NUM_THREADS ?= 1
+# make expands `$` in the values given on its command line (ROOT='/a$5b' would reach a command as /ab):
+# every variable given there is handed on, to the commands' environment and to sub-makes, exactly as typed.
+$(foreach v,$(.VARIABLES),$(if $(filter command line,$(origin $(v))),$(eval override $(v) := $$(value $(v)))$(eval export $(v))))
 
 .PHONY: help setup test test-fast demo demo-data export-chaos bench-chaos ranges
 
@@ -66,15 +69,19 @@ export-all:  ## every trained and hand-written export into one folder; one line 
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
 
 # ---- audition: the nn~-faithful host --------------------------------------------------------
-.PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess bench-loader real-hosts realtime mutants
-validate:  ## check every export in exports/ against the nn~ contract (exit 1 on failure)
-	$(RTC) validate exports
+# The folder the export targets write and these targets read: EXPORTS (relative to ROOT, or absolute),
+# default <ROOT>/exports; reports go under ROOT. Read from the environment (as typed), never re-parsed by make.
+IN_EXPORTS = e="$${EXPORTS:-exports}"; case "$$e" in /*) ;; *) e="$${ROOT:-.}/$$e";; esac; r="$${ROOT:-.}/reports";
 
-bench:  ## RTF, latency, memory and worst-case block times (64-4096, 2000 blocks) of every export, safe buffer per method -> reports/bench.json
-	$(RTC) bench exports --worst-case --json reports/bench.json
+.PHONY: tensorboard validate bench bench-guard bench-train bench-gpu bench-preprocess bench-loader real-hosts realtime mutants gpu-kit gpu-evidence
+validate:  ## check every export in EXPORTS (default <ROOT>/exports) against the nn~ contract (exit 1 on failure)
+	@$(IN_EXPORTS) $(RTC) validate "$$e"
+
+bench:  ## RTF, latency, memory and worst-case block times (64-4096, 2000 blocks) of every export in EXPORTS, safe buffer per method -> <ROOT>/reports/bench.json
+	@$(IN_EXPORTS) $(RTC) bench "$$e" --worst-case --json "$$r/bench.json"
 
 bench-guard:  ## what the NaN guards cost: each trained export vs acids-rave's unguarded export of its run (ratio)
-	$(RTC) bench-guard exports
+	@$(IN_EXPORTS) $(RTC) bench-guard "$$e"
 
 bench-gpu:  ## per recipe on this GPU: s/step and data wait per phase, peak memory, batch table proposal -> reports/gpu.json
 	$(RTC) bench-gpu $(if $(DEVICE),--device $(DEVICE)) $(if $(CARD_GB),--card-gb $(CARD_GB))
@@ -86,7 +93,13 @@ bench-loader:  ## RAVE's own DataLoader vs the project's (workers kept, same bat
 	$(RTC) bench-loader
 
 bench-train:  ## s/step of each recipe on this device (both phases) + RTF of each export at buffer 2048
-	$(RTC) bench-train $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root $(ROOT))
+	$(RTC) bench-train $(if $(DEVICE),--device $(DEVICE)) $(if $(ROOT),--root "$$ROOT")
+
+gpu-kit:  ## for a GPU machine with its own torch and no registry: wheels for its Python 3.12, a static ffmpeg, the demo noise recordings as FLAC -> .gpu-kit/ (carry it)
+	$(PY) scripts/gpu_kit.py
+
+gpu-evidence:  ## a few GPU minutes -> a noise model through both RAVE phases, its timeline and the claims decided on it -> configs/measured/<card>-evidence/ (MINUTES=8, DRY=1, STAGE=train|measure; runs with python3 there)
+	$(if $(wildcard .venv/bin/python),$(PY),python3) scripts/gpu_evidence.py --minutes $(or $(MINUTES),8) $(if $(DRY),--dry-run) $(if $(STAGE),--stage $(STAGE)) $(if $(DEVICE),--device $(DEVICE))
 
 mutants:  ## the mutation gate: each mutation of tests/mutants.toml against its area's whole test modules, last catcher first -> docs/mutants.md (hours on 2 cores; --only in scripts/mutants.py)
 	$(PY) scripts/mutants.py
@@ -94,17 +107,17 @@ mutants:  ## the mutation gate: each mutation of tests/mutants.toml against its 
 real-hosts:  ## audition vs the real nn~ (Pd) and nn.ar (scsynth), built from NN_TILDE_SRC= / NN_AR_SRC=<archive or folder> (cached)
 	.venv/bin/pytest tests/test_real_hosts.py -v -rs
 
-realtime:  ## every export's forward in the real nn.ar in real time (JACK's dummy driver), late periods and blocks counted -> reports/realtime-<host>.json (NN_AR_SRC=; HOST=nn~ with NN_TILDE_SRC=: Pd; DURATION=60, BUFFERS="64 256 2048")
-	$(RTC) realtime exports --host $(or $(HOST),nn.ar) --seconds $(or $(DURATION),60) $(if $(BUFFERS),--buffers $(BUFFERS)) --json reports/realtime-$(or $(HOST),nn.ar).json
+realtime:  ## every export's forward in the real nn.ar in real time (JACK's dummy driver), late periods and blocks counted -> <ROOT>/reports/realtime-<host>.json (every export in EXPORTS) (NN_AR_SRC=; HOST=nn~ with NN_TILDE_SRC=: Pd; DURATION=60, BUFFERS="64 256 2048")
+	@$(IN_EXPORTS) $(RTC) realtime "$$e" --host $(or $(HOST),nn.ar) --seconds $(or $(DURATION),60) $(if $(BUFFERS),--buffers $(BUFFERS)) --json "$$r/realtime-$(or $(HOST),nn.ar).json"
 
 tensorboard:  ## serve RAVE's training logs of every run of every recipe under ROOT (default: here; ROOT=demo for make demo's)
-	@echo "TensorBoard: http://localhost:$(or $(PORT),6006)/  (logs: $(or $(ROOT),.)/runs; Ctrl-C stops it)"
-	$(PY) -m tensorboard.main --logdir "$(or $(ROOT),.)/runs" --host localhost --port $(or $(PORT),6006)
+	@echo "TensorBoard: http://localhost:$(or $(PORT),6006)/  (logs: $${ROOT:-.}/runs; Ctrl-C stops it)"
+	$(PY) -m tensorboard.main --logdir "$${ROOT:-.}/runs" --host localhost --port $(or $(PORT),6006)
 
 # ---- comparison ------------------------------------------------------------------------------
 .PHONY: compare
-compare:  ## render every export through one input set -> reports/compare/index.html + metrics.json
-	$(RTC) compare exports --out reports/compare
+compare:  ## render every export in EXPORTS through one input set -> <ROOT>/reports/compare/index.html + metrics.json
+	@$(IN_EXPORTS) $(RTC) compare "$$e" --out "$$r/compare"
 
 # ---- GPU clusters (Slurm): one GPU per job; see scripts/slurm/*.sbatch and the README -------------
 SBATCH      ?= sbatch

@@ -102,3 +102,27 @@ def test_rave_s_process_holds_the_run_after_its_wrapper_is_killed(tmp_path):
     else:
         pytest.fail("the run stayed locked after RAVE's stand-in exited")
     assert "stopping" in log.read_text(), "the wrapper's death reached it as SIGTERM"
+
+
+def test_the_nan_guards_keep_bad_samples_out_of_rave_s_caches_and_out_of_the_host():
+    """The functions nan_guard compiles into trained exports, around stand-ins for acids-rave's methods that
+    record what reaches them (tests/test_rave_training.py checks the guards inside a real export)."""
+    import torch
+
+    from rave_pipeline.inside_rave.nan_guard import guarded_decode, guarded_encode
+
+    class Unguarded:
+        def encode_unguarded(self, x):
+            self.reached = x
+            return x
+
+        def decode_unguarded(self, z, from_forward):
+            self.reached = z
+            return torch.full_like(z, float("nan"))  # a decoder whose output went bad
+
+    bad = torch.tensor([[[0.5, float("nan"), float("inf"), -float("inf")]]])
+    model = Unguarded()
+    assert torch.equal(guarded_encode(model, bad), torch.tensor([[[0.5, 0.0, 0.0, 0.0]]]))
+    assert torch.equal(model.reached, torch.tensor([[[0.5, 0.0, 0.0, 0.0]]]))
+    out = guarded_decode(model, bad)
+    assert torch.equal(model.reached, torch.tensor([[[0.5, 0.0, 0.0, 0.0]]])) and torch.equal(out, torch.zeros(1, 1, 4))

@@ -4,6 +4,8 @@ against a recording stand-in for sbatch (the real Slurm runs in test_slurm.py)."
 import json
 import subprocess
 
+import pytest
+
 from helpers.cli import REPO, run_cli
 
 
@@ -121,9 +123,10 @@ def test_a_refused_submission_is_one_sentence(tmp_path):
 
 def test_cluster_targets_take_root_and_exports_like_every_export_target(tmp_path):
     """make cluster-train-* and cluster-export-all hand ROOT and EXPORTS to the jobs, as the local targets
-    use them: the trained and hand-written exports land in the same folder."""
+    use them: the trained and hand-written exports land in the same folder. A `$` reaches them as typed
+    (make would expand `$5` to nothing and `$(HOME)` to a home folder)."""
     sbatch, calls = recording_sbatch(tmp_path)
-    root, out = tmp_path / "my root", tmp_path / "shared exports"
+    root, out = tmp_path / "my $5 root", tmp_path / "shared $(HOME) exports$$"
     for target in ("cluster-train-noise", "cluster-export-all"):
         r = subprocess.run(
             [
@@ -189,3 +192,24 @@ def test_the_training_job_asks_slurm_for_the_signal_it_requeues_on_ten_minutes_a
     sig, lead = re.search(r"^#SBATCH --signal=B:(\w+)@(\d+)$", text, re.M).groups()
     assert int(lead) == 600 and re.search(rf"^trap requeue {sig}$", text, re.M), (sig, lead)
     assert "scontrol requeue" in text.split("requeue() {")[1].split("}")[0]
+
+
+@pytest.mark.parametrize("exports", ["my $5 exports", "ABSOLUTE"])
+def test_the_targets_that_read_exports_take_exports_and_root_like_the_targets_that_write_them(tmp_path, exports):
+    """make validate (as bench, bench-guard, realtime and compare) reads EXPORTS under ROOT, or EXPORTS
+    itself when absolute, exactly as typed; the default is <ROOT>/exports."""
+    from chaos_models.export import build, export
+
+    root = tmp_path / "the $(HOME) root"
+    folder = tmp_path / "elsewhere" if exports == "ABSOLUTE" else root / exports
+    export(build("model_synth", seed=0), folder / "mine.ts")
+    given = str(folder) if exports == "ABSOLUTE" else exports
+    r = subprocess.run(
+        ["make", "-s", "--no-print-directory", "validate", f"ROOT={root}", f"EXPORTS={given}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0 and "mine.ts" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "chaos_effect" not in r.stdout, "the checkout's own exports/ are not read"

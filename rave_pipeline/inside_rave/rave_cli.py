@@ -34,9 +34,10 @@ def last_lines(proc, n: int = 5) -> str:
 
 def main() -> None:
     sys.path[:] = [p for p in sys.path if p not in ("", ".", REPO)]
-    from rave_pipeline.inside_rave import sox_compat
+    from rave_pipeline.inside_rave import scipy_compat, sox_compat
 
     sox_compat.install()
+    scipy_compat.install()  # before rave is imported: rave/pqmf.py binds the names at import
     if sys.argv[1:2] == ["train"]:
         from rave_pipeline.inside_rave import graceful, loader
 
