@@ -59,7 +59,7 @@ $(RECIPES:%=train-%): train-%: preprocess-%  ## train-noise / train-voice: train
 $(RECIPES:%=export-%): export-%:  ## export-noise / export-voice: newest checkpoint -> exports/<recipe>_<config>_streaming.ts (CKPT=<step|best|last|path>: that one, _step<N> in the name)
 	$(RTC_MAKE) export $*
 
-$(RECIPES:%=timeline-%): timeline-%:  ## timeline-noise / timeline-voice: every kept checkpoint exported, heard and measured -> <ROOT>/reports/timeline-<run>/ (EVERY=k, INPUTS="a.wav b.wav")
+$(RECIPES:%=timeline-%): timeline-%:  ## timeline-noise / timeline-voice: every kept checkpoint exported, heard and measured -> <ROOT>/reports/timeline-<run>/ (EVERY=k, INPUTS='"my take.wav" b.flac')
 	$(RTC_MAKE) timeline $*
 
 export-all:  ## every trained and hand-written export into one folder; one line per recipe it could not export

@@ -14,10 +14,11 @@ GAP_S = 0.25
 IR_PREROLL = 64  # samples kept before the click in the impulse response (its time zero in the figure)
 
 
-def recordings(paths: list[Path], seconds: float = 4.0, sr: int = SR) -> dict[str, np.ndarray]:
-    """A middle excerpt of each file (mono, at the host rate)."""
+def recordings(paths: list[Path], seconds: float = 4.0, sr: int = SR, names: list[str] | None = None) -> dict:
+    """A middle excerpt of each file (mono, at the host rate), under its name (default: <its folder's
+    parent>/<its stem>)."""
     out = {}
-    for p in paths:
+    for i, p in enumerate(paths):
         try:
             x = decode_audio(p, sr, 1)[0]
         except Exception as e:  # a bad input file must not stop the report
@@ -27,7 +28,7 @@ def recordings(paths: list[Path], seconds: float = 4.0, sr: int = SR) -> dict[st
         start = max((len(x) - n) // 2, 0)
         seg = np.nan_to_num(x[start : start + n])
         if len(seg) >= sr // 2:
-            out[f"{p.parent.parent.name}/{p.stem}"] = seg
+            out[names[i] if names else f"{p.parent.parent.name}/{p.stem}"] = seg
     return out
 
 

@@ -103,11 +103,19 @@ def measure(recipe, args, mine: list, out: Path) -> tuple[dict, float, float, in
 
 
 def inputs_of(recipe, mine: list) -> dict:
-    """What every checkpoint plays: the demo recordings, compare's synthetic probes and the user's INPUTS."""
+    """What every checkpoint plays: the first, a middle and the last recording of the run's raw folder
+    (subfolders too, named by their path there), compare's synthetic probes and the user's INPUTS."""
     from compare import probes
+    from rave_pipeline.data.recordings import raw_files
 
-    recordings = probes.default_recordings(recipe.root) or probes.default_recordings(Path.cwd())
-    return {**probes.recordings(recordings), **probes.synthetic(), **probes.recordings(mine)}
+    try:
+        files = raw_files(recipe.raw_dir)
+    except UserError as e:
+        warn(f"none of the run's recordings on the timeline: {e}")
+        files = []
+    picks = list(dict.fromkeys(files[i] for i in (0, len(files) // 2, -1))) if files else []
+    names = [f"{recipe.name}/{p.relative_to(recipe.raw_dir).with_suffix('')}" for p in picks]
+    return {**probes.recordings(picks, names=names), **probes.synthetic(), **probes.recordings(mine)}
 
 
 def title_of(recipe) -> dict:

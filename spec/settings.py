@@ -16,12 +16,18 @@ COUNT_MAX = 2**31 - 1  # what RAVE's and Lightning's integer settings hold
 @dataclasses.dataclass(frozen=True)
 class Setting:
     var: str  # the make / environment variable
-    kind: str  # "count" (whole number >= minimum), "number", "text", "path", "list" (repeatable), "switch"
+    # "count" (whole number >= minimum), "number", "text", "path", "list" (repeatable; make: one per word),
+    # "paths" (repeatable file names; make: words split as a shell would, so "my take.wav" is one), "switch"
+    kind: str
     scope: str
     help: str
     default: str = ""  # what an unset variable means ("" where the help says it)
     minimum: int = 1
     rave: str | None = None  # rave train's flag for the value, when it is passed on as it is
+
+    @property
+    def repeatable(self) -> bool:
+        return self.kind in ("list", "paths")
 
     @property
     def dest(self) -> str:
@@ -77,9 +83,10 @@ OPTIONS = [
     Setting("EVERY", "count", TIMELINE, "timeline: every k-th kept checkpoint (the newest always)", "1"),
     Setting(
         "INPUTS",
-        "list",
+        "paths",
         TIMELINE,
-        "timeline: your audio files, rendered beside compare's input set (make: one per word)",
+        "timeline: your audio files, rendered beside compare's input set (make: quote a name with spaces, "
+        "INPUTS='\"my take.wav\" other.flac')",
     ),
 ]
 

@@ -153,7 +153,8 @@ def test_cluster_targets_take_root_and_exports_like_every_export_target(tmp_path
 
 def test_the_timeline_is_one_cpu_job_with_the_same_settings(tmp_path):
     """make cluster-timeline-<recipe>: one job running the timeline on the run ROOT names, after the jobs
-    AFTER names (or now, beside a training still running), with EVERY and INPUTS as typed."""
+    AFTER names (or now, beside a training still running), with EVERY and INPUTS as typed (quotes keep a
+    name with spaces whole, as in a shell; an unclosed quote is one sentence)."""
     sbatch, calls = recording_sbatch(tmp_path)
     root = tmp_path / "my root"
     for after in ("AFTER=12", "AFTER="):
@@ -165,7 +166,7 @@ def test_the_timeline_is_one_cpu_job_with_the_same_settings(tmp_path):
                 "cluster-timeline-noise",
                 f"ROOT={root}",
                 "EVERY=3",
-                "INPUTS=take one.wav",
+                """INPUTS="take one.wav" 'it''s ü $5.flac' plain.wav""",
                 f"SBATCH={sbatch}",
                 after,
             ],
@@ -177,10 +178,20 @@ def test_the_timeline_is_one_cpu_job_with_the_same_settings(tmp_path):
         assert r.returncode == 0, r.stdout + r.stderr
     later, now = calls()
     script = str(REPO / "scripts/slurm/timeline.sbatch")
-    args = [script, "noise", "--root", str(root), "--every", "3", "--inputs", "take", "--inputs", "one.wav"]
+    mine = ["--inputs", "take one.wav", "--inputs", "its ü $5.flac", "--inputs", "plain.wav"]
+    args = [script, "noise", "--root", str(root), "--every", "3", *mine]
     assert later == ["--parsable", "--dependency=afterok:12", *args] and now == ["--parsable", *args]
     r = subprocess.run(["bash", script], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "usage: timeline.sbatch RECIPE" in r.stderr
+    r = subprocess.run(
+        ["make", "-s", "--no-print-directory", "cluster-timeline-noise", f"ROOT={root}", 'INPUTS="take one.wav']
+        + [f"SBATCH={sbatch}"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "INPUTS='\"take one.wav': No closing quotation; quote each name" in r.stderr, r.stderr
 
 
 def test_the_training_job_asks_slurm_for_the_signal_it_requeues_on_ten_minutes_ahead():

@@ -125,9 +125,15 @@ def test_the_timeline_heading_names_the_run_s_phase_boundary_and_its_inputs_incl
     recipe = lay_out_run(tmp_path, [10])
     title = title_of(recipe)
     assert title["phase_1_duration"] == 25 and title["run"] == recipe.run_name and title["config"] == "v2_small"
+    tone = 0.1 * np.sin(np.arange(probes.SR) / 10)[None].astype(np.float32)
     mine = tmp_path / "my take.wav"
-    write_wav(mine, 0.1 * np.sin(np.arange(probes.SR) / 10)[None].astype(np.float32), probes.SR)
+    write_wav(mine, tone, probes.SR)
+    assert set(inputs_of(recipe, [])) == set(probes.synthetic()), "no raw folder: the probes alone"
+    for name in ("a.wav", "sub/b take.flac", "sub/deeper/c.wav", "sub/deeper/d.wav"):
+        (recipe.raw_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        write_wav(recipe.raw_dir / name, tone, probes.SR)
     without, with_mine = inputs_of(recipe, []), inputs_of(recipe, [mine])
+    assert set(without) - set(probes.synthetic()) == {"noise/a", "noise/sub/deeper/c", "noise/sub/deeper/d"}
     assert set(with_mine) - set(without) == {next(iter(probes.recordings([mine])))}
 
 

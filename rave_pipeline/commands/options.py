@@ -9,6 +9,7 @@ is checked by `check` once, with one sentence naming the variable.
 """
 
 import argparse
+import shlex
 from pathlib import Path
 
 from safeio import UserError
@@ -65,7 +66,7 @@ def add_to(parser: argparse.ArgumentParser, scopes=(DATA, TRAIN, EXPORT), hidden
         shown = o.help if o.scope in scopes else argparse.SUPPRESS
         if o.kind == "switch":
             parser.add_argument(o.flag, action="store_true", help=shown)
-        elif o.kind == "list":
+        elif o.repeatable:
             parser.add_argument(o.flag, action="append", default=[], help=shown)
         else:
             parser.add_argument(o.flag, type=argparse_type(o), default=None, help=shown)
@@ -82,6 +83,14 @@ def argparse_type(option: Setting):
     return convert
 
 
+def shell_words(o: Setting, text: str) -> list[str]:
+    """File names as a shell splits them: quotes keep a name with spaces whole."""
+    try:
+        return shlex.split(text)
+    except ValueError as e:
+        raise UserError(f"{o.var}={text!r}: {e}; quote each name with spaces once ({o.var}='\"my take.wav\" b.wav')")
+
+
 def from_environment(args: argparse.Namespace, environ=None) -> None:
     """--from-make: each table variable set (non-empty) in the environment, where no flag gave it."""
     environ = environment() if environ is None else environ
@@ -90,11 +99,11 @@ def from_environment(args: argparse.Namespace, environ=None) -> None:
         if not text.strip() or not hasattr(args, o.dest):
             continue
         current = getattr(args, o.dest)
-        if o.kind == "list" and not current:
-            setattr(args, o.dest, text.split())
+        if o.repeatable and not current:
+            setattr(args, o.dest, shell_words(o, text) if o.kind == "paths" else text.split())
         elif o.kind == "switch" and not current:
             setattr(args, o.dest, parse(o, text))
-        elif o.kind not in ("list", "switch") and current is None:
+        elif not o.repeatable and o.kind != "switch" and current is None:
             setattr(args, o.dest, parse(o, text))
 
 
@@ -107,7 +116,7 @@ def argv(args: argparse.Namespace, scopes=(DATA, TRAIN, EXPORT)) -> list[str]:
             continue
         if o.kind == "switch":
             out.append(o.flag)
-        elif o.kind == "list":
+        elif o.repeatable:
             for item in value:
                 out += [o.flag, item]
         else:
@@ -121,7 +130,7 @@ def rave_flags(values: dict) -> list[str]:
     for o in OPTIONS:
         if o.rave is None or o.var not in values:
             continue
-        items = values[o.var] if o.kind == "list" else [values[o.var]]
+        items = values[o.var] if o.repeatable else [values[o.var]]
         for item in items:
             out += [o.rave, str(item)]
     return out
