@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -18,6 +19,7 @@ import torch
 from helpers.audio import noise_set
 from helpers.cli import REPO
 from rave_pipeline.commands import runs
+from rave_pipeline.data import disk
 from spec import names
 
 pytestmark = pytest.mark.slow
@@ -98,6 +100,9 @@ def export_and_play(root, recipe, opts, config):
     ts = root / "exports" / names.trained(recipe, config)
     assert ts.exists() and ts.with_suffix(".json").exists()
     assert not [p for p in ts.parent.iterdir() if p.name.startswith(".")], "no partial files left"
+    # the disk-full sentence's estimate of an export (rave_pipeline/data/disk.py) is within 2x of the real one
+    ckpt = json.loads(ts.with_suffix(".json").read_text())["checkpoint"]
+    assert 0.5 < disk.export_bytes(Path(ckpt)) / ts.stat().st_size < 2, (disk.export_bytes(Path(ckpt)), ts.stat())
     model = torch.jit.load(str(ts))
     assert {"encode", "decode", "forward"} <= set(model.get_methods())
     torch.manual_seed(0)  # v2 models carry a noise generator

@@ -258,3 +258,32 @@ def test_fresh_0_keeps_the_run_and_every_0_is_one_sentence(text, fresh):
     assert (args.fresh, args.every) == (fresh, 3)
     with pytest.raises(UserError, match="EVERY"):
         options.from_environment(argparse.Namespace(every=None), {"EVERY": "0"})
+
+
+def test_an_export_s_size_is_estimated_from_the_generator_s_weights_alone(tmp_path):
+    """1.4 bytes of export per byte of encoder/decoder/pqmf weights; the discriminator's never travel."""
+    from rave_pipeline.data import disk
+
+    state = {"encoder.w": torch.zeros(1000, 250), "decoder.w": torch.zeros(500, 500), "pqmf.h": torch.zeros(100)}
+    state["discriminator.w"] = torch.zeros(3000, 1000)
+    torch.save({"state_dict": state, "global_step": 1}, tmp_path / "a.ckpt")
+    assert disk.export_bytes(tmp_path / "a.ckpt") == pytest.approx(1.4 * 4 * (250_000 + 250_000 + 100))
+    (tmp_path / "b.ckpt").write_bytes(b"x" * 2800)  # unreadable: a checkpoint is ~2.8x its export
+    assert disk.export_bytes(tmp_path / "b.ckpt") == pytest.approx(1000)
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_a_killed_rave_export_is_reported_as_killed_by_its_signal(tmp_path, sig):
+    import sys
+
+    from rave_pipeline.commands.export import run_rave_export
+
+    recipe = recipes.load("noise", root=tmp_path)
+    suicide = [sys.executable, "-c", f"import os, signal; os.kill(os.getpid(), signal.{sig})"]
+    staging = tmp_path / "exports/.staging-noise-1"
+    with pytest.raises(UserError) as e:
+        run_rave_export(recipe, suicide, staging / "noise.ts", tmp_path / "held.ckpt", tmp_path / "run")
+    number = {"SIGKILL": 9, "SIGTERM": 15}[sig]
+    assert str(e.value).startswith(f"rave export was killed ({sig}, signal {number})")
+    assert str(e.value).endswith("nothing was published: run make export-noise again")
+    assert ("out-of-memory killer" in str(e.value)) == (sig == "SIGKILL")

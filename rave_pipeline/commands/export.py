@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import signal
 import subprocess
 import time
 from pathlib import Path
@@ -82,10 +83,17 @@ def run_rave_export(recipe: Recipe, cmd: list, produced: Path, held: Path, run_d
         raise UserError(
             f"rave export did not finish within 30 min for {recipe.runs_dir}; run make export-{recipe.name} again"
         )
+    if proc.returncode < 0:
+        name = signal.Signals(-proc.returncode).name
+        oom = " (SIGKILL with nothing else said: often the out-of-memory killer)" if name == "SIGKILL" else ""
+        raise UserError(
+            f"rave export was killed ({name}, signal {-proc.returncode}){oom} while exporting {run_dir}; "
+            f"nothing was published: run make export-{recipe.name} again"
+        )
     if proc.returncode != 0 or not produced.exists():
         exports = produced.parent.parent  # the staging folder lives in the exports folder
         if disk.output_says_full(proc.stdout + proc.stderr, exports):
-            need = 2 * held.stat().st_size
+            need = disk.export_bytes(held)
             raise UserError(
                 f"the disk holding {exports} is full: exporting {recipe.name} needs about "
                 f"{disk.megabytes(need)} there and it has {disk.megabytes(disk.free_bytes(exports))}; "
