@@ -71,14 +71,14 @@ def export_all(args) -> None:
 
 
 def tidy(args) -> None:
-    """Before any command: EXPORTS must be a folder, and what a killed export left there goes."""
-    from rave_pipeline.commands import recipes
-    from rave_pipeline.commands.export import remove_stale
+    """Before any command: EXPORTS must be a folder, and what a killed export, training or timeline left
+    under ROOT goes (rave_pipeline.commands.runs.tidy)."""
+    from rave_pipeline.commands import recipes, runs
 
     out = recipes.exports_dir(args.root, args.exports)
     if out.exists() and not out.is_dir():
         raise UserError(f"EXPORTS={out} is a file, not a folder: name a folder (it is created if missing)")
-    remove_stale(out, ".staging-*")
+    runs.tidy(Path(args.root or recipes.REPO).resolve(), out)
 
 
 SCOPES = (options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE)

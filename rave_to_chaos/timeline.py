@@ -66,6 +66,7 @@ def main(argv=None):
     recipe = recipes.load(
         args.recipe, root=args.root, n_signal=args.n_signal, raw=args.raw, exports=args.exports, tag=args.tag
     )
+    runs.tidy(recipe.root, recipe.export_path.parent)
     mine = [Path(p) for p in args.inputs]
     for p in mine:
         if not p.is_file():

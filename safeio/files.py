@@ -5,6 +5,8 @@ import datetime
 import hashlib
 import json
 import os
+import re
+import shutil
 from pathlib import Path
 
 from safeio.environment import env
@@ -60,3 +62,24 @@ def cache_dir(part: str) -> Path:
     """Where work worth keeping between runs lives, outside any checkout: ~/.cache/rave-to-chaos/<part>
     (or $RAVE_TO_CHAOS_CACHE/<part>)."""
     return Path(env("RAVE_TO_CHAOS_CACHE") or Path.home() / ".cache" / "rave-to-chaos") / part
+
+
+# What a killed writer leaves: atomic_path's `.<name>.partial-<pid>`, an export's `.staging-<recipe>-<pid>`
+# (in the exports folder) and `.export-<run>-<pid>` (the checkpoint it held, beside the runs).
+LEFTOVER = re.compile(r"^\.(?:.+\.partial|staging-.+|export-.+)-(\d+)$")
+
+
+def remove_leftovers(folder: Path, deep: bool = True) -> list[Path]:
+    """Remove under `folder` (or only in it) what a writer whose process is gone left; -> what went.
+    A process still running keeps its own (a reused pid keeps a leftover a while: the safe side)."""
+    if not folder.is_dir():
+        return []
+    found = sorted(p for p in (folder.rglob(".*") if deep else folder.glob(".*")) if LEFTOVER.match(p.name))
+    gone: list[Path] = []
+    for p in found:
+        pid = LEFTOVER.match(p.name).group(1)
+        if Path(f"/proc/{pid}").exists() or any(g in p.parents for g in gone):
+            continue
+        shutil.rmtree(p, ignore_errors=True) if p.is_dir() and not p.is_symlink() else p.unlink(missing_ok=True)
+        gone.append(p)
+    return gone

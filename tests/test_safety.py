@@ -126,3 +126,49 @@ def test_the_nan_guards_keep_bad_samples_out_of_rave_s_caches_and_out_of_the_hos
     assert torch.equal(model.reached, torch.tensor([[[0.5, 0.0, 0.0, 0.0]]]))
     out = guarded_decode(model, bad)
     assert torch.equal(model.reached, torch.tensor([[[0.5, 0.0, 0.0, 0.0]]])) and torch.equal(out, torch.zeros(1, 1, 4))
+
+
+# Where a writer can die, as the code names its working files: (folder under ROOT, what the killed process made)
+KILLED_AT = {
+    "publishing an export": ("exports", "atomic"),  # .noise_v2_small_streaming.ts.partial-<pid>
+    "rave export writing": ("exports", "staging"),  # .staging-noise-<pid>/
+    "a timeline's export": ("exports/timeline/noise", "staging"),
+    "a timeline's report": ("reports/timeline-noise", "atomic"),  # .metrics.json.partial-<pid>
+    "holding a checkpoint": ("runs", "holding"),  # .export-noise-<pid>/ beside the runs
+}
+DIES = """
+import os, signal, sys
+from pathlib import Path
+from safeio.files import atomic_path
+folder, kind = Path(sys.argv[1]), sys.argv[2]
+folder.mkdir(parents=True, exist_ok=True)
+if kind == "atomic":
+    with atomic_path(folder / "model.ts") as tmp:
+        tmp.write_bytes(b"half" * 1000)
+        os.kill(os.getpid(), signal.SIGKILL)
+name = {"staging": ".staging-noise-", "holding": ".export-noise-"}[kind] + str(os.getpid())
+(folder / name).mkdir()
+(folder / name / "noise.ts").write_bytes(b"half" * 1000)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_what_a_kill_9_leaves_anywhere_under_root_goes_at_the_next_command_with_one_line(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "root"
+    for folder, kind in KILLED_AT.values():
+        r = subprocess.run([sys.executable, "-c", DIES, str(root / folder), kind], capture_output=True, timeout=60)
+        assert r.returncode == -9, r.stderr
+    left = sorted(p.relative_to(root) for p in root.rglob(".*"))
+    assert len(left) == len(KILLED_AT), left
+    alive = root / "exports" / f".staging-voice-{os.getpid()}"  # a running export's: kept
+    alive.mkdir()
+    r = run_cli(
+        "-m", "rave_pipeline", "preprocess", "noise", "--root", str(root)
+    )  # any command (this one then fails: no recordings)
+    assert "removed what a killed export, training or timeline left: " in r.stdout, r.stdout + r.stderr
+    assert [p for p in root.rglob(".*") if p.name != ".lock"] == [alive] and "and 2 more" in r.stdout
+    assert (root / "exports/timeline/noise").is_dir() and not list((root / "reports/timeline-noise").iterdir())

@@ -114,3 +114,16 @@ def archive(runs_dir: Path) -> Path | None:
     dest = runs_dir.with_name(f"{runs_dir.name}.archived-{datetime.datetime.now():%Y%m%d-%H%M%S}")
     os.replace(runs_dir, dest)
     return dest
+
+
+def tidy(root: Path, exports: Path) -> None:
+    """What killed processes left under ROOT goes before a command starts, with one line saying so: half-
+    written files and staging folders in the exports (trained, hand-written, the timeline's) and the
+    reports, and the checkpoints an export held beside the runs."""
+    from safeio.files import remove_leftovers
+
+    gone = remove_leftovers(exports) + remove_leftovers(root / "reports") + remove_leftovers(root / "runs", deep=False)
+    if gone:
+        names = ", ".join(str(p.relative_to(root) if p.is_relative_to(root) else p) for p in gone[:3])
+        more = f" and {len(gone) - 3} more" if len(gone) > 3 else ""
+        print(f"removed what a killed export, training or timeline left: {names}{more}")
