@@ -438,6 +438,23 @@ def test_a_full_disk_is_one_sentence_and_leaves_nothing_half_written(tmp_path, s
     assert left == [".lock"], f"nothing half-written is kept: {left}"
 
 
+@pytest.mark.slow
+def test_training_on_a_disk_too_small_for_a_checkpoint_says_the_checkpoint_size_and_the_space_needed(
+    tmp_path, small_disk
+):
+    """The database fits, the first checkpoint (v2_small: 175 MB in phase 2, measured) does not: one sentence
+    with the size of a checkpoint and 3x it as the space needed (best, last and a timeline save)."""
+    raw = noise_set(tmp_path / "raw", 70, files=2)
+    root = small_disk(60)
+    opts = ["--root", root, "--raw", raw, "--n-signal", "65536"]
+    assert pipe("preprocess", "noise", *opts).returncode == 0
+    r = pipe("train", "noise", *opts, "--device", "cpu", "--max-steps", "4", "--val-every", "2")
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert f"the disk holding {root}/runs/noise is full (" in r.stderr, r.stderr[-3000:]
+    assert "training writes checkpoints of 175 MB and needs about 525 MB free there" in r.stderr, r.stderr[-3000:]
+    assert "run make train-noise again to resume from the start (step 0)" in r.stderr
+
+
 def test_a_checkpoint_cut_short_is_deleted_not_kept_holding_the_disk(tmp_path, capsys):
     import time
 

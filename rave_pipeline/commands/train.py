@@ -176,11 +176,12 @@ def outcome(recipe: Recipe, code: int, tail: str, sig: int | None, log: Path) ->
         )
     if code != 0 and disk.output_says_full(tail, recipe.runs_dir):
         free = disk.megabytes(disk.free_bytes(recipe.runs_dir))
+        # a checkpoint's size: the newest one's, else the config's measured one (the adversarial phase's is larger)
+        size = newest.stat().st_size if newest else (recipe.facts.checkpoint_mb[1] * 1e6 if recipe.facts else 0)
         need = (
-            f"checkpoints of {disk.megabytes(newest.stat().st_size)} and needs about "
-            f"{disk.megabytes(3 * newest.stat().st_size)} free"
-            if newest
-            else "its first checkpoints"
+            f"checkpoints of {disk.megabytes(size)} and needs about {disk.megabytes(3 * size)} free"
+            if size
+            else "checkpoints"
         )
         raise UserError(
             f"the disk holding {recipe.runs_dir} is full ({free} free): training writes {need} there; "
