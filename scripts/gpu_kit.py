@@ -19,20 +19,8 @@ from pathlib import Path
 from safeio import UserError, cli_main, require_tool
 
 REPO = Path(__file__).resolve().parents[1]
-# what a GPU machine with torch lacks, at this venv's versions (acids-rave's own pins included)
-CARRIED = [
-    "acids-rave",
-    "pytorch-lightning",
-    "cached-conv",
-    "nn-tilde",
-    "gin-config",
-    "udls",
-    "lmdb",
-    "soundfile",
-    "librosa",
-]
-SDIST_ONLY = ["GPUtil"]
-FFMPEG = "imageio-ffmpeg==0.5.1"  # 27 MB; later ones carry a 68 MB binary
+from rave_pipeline.benchmarks.evidence import CARRIED, FFMPEG, SDIST_ONLY  # noqa: E402  (one list, two users)
+
 PLATFORMS = ["manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64", "manylinux2010_x86_64"]
 LIMIT_MB = 60  # a device call carries 64 MiB with the checkout
 

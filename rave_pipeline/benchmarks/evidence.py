@@ -11,6 +11,20 @@ from spec import names
 from spec.instruments import ESSAY_EXPORTS
 
 MAX_BYTES = 3_000_000
+# what a GPU machine with its own torch lacks (make gpu-kit carries them at this venv's versions)
+CARRIED = [
+    "acids-rave",
+    "pytorch-lightning",
+    "cached-conv",
+    "nn-tilde",
+    "gin-config",
+    "udls",
+    "lmdb",
+    "soundfile",
+    "librosa",
+]
+SDIST_ONLY = ["GPUtil"]  # built into a wheel by make gpu-kit
+FFMPEG = "imageio-ffmpeg==0.5.1"  # its static ffmpeg 4.2.2 with the MP3 encoder, 27 MB; later ones carry a 68 MB binary
 TRAINED = "evidence-train.json"  # in the work folder: the plan and the training's wall times
 
 
@@ -30,6 +44,7 @@ def dry_run(args, kit: Path) -> int:
     print(f"  6. compare (the trained export, the essay's, {args.seeds} ChaosEffect seeds), {args.jobs} processes")
     print("  7. write the evidence folder (configs/measured/<card>-evidence, under 3 MB)")
     print(f"kit {kit}: {len(wheels)} wheels, {len(data)} recordings, {size / 1e6:.1f} MB (make gpu-kit gathers it)")
+    print(f"  needs wheels of: {', '.join(CARRIED + SDIST_ONLY)}, {FFMPEG}")
     for w in wheels:
         print(f"  {w}")
     return 0
