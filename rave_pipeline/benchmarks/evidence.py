@@ -21,7 +21,14 @@ CARRIED = [
     "udls",
     "lmdb",
     "soundfile",
+    "cffi",  # soundfile's binding (the image has none)
+    "pycparser",
     "librosa",
+    "audioread",  # librosa's, missing from the image
+    "decorator",
+    "soxr",
+    "pooch",
+    "platformdirs",
 ]
 SDIST_ONLY = ["GPUtil"]  # built into a wheel by make gpu-kit
 FFMPEG = "imageio-ffmpeg==0.5.1"  # its static ffmpeg 4.2.2 with the MP3 encoder, 27 MB; later ones carry a 68 MB binary
