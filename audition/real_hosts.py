@@ -47,12 +47,42 @@ def missing_tools(*tools: str) -> list[str]:
     return [TOOLS[t] for t in tools if shutil.which(t) is None]
 
 
-def built(setting: str, name: str, product: str, tools: tuple, header: str) -> tuple[Path | None, str]:
-    """Build a real host's plugin from the source named by the environment variable `setting`, once
-    per source and torch version. -> (folder holding it, "") or (None, why it cannot be had here)."""
+# Where Pd and SuperCollider look for extensions themselves, the user's folders before the system's.
+PD_EXTERNALS = ("~/Documents/Pd/externals", "~/pd-externals", "/usr/local/lib/pd-externals", "/usr/lib/pd/extra")
+SC_EXTENSIONS = (
+    "~/.local/share/SuperCollider/Extensions",
+    "/usr/local/share/SuperCollider/Extensions",
+    "/usr/share/SuperCollider/Extensions",
+)
+
+
+def installed(roots: tuple, product: str) -> Path | None:
+    """The folder F (a root, or up to two folders down) with F/product installed, first root first."""
+    for root in map(lambda r: Path(r).expanduser(), roots):
+        if not root.is_dir():
+            continue
+        for folder in [root, *sorted(p for p in root.glob("*") if p.is_dir())]:
+            for f in [folder, *sorted(p for p in folder.glob("*") if p.is_dir())] if folder != root else [root]:
+                if (f / product).is_file():
+                    return f
+    return None
+
+
+def built(setting: str, name: str, product: str, tools: tuple, header: str, roots: tuple) -> tuple[Path | None, str]:
+    """The real host's plugin: built from the source `setting` names (when it is set: asked for), once per
+    source and torch version; else the one installed where the host looks for extensions; else none.
+    -> (folder holding it, how it was chosen) or (None, why it cannot be had here)."""
     src = env(setting)
     if not src:
-        return None, f"{setting} is not set (a {name} source archive or folder; .ci/run sets it)"
+        found = installed(roots, product)
+        if found is not None:
+            return found, f"installed: {found / product} ({setting} not set)"
+        where = ", ".join(roots)
+        return (
+            None,
+            f"{setting} is not set (a {name} source archive or folder; .ci/run sets it) "
+            f"and none is installed in {where}",
+        )
     src = Path(src)
     if not src.exists():
         return None, f"{setting}={src} does not exist"
@@ -69,11 +99,13 @@ def built(setting: str, name: str, product: str, tools: tuple, header: str) -> t
         )
         if r.returncode:
             raise RuntimeError(f"building {name} failed:\n{r.stdout[-3000:]}{r.stderr[-3000:]}")
-    return out, ""
+    return out, f"built from {setting}={src} (cached in {out})"
 
 
 def nn_tilde() -> tuple[Path | None, str]:
-    return built("NN_TILDE_SRC", "nn_tilde", "nn~.pd_linux", ("pd", "cmake", "g++"), "/usr/include/pd/m_pd.h")
+    return built(
+        "NN_TILDE_SRC", "nn_tilde", "nn~.pd_linux", ("pd", "cmake", "g++"), "/usr/include/pd/m_pd.h", PD_EXTERNALS
+    )
 
 
 def nn_ar() -> tuple[Path | None, str]:
@@ -83,6 +115,7 @@ def nn_ar() -> tuple[Path | None, str]:
         "nn.ar/NNUGens_scsynth.so",
         ("sclang", "scsynth", "cmake", "g++"),
         "/usr/include/SuperCollider/plugin_interface/SC_PlugIn.h",
+        SC_EXTENSIONS,
     )
 
 

@@ -169,6 +169,7 @@ def main(argv=None) -> None:
     if host_dir is None:
         src = "NN_TILDE_SRC=path/to/nn_tilde" if args.host == "nn~" else "NN_AR_SRC=path/to/nn.ar"
         raise UserError(f"the real {args.host} is needed: {why}; e.g. make realtime {src}.tar.gz")
+    print(f"{args.host}: {why}")  # which one plays: installed, or built from the sources given
     rows = []
     for buffer in args.buffers:
         for model, method in [(None, "-")] + plays:  # first the baseline: the host and the machine on their own

@@ -193,3 +193,18 @@ def test_generated_pd_patches_number_their_boxes_and_escape_paths():
 def test_make_pd_patch_passes_its_buffer():
     r = subprocess.run(["make", "-n", "pd-patch", "BUFFER=1024"], cwd=REPO, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "scripts/make_pd_patch.py" in r.stdout and "--buffer 1024" in r.stdout, r.stdout
+
+
+def test_an_installed_plugin_is_found_where_the_host_looks_first_user_then_system(tmp_path):
+    from audition.real_hosts import installed
+
+    user, system = tmp_path / "user", tmp_path / "system"
+    for root, rel in ((system, "nn.ar/NNUGens_scsynth.so"), (user, "nn.ar/NNUGens_scsynth.so")):
+        (root / rel).parent.mkdir(parents=True)
+        (root / rel).write_bytes(b"")
+    assert installed((str(user), str(system)), "nn.ar/NNUGens_scsynth.so") == user
+    assert installed((str(tmp_path / "none"), str(system)), "nn.ar/NNUGens_scsynth.so") == system
+    (user / "pd/nn_tilde").mkdir(parents=True)
+    (user / "pd/nn_tilde/nn~.pd_linux").write_bytes(b"")
+    assert installed((str(system), str(user)), "nn~.pd_linux") == user / "pd/nn_tilde"  # two folders down
+    assert installed((str(system),), "nn~.pd_linux") is None

@@ -515,3 +515,42 @@ def test_every_synthdef_plays_in_the_real_nn_ar_at_the_measured_levels(
     assert round(spread, 1) == 9.5, f"levels (dBFS RMS): {played}"
     # 01's comment: topo's level on the bus at mod1 = 1 (the mouse at rest) is 0.029: Chaos's pitch +21 Hz
     assert round(bus, 3) == 0.029, bus
+
+
+# ---- hosts already installed where Pd and SuperCollider look for extensions -------------------------
+
+
+@pytest.mark.parametrize("host", ["nn.ar", "nn~"])
+def test_an_installed_host_is_used_when_no_sources_are_given(nn_ar_dir, nn_dir, host, tmp_path, monkeypatch):
+    """The build copied where the host looks for extensions in a user's home, NN_*_SRC unset: it is the one
+    chosen (and said so), and it plays
+    bit for bit as audition says; with the sources given again, the build from them is chosen."""
+    import shutil
+
+    from audition import real_hosts
+
+    home = tmp_path / "home"
+    if host == "nn.ar":
+        folder = home / ".local/share/SuperCollider/Extensions"
+        shutil.copytree(nn_ar_dir / "nn.ar", folder / "nn.ar")
+        setting, find, product = "NN_AR_SRC", real_hosts.nn_ar, "nn.ar/NNUGens_scsynth.so"
+    else:
+        folder = home / "Documents/Pd/externals/nn_tilde"
+        shutil.copytree(nn_dir, folder)
+        setting, find, product = "NN_TILDE_SRC", real_hosts.nn_tilde, "nn~.pd_linux"
+    given = os.environ[setting]
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.delenv(setting)
+    found, why = find()
+    assert found == folder and why == f"installed: {folder / product} ({setting} not set)"
+    path = export(build("chaos_effect", seed=0), tmp_path / "m.ts")
+    x = host_inputs(open_export(path), "chaos")
+    if host == "nn.ar":
+        y, log, _ = sc_render(found, path, "chaos", 512, x, tmp_path / "sc")
+        ref = Host(open_export(path), "chaos", 512, "nn.ar-nrt", quiet=True).play(x)[0]
+    else:
+        y, log = pd_render(found, path, "chaos", 512, x, tmp_path / "pd")
+        ref = Host(open_export(path), "chaos", 512, "nn~", quiet=True).play(x)[0, 0]
+    assert np.array_equal(y, ref), log[-1500:]
+    monkeypatch.setenv(setting, given)
+    assert find()[1].startswith(f"built from {setting}={given}")

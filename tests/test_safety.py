@@ -130,7 +130,7 @@ def test_the_nan_guards_keep_bad_samples_out_of_rave_s_caches_and_out_of_the_hos
 
 # Where a writer can die, as the code names its working files: (folder under ROOT, what the killed process made)
 KILLED_AT = {
-    "publishing an export": ("exports", "atomic"),  # .noise_v2_small_streaming.ts.partial-<pid>
+    "publishing an export": ("exports", "atomic"),  # .<export>.partial-<pid>
     "rave export writing": ("exports", "staging"),  # .staging-noise-<pid>/
     "a timeline's export": ("exports/timeline/noise", "staging"),
     "a timeline's report": ("reports/timeline-noise", "atomic"),  # .metrics.json.partial-<pid>
