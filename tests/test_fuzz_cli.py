@@ -178,15 +178,23 @@ def test_a_non_utf8_model_name_renders(tmp_path, model):
 
 def test_every_subcommand_s_help_names_it_and_runs_nothing(capsys):
     """rave-to-chaos SUBCOMMAND --help: a usage line naming that subcommand, exit 0, and nothing run (the
-    benchmarks included)."""
+    benchmarks included): each returns within 10 s."""
+    import signal
+
     from rave_to_chaos import cli
     from safeio.errors import CALLED_AS
 
+    def hung(*_):
+        raise TimeoutError("--help did more than print help: still running after 10 s")
+
     wrong = []
+    old = signal.signal(signal.SIGALRM, hung)
     try:
         for name in cli.COMMANDS:
+            signal.alarm(10)  # a guard against a help that starts work (a benchmark, a build), not a speed test
             with pytest.raises(SystemExit) as stop:
                 cli.main([name, "--help"])
+            signal.alarm(0)
             out = capsys.readouterr().out
             if stop.value.code != 0 or not out.startswith(f"usage: rave-to-chaos {name} "):
                 wrong.append(f"{name}: exit {stop.value.code}, {out.splitlines()[:1]}")
@@ -195,6 +203,8 @@ def test_every_subcommand_s_help_names_it_and_runs_nothing(capsys):
             if name in takes and takes[name] not in out or name in others and others[name] in out:
                 wrong.append(f"{name}: lists options it does not take, or misses its own")
     finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
         CALLED_AS.clear()
     assert not wrong, "\n".join(wrong)
 
