@@ -101,7 +101,7 @@ gpu-kit:  ## for a GPU machine with its own torch and no registry: wheels for it
 gpu-evidence:  ## a few GPU minutes -> a noise model through both RAVE phases, its timeline and the claims decided on it -> configs/measured/<card>-evidence/ (MINUTES=8, DRY=1, STAGE=train|measure; runs with python3 there)
 	$(if $(wildcard .venv/bin/python),$(PY),python3) scripts/gpu_evidence.py --minutes $(or $(MINUTES),8) $(if $(DRY),--dry-run) $(if $(STAGE),--stage $(STAGE)) $(if $(DEVICE),--device $(DEVICE))
 
-mutants:  ## the mutation gate: each mutation of tests/mutants.toml against its area's whole test modules, last catcher first -> docs/mutants.md (hours on 2 cores; --only in scripts/mutants.py)
+mutants:  ## the mutation gate: each mutation of tests/mutants.toml against its area's whole test modules, last catcher first -> docs/mutants.md (30 min on 2 cores; --only in scripts/mutants.py)
 	$(PY) scripts/mutants.py
 
 real-hosts:  ## audition vs the real nn~ (Pd) and nn.ar (scsynth), built from NN_TILDE_SRC= / NN_AR_SRC=<archive or folder> (cached)

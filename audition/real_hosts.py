@@ -58,13 +58,10 @@ SC_EXTENSIONS = (
 
 def installed(roots: tuple, product: str) -> Path | None:
     """The folder F (a root, or up to two folders down) with F/product installed, first root first."""
-    for root in map(lambda r: Path(r).expanduser(), roots):
-        if not root.is_dir():
-            continue
-        for folder in [root, *sorted(p for p in root.glob("*") if p.is_dir())]:
-            for f in [folder, *sorted(p for p in folder.glob("*") if p.is_dir())] if folder != root else [root]:
-                if (f / product).is_file():
-                    return f
+    for root in (Path(r).expanduser() for r in roots):
+        for folder in [root, *sorted(root.glob("*")), *sorted(root.glob("*/*"))]:
+            if (folder / product).is_file():
+                return folder
     return None
 
 

@@ -25,6 +25,7 @@ sys.path.insert(0, str(REPO))
 
 from rave_pipeline.benchmarks import evidence, evidence_plan  # noqa: E402
 from rave_pipeline.commands import recipes  # noqa: E402
+from rave_pipeline.data.dataset import check_size  # noqa: E402
 from safeio.environment import child_env  # noqa: E402
 
 RECIPE = "noise"
@@ -144,7 +145,7 @@ def main(argv=None) -> int:
     if args.stage in ("all", "train"):
         raw = raw_recordings(kit, root)
         steps.run("preprocess", "rave_pipeline", "preprocess", RECIPE, *common, "--raw", raw)
-        plan = decide(args, recipe, device, name, evidence.chunks(recipe.db_dir))
+        plan = decide(args, recipe, device, name, check_size(recipe, 1))
         say_plan(plan, name, args.minutes)
         train = ["--batch", plan.batch, "--max-steps", plan.max_steps, "--override", f"PHASE_1_DURATION={plan.phase_1}"]
         every = ["--val-every", plan.save_every, "--save-every", plan.save_every, "--device", device, "--fresh"]

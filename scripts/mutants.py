@@ -70,10 +70,14 @@ def first_failure(proc: subprocess.CompletedProcess) -> str:
     return (named or lines[-1:] or [""])[0]
 
 
+def pytest_cmd(copy: Path) -> list[str]:
+    return [str(copy / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", f"--basetemp={copy}/.tmp"]
+
+
 def pytest(copy: Path, env: dict, args: list, timeout: float) -> tuple[bool | None, str]:
     """-> (some test failed or could not be collected, which); None when every test skipped (a real host's
     sources not given: NN_TILDE_SRC / NN_AR_SRC). A usage error is the gate's, not a catch."""
-    cmd = [str(copy / ".venv/bin/pytest"), "-x", "-q", "-p", "no:cacheprovider", f"--basetemp={copy}/.tmp", *args]
+    cmd = [*pytest_cmd(copy), "-x", *args]
     try:
         proc = subprocess.run(cmd, cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -153,7 +157,11 @@ def confirm(rows: list, copies: list, timeout: float) -> list:
     """A catch counts only if the catching test passes without the mutation, in the same scratch copy: each
     fast catcher runs once more, unmutated (a slow one is the suite's to prove). One that fails there caught
     nothing: its mutations are reported as false catches."""
-    slow = {node_of(w) for m, v, _, w in rows if v == "caught" and node_of(w).split("::")[0] in str(m.get("slow"))}
+    slow = {
+        node_of(w)
+        for m, v, _, w in rows
+        if v == "caught" and any(node_of(w).startswith(t.split("::")[0]) for t in m.get("slow", []))
+    }
     nodes = sorted({node_of(w) for _, v, _, w in rows if v == "caught" and node_of(w).startswith("tests/")} - slow)
     shards = [nodes[i :: len(copies)] for i in range(len(copies))]
     print(f"confirming {len(nodes)} catching test(s) pass without any mutation", flush=True)
@@ -171,7 +179,7 @@ def confirm(rows: list, copies: list, timeout: float) -> list:
 
 def unmutated_failures(copy: Path, env: dict, nodes: list, timeout: float) -> list:
     """The nodes among `nodes` that fail (or cannot be collected) in the unmutated copy."""
-    cmd = [str(copy / ".venv/bin/pytest"), "-q", "-p", "no:cacheprovider", f"--basetemp={copy}/.tmp", "-m", "not form"]
+    cmd = [*pytest_cmd(copy), "-m", "not form"]
     proc = subprocess.run([*cmd, *nodes], cwd=copy, env=env, capture_output=True, text=True, timeout=timeout)
     if proc.returncode == 4 and len(nodes) > 1:  # an id pytest cannot parse back: one at a time
         return [n for n in nodes for bad in [unmutated_failures(copy, env, [n], timeout)] if bad]

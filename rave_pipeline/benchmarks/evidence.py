@@ -35,11 +35,6 @@ FFMPEG = "imageio-ffmpeg==0.5.1"  # its static ffmpeg 4.2.2 with the MP3 encoder
 TRAINED = "evidence-train.json"  # in the work folder: the plan and the training's wall times
 
 
-def chunks(db_dir: Path) -> int:
-    """Chunks in the recipe's database (its fingerprint, written by preprocess)."""
-    return int(json.loads((db_dir / "fingerprint.json").read_text())["chunks"])
-
-
 def dry_run(args, kit: Path) -> int:
     wheels = sorted(p.name for p in (kit / "wheels").glob("*.whl")) if (kit / "wheels").is_dir() else []
     data = sorted(p.name for p in (kit / "data" / "noise").glob("*")) if (kit / "data").is_dir() else []

@@ -14,16 +14,9 @@ from rave_pipeline.data import disk
 from rave_pipeline.inside_rave import rave_cli
 from safeio import UserError, atomic_path, sha256_of, warn, write_manifest
 from safeio.environment import child_env
+from safeio.files import remove_leftovers
 from spec import names
 from spec.host import DEFAULT_BUFFER
-
-
-def remove_stale(folder: Path, pattern: str) -> None:
-    """Working folders a killed export left (named ...-<pid>): removed once their process is gone."""
-    for stale in folder.glob(pattern):
-        pid = stale.name.rsplit("-", 1)[-1]
-        if not (pid.isdigit() and Path(f"/proc/{pid}").exists()):
-            shutil.rmtree(stale, ignore_errors=True)
 
 
 def settled_config(run_dir: Path, tries: int = 50, pause: float = 0.1) -> str:
@@ -129,7 +122,7 @@ def export(recipe: Recipe, choice: str = "last", final: Path | None = None) -> P
     """Export the checkpoint CKPT names (default: the newest) to `final` (default: exports/, the step in the
     name unless it is the newest). The command line has already checked EXPORTS and removed what a killed
     export left there (rave_pipeline.__main__.tidy)."""
-    remove_stale(recipe.runs_dir.parent, f".export-{recipe.run_name}-*")
+    remove_leftovers(recipe.runs_dir.parent, deep=False)  # the checkpoints dead exports held
     holding = recipe.runs_dir.with_name(f".export-{recipe.run_name}-{os.getpid()}")
     staging = None
     try:
