@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import REPO
+from helpers.cli import REPO, run_make
 from spec import rave as rave_facts
 from spec.settings import ENVIRONMENT_VARIABLES, OPTIONS, SETTINGS
 
@@ -85,9 +85,7 @@ def test_every_variable_read_is_declared_and_every_declared_one_is_read():
 
 
 def test_help_lists_every_setting():
-    make = subprocess.run(
-        ["make", "-s", "--no-print-directory", "help"], cwd=REPO, capture_output=True, text=True, timeout=60
-    )
+    make = run_make("help", timeout=60)
     cli = subprocess.run([str(BIN / "rave-to-chaos"), "help"], capture_output=True, text=True, timeout=60)
     for out in (make.stdout, cli.stdout):
         for s in OPTIONS + ENVIRONMENT_VARIABLES:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.cli import REPO, run_cli
+from helpers.cli import REPO, run_cli, run_make
 from rave_pipeline.commands import recipes
 from spec import names
 from spec.host import DEFAULT_BUFFER, SR
@@ -203,13 +203,7 @@ def test_one_command_runs_every_make_target_it_names():
 
 def test_make_variables_and_flags_take_one_path(tmp_path):
     """BATCH=0 from make and --batch 0 from the command line: the same sentence, before any work."""
-    via_make = subprocess.run(
-        ["make", "-s", "--no-print-directory", "train-noise", f"ROOT={tmp_path}", "BATCH=0"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    via_make = run_make("train-noise", f"ROOT={tmp_path}", "BATCH=0")
     via_flag = run_cli("-m", "rave_pipeline", "train", "noise", "--root", tmp_path, "--batch", "0")
     for r in (via_make, via_flag):
         assert r.returncode == 2 and "BATCH=0 is not a whole number of 1 or more" in r.stderr, r.stderr
@@ -232,25 +226,13 @@ def test_any_root_name_reaches_the_command_as_typed(tmp_path):
     """Quotes, $, spaces and unicode in ROOT travel through make exactly as typed (no shell in between, and
     make does not expand the `$HOME` typed on its command line)."""
     odd = tmp_path / 'my "runs" $HOME ü'
-    r = subprocess.run(
-        ["make", "-s", "--no-print-directory", "preprocess-noise", f"ROOT={odd}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_make("preprocess-noise", f"ROOT={odd}")
     assert r.returncode == 2 and f"{odd}/datasets/noise/raw does not exist" in r.stderr, r.stderr
     assert [p.name for p in tmp_path.iterdir()] in ([], [odd.name]), "no folder made from a mangled name"
 
 
 def test_export_all_exports_what_it_can_into_one_folder_then_names_what_it_could_not(tmp_path):
-    r = subprocess.run(
-        ["make", "-s", "--no-print-directory", "export-all", f"ROOT={tmp_path}", f"EXPORTS={tmp_path / 'mine'}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    r = run_make("export-all", f"ROOT={tmp_path}", f"EXPORTS={tmp_path / 'mine'}", timeout=600)
     assert r.returncode == 2, r.stdout + r.stderr
     for recipe in recipes.names():
         assert f"not exported: {recipe}: no checkpoint in {tmp_path}/runs/{recipe}" in r.stderr, r.stderr

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from helpers.cli import REPO, run_cli
+from helpers.cli import REPO, run_cli, run_make
 
 
 def recording_sbatch(tmp_path):
@@ -128,22 +128,7 @@ def test_cluster_targets_take_root_and_exports_like_every_export_target(tmp_path
     sbatch, calls = recording_sbatch(tmp_path)
     root, out = tmp_path / "my $5 root", tmp_path / "shared $(HOME) exports$$"
     for target in ("cluster-train-noise", "cluster-export-all"):
-        r = subprocess.run(
-            [
-                "make",
-                "-s",
-                "--no-print-directory",
-                target,
-                f"ROOT={root}",
-                f"EXPORTS={out}",
-                f"SBATCH={sbatch}",
-                "AFTER=7",
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+        r = run_make(target, f"ROOT={root}", f"EXPORTS={out}", f"SBATCH={sbatch}", "AFTER=7")
         assert r.returncode == 0, r.stdout + r.stderr
     train, export, export_all = calls()
     for job in (train, export, export_all):
@@ -158,22 +143,13 @@ def test_the_timeline_is_one_cpu_job_with_the_same_settings(tmp_path):
     sbatch, calls = recording_sbatch(tmp_path)
     root = tmp_path / "my root"
     for after in ("AFTER=12", "AFTER="):
-        r = subprocess.run(
-            [
-                "make",
-                "-s",
-                "--no-print-directory",
-                "cluster-timeline-noise",
-                f"ROOT={root}",
-                "EVERY=3",
-                """INPUTS="take one.wav" 'it''s ü $5.flac' plain.wav""",
-                f"SBATCH={sbatch}",
-                after,
-            ],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
+        r = run_make(
+            "cluster-timeline-noise",
+            f"ROOT={root}",
+            "EVERY=3",
+            """INPUTS="take one.wav" 'it''s ü $5.flac' plain.wav""",
+            f"SBATCH={sbatch}",
+            after,
         )
         assert r.returncode == 0, r.stdout + r.stderr
     later, now = calls()
@@ -183,14 +159,7 @@ def test_the_timeline_is_one_cpu_job_with_the_same_settings(tmp_path):
     assert later == ["--parsable", "--dependency=afterok:12", *args] and now == ["--parsable", *args]
     r = subprocess.run(["bash", script], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "usage: timeline.sbatch RECIPE" in r.stderr
-    r = subprocess.run(
-        ["make", "-s", "--no-print-directory", "cluster-timeline-noise", f"ROOT={root}", 'INPUTS="take one.wav']
-        + [f"SBATCH={sbatch}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = run_make("cluster-timeline-noise", f"ROOT={root}", 'INPUTS="take one.wav', f"SBATCH={sbatch}")
     assert r.returncode == 2 and "INPUTS='\"take one.wav': No closing quotation; quote each name" in r.stderr, r.stderr
 
 
@@ -215,12 +184,6 @@ def test_the_targets_that_read_exports_take_exports_and_root_like_the_targets_th
     folder = tmp_path / "elsewhere" if exports == "ABSOLUTE" else root / exports
     export(build("model_synth", seed=0), folder / "mine.ts")
     given = str(folder) if exports == "ABSOLUTE" else exports
-    r = subprocess.run(
-        ["make", "-s", "--no-print-directory", "validate", f"ROOT={root}", f"EXPORTS={given}"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = run_make("validate", f"ROOT={root}", f"EXPORTS={given}", timeout=300)
     assert r.returncode == 0 and "mine.ts" in r.stdout, r.stdout[-2000:] + r.stderr[-2000:]
     assert "chaos_effect" not in r.stdout, "the checkout's own exports/ are not read"

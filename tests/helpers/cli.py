@@ -14,3 +14,9 @@ def run_cli(*args, cwd=REPO, env=None, timeout=600):
     return subprocess.run(
         [sys.executable, *map(str, args)], cwd=cwd, env=e, capture_output=True, text=True, timeout=timeout
     )
+
+
+def run_make(*args, timeout=120):
+    """`make -s <args>` from the repository root, each variable passed as one argument, as typed."""
+    cmd = ["make", "-s", "--no-print-directory", *map(str, args)]
+    return subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout)
