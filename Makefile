@@ -48,7 +48,7 @@ bench-chaos:  ## real-time factors of the chaos instruments vs the essay's class
 # ---- RAVE pipeline: make train-voice BATCH=4 GPU=0 MAX_STEPS=... (see configs/*.toml) ----------
 RECIPES    := $(basename $(notdir $(wildcard configs/*.toml)))
 
-.PHONY: $(foreach r,$(RECIPES),preprocess-$(r) train-$(r) export-$(r) timeline-$(r)) export-all
+.PHONY: $(foreach r,$(RECIPES),preprocess-$(r) train-$(r) export-$(r) timeline-$(r)) export-all export-neutone
 
 $(RECIPES:%=preprocess-%): preprocess-%:  ## preprocess-noise / preprocess-voice: raw recordings -> RAVE database (only if raw files changed)
 	$(RTC_MAKE) preprocess $*
@@ -62,8 +62,11 @@ $(RECIPES:%=export-%): export-%:  ## export-noise / export-voice: newest checkpo
 $(RECIPES:%=timeline-%): timeline-%:  ## timeline-noise / timeline-voice: every kept checkpoint exported, heard and measured -> <ROOT>/reports/timeline-<run>/ (EVERY=k, INPUTS='"my take.wav" b.flac')
 	$(RTC_MAKE) timeline $*
 
-export-all:  ## every trained and hand-written export into one folder; one line per recipe it could not export
+export-all:  ## every trained and hand-written export into one folder, each also as a Neutone FX model (SKIP_NEUTONE=1: not); one line per recipe it could not export
 	$(RTC_MAKE) export-all
+
+export-neutone:  ## every export in EXPORTS as a Neutone FX model for a DAW -> <EXPORTS>/neutone/<name>/model.nm (+ profile.md)
+	@$(IN_EXPORTS) $(RTC) export-neutone "$$e" --out "$$e/neutone"
 
 # The demo keeps its databases and runs under demo/ so it never mixes with your own runs.
 DEMO_VARS := ROOT=demo EXPORTS=$(CURDIR)/exports DEVICE=cpu
@@ -86,7 +89,7 @@ bench-guard:  ## what the NaN guards cost: each trained export vs acids-rave's u
 bench-gpu:  ## per recipe on this GPU: s/step and data wait per phase, peak memory, batch table proposal -> reports/gpu.json
 	$(RTC) bench-gpu $(if $(DEVICE),--device $(DEVICE)) $(if $(CARD_GB),--card-gb $(CARD_GB))
 
-bench-preprocess:  ## make preprocess vs plain rave preprocess on a generated folder: both wall times and their ratio
+bench-preprocess:  ## make preprocess vs plain rave preprocess on tiny, short and mixed generated libraries: wall times, ms per file, ratio
 	$(RTC) bench-preprocess
 
 bench-loader:  ## RAVE's own DataLoader vs the project's (workers kept, same batches) over 3 epochs of a small database: batches/s and the ratio

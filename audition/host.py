@@ -139,7 +139,8 @@ class Host:
         threaded host computes a buffer while the next one fills; unthreaded, the buffer holding it.
         (In real time the thread may already be running: a buffer later at most.) nn.ar reads an
         attribute once per host block and hands the new value over with the next full buffer: the buffer
-        holding that sample (measured in scsynth -N)."""
+        holding that sample (measured in scsynth -N); in real time its thread may read the attributes after
+        a change later in the same JACK period: a buffer earlier at most (measured)."""
         x = np.asarray(inputs, dtype=np.float32)
         if x.ndim == 2:
             x = x[None]

@@ -41,27 +41,43 @@ def play(
     work: Path,
     period: int | None = None,
     host: str = "nn.ar",
+    **nn_ar,
 ) -> dict:
     """`method` of `model` (None: no model, the saw alone) in the real nn.ar (host_dir: its build) or nn~
     (host="nn~", in Pd) at `buffer` for `seconds` of real time, JACK's period `period` (default: the
     buffer). nn.ar's buffer 0 runs the model inside the audio thread.
     -> {late_blocks, xruns, their *_at_start, driver_late, sounded (the recording was not all zeros),
-    realtime (JACK got real-time scheduling), played_s; nn.ar: peak_cpu, avg_cpu (scsynth's own)}."""
+    realtime (JACK got real-time scheduling), played_s; nn.ar: peak_cpu, avg_cpu (scsynth's own)}.
+    nn.ar also takes attributes {name: initial}, changes [(seconds, name, value)], dc (a constant on
+    every inlet instead of the saws) and keep (where its recording goes, else it is deleted)."""
     with jack_server(period or buffer, work) as (env, jack):
         if host == "nn~":
             return play_pd(host_dir, model, method, buffer, seconds, work, env, jack)
-        return play_nn_ar(host_dir, model, method, buffer, seconds, work, env, jack)
+        return play_nn_ar(host_dir, model, method, buffer, seconds, work, env, jack, **nn_ar)
 
 
 def play_nn_ar(
-    nn_ar_dir: Path, model: Path | None, method: str, buffer: int, seconds: float, work: Path, env: dict, jack: Lines
+    nn_ar_dir: Path,
+    model: Path | None,
+    method: str,
+    buffer: int,
+    seconds: float,
+    work: Path,
+    env: dict,
+    jack: Lines,
+    attributes: dict | None = None,
+    changes=(),
+    dc: float | None = None,
+    keep: Path | None = None,
 ) -> dict:
     name = model.name if model else "the saw alone"
-    sc = json.dumps  # a JSON string or list of strings reads as the same sclang literal
+    sc = json.dumps  # a JSON string, number or list of them reads as the same sclang literal
     job = (
         f"(model: {sc(str(model)) if model else 'nil'}, method: {sc(method)}, buffer: {buffer}, seconds: {seconds!r}, "
         f"sr: {SR}, port: {free_port()}, output: {sc(str(work / 'out.wav'))}, "
-        f"plugins: {sc(real_hosts.sc_plugins(nn_ar_dir).split(':'))})\n"
+        f"plugins: {sc(real_hosts.sc_plugins(nn_ar_dir).split(':'))}, "
+        f"attributes: {sc([v for kv in (attributes or {}).items() for v in kv])}, "
+        f"changes: {sc([list(c) for c in changes])}, dc: {'nil' if dc is None else sc(float(dc))})\n"
     )
     sclang_cmd, sclang_env = real_hosts.sclang_setup(nn_ar_dir, work, job)
     sclang = subprocess.Popen(
@@ -88,7 +104,10 @@ def play_nn_ar(
     if sclang.returncode or not (played and done):
         raise UserError(f"nn.ar did not play {name} ({method}, buffer {buffer}) in real time:\n{sc.text()[-1500:]}")
     y, _ = sf.read(str(work / "out.wav"), dtype="float32", always_2d=True)
-    (work / "out.wav").unlink()  # 10 MB a minute; the counts are what is kept
+    if keep:
+        (work / "out.wav").replace(keep)
+    else:
+        (work / "out.wav").unlink()  # 10 MB a minute; the counts are what is kept
     return {
         **counts(jack, "SuperCollider", float(played[1]), float(done[1]), y[:, 0]),
         "peak_cpu": float(done[2]),

@@ -239,6 +239,7 @@ linked to its figures and clips.</p>
 <h2>Homogenisation index</h2><p>{e(report["homogenisation_index_definition"])}</p>
 {ab_html(report)}
 {seed_atlas_html(report)}
+<h2>Exports</h2><ul>{"".join(f"<li>{e(x['export'])} · Neutone FX: {e(x['neutone'] or 'none yet (make export-neutone)')}</li>" for x in report.get("exports", []))}</ul>
 <h2>Skipped</h2><ul>{skipped}</ul>
 <h2>Unknown family</h2><p>Exports without a manifest (.json beside the .ts) are analysed but join no family's claims:
 {e(", ".join(sorted({k.split(":")[0] for k, r in report["models"].items() if r["family"] == "unknown"})) or "none")}.</p>

@@ -130,6 +130,12 @@ def run_tasks(tasks: dict, keys: list, jobs: int, progress: bool):
             pool.shutdown(cancel_futures=True)
 
 
+def neutone_file(export: Path) -> str | None:
+    """Where make export-neutone put the export's Neutone FX model, if it did."""
+    nm = export.parent / "neutone" / export.stem / "model.nm"
+    return str(nm) if nm.exists() else None
+
+
 def build(
     exports: list[Path], recordings: list[Path], out_dir: Path, progress: bool = True, jobs: int = 1, seeds: int = 0
 ) -> dict:
@@ -165,6 +171,7 @@ def build(
     rows = claims.judge(results)
     chaos_variants = claims.variants(rows, results)
     report = {
+        "exports": [{"export": str(p), "neutone": neutone_file(p)} for p in exports],
         "inputs": list(inputs),
         "input_clips": input_clips,
         "models": results,

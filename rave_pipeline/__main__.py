@@ -63,11 +63,16 @@ def export_all(args) -> None:
             missing.append(name)
             print(f"not exported: {name}: {e}", file=sys.stderr)
     export_chaos(args)
+    out = recipes.exports_dir(args.root, args.exports)
+    if not args.skip_neutone:
+        from audition.neutone_save import save_all
+
+        try:
+            save_all([out], out / "neutone")
+        except UserError as e:
+            missing.append(f"Neutone models ({e})")
     if missing:
-        raise UserError(
-            f"{', '.join(missing)} not exported (see above); everything else is in "
-            f"{recipes.exports_dir(args.root, args.exports)}"
-        )
+        raise UserError(f"{', '.join(missing)} not exported (see above); everything else is in {out}")
 
 
 def tidy(args) -> None:
@@ -81,14 +86,17 @@ def tidy(args) -> None:
     runs.tidy(Path(args.root or recipes.REPO).resolve(), out)
 
 
-SCOPES = (options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE)
+SCOPES = (options.DATA, options.TRAIN, options.EXPORT, options.TIMELINE, options.EXPORT_ALL)
 # command -> (the option scopes it takes, what it does)
 COMMANDS = {
     "preprocess": ((options.DATA,), "build the recipe's database from its raw recordings (rave preprocess)"),
     "train": ((options.DATA, options.TRAIN), "train the recipe's run with rave train, resuming it where it stopped"),
     "export": ((options.DATA, options.EXPORT), "export a checkpoint of the recipe's run (rave export --streaming)"),
     "export-chaos": ((options.DATA,), "export the hand-written instruments into the same exports folder"),
-    "export-all": ((options.DATA,), "every recipe's newest checkpoint and the hand-written instruments"),
+    "export-all": (
+        (options.DATA, options.EXPORT_ALL),
+        "every recipe's newest checkpoint and the hand-written instruments, and each as a Neutone FX model",
+    ),
     "submit": (SCOPES, "sbatch a training job and an export after it (--export-only: just the export)"),
 }
 
@@ -147,7 +155,7 @@ def submit_jobs(args) -> None:
     submit(
         args.recipe,
         options.argv(args),
-        options.argv(args, [options.DATA]),
+        options.argv(args, [options.DATA, options.EXPORT_ALL]),
         args.sbatch,
         args.sbatch_args,
         args.after,

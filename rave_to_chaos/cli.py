@@ -18,6 +18,7 @@ COMMANDS = {
     "export": ("rave_pipeline", ["export"]),
     "export-chaos": ("rave_pipeline", ["export-chaos", "all"]),
     "export-all": ("rave_pipeline", ["export-all", "all"]),
+    "export-neutone": ("audition.neutone_save", []),
     "cluster-train": ("rave_pipeline", ["submit"]),
     "cluster-export-all": ("rave_pipeline", ["submit", "all", "--export-only"]),
     "cluster-timeline": ("rave_pipeline", ["submit", "--timeline"]),

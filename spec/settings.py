@@ -9,6 +9,7 @@ import dataclasses
 
 DATA, TRAIN = "data", "train"  # data: every RAVE command (preprocess, export); train: training only
 EXPORT, TIMELINE = "export", "timeline"  # one checkpoint's export; the timeline of a run
+EXPORT_ALL = "export-all"  # every export of the project at once
 ENVIRONMENT = "environment"  # read from the environment by name, not a command-line flag
 COUNT_MAX = 2**31 - 1  # what RAVE's and Lightning's integer settings hold
 
@@ -79,6 +80,12 @@ OPTIONS = [
     Setting("FRESH", "switch", TRAIN, "archive the existing run and start a new one"),
     Setting(
         "CKPT", "text", EXPORT, "the checkpoint to export: a step (e.g. 120000), best, last or a .ckpt path", "last"
+    ),
+    Setting(
+        "SKIP_NEUTONE",
+        "switch",
+        EXPORT_ALL,
+        "export-all: leave out the Neutone FX models (make export-neutone makes them)",
     ),
     Setting("EVERY", "count", TIMELINE, "timeline: every k-th kept checkpoint (the newest always)", "1"),
     Setting(

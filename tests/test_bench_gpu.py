@@ -95,7 +95,7 @@ def test_wrapper_and_plain_are_timed_in_alternating_pairs_and_compared_pair_by_p
         ("bench_loader", ["--workers", "-1"]),
         ("bench_loader", ["--pairs", "1e30"]),
         ("bench_preprocess", ["--pairs", "0"]),
-        ("bench_preprocess", ["--long-minutes", "nan"]),
+        ("bench_preprocess", ["--scale", "nan"]),
     ],
 )
 def test_benchmarks_refuse_a_bad_count_before_any_run(bench, option, capsys):
@@ -109,7 +109,7 @@ def test_benchmarks_refuse_a_bad_count_before_any_run(bench, option, capsys):
     "bench,argv,sentence",
     [
         ("bench_loader", ["--chunks", "4", "--batch", "8"], "--chunks 4 is less than one --batch of 8"),
-        ("bench_preprocess", ["--short", "0", "--long", "0"], "leave nothing to preprocess"),
+        ("bench_preprocess", ["--shapes", "mixed", "--scale", "0.001"], "leaves no file in shape mixed"),
     ],
 )
 def test_benchmarks_refuse_settings_with_nothing_to_time(bench, argv, sentence, capsys):

@@ -156,6 +156,9 @@ def test_report_end_to_end(built_report):
     )
     assert {"chaos:forward", "chaos:topo", "chaos:chaos"} <= set(m["models"])
     assert any("broken.ts" in s["export"] for s in m["skipped"]), "a failing model is skipped and listed"
+    assert [x["neutone"] for x in m["exports"]] == [None] * 4 and "none yet (make export-neutone)" in (
+        out / "index.html"
+    ).read_text()
     osc = m["models"]["chaos:chaos"]["self_oscillation"]
     assert osc["values"][0] == 1 and osc["values"][-1] == 38  # the essay's control range, from the labels
     assert any("topo runs hotter" in c["claim"] for c in m["claims"])

@@ -10,6 +10,7 @@ import pytest
 import soundfile as sf
 import torch
 
+from safeio import UserError
 from spec.host import SR
 
 
@@ -187,3 +188,49 @@ def test_an_export_s_sample_rate_is_the_one_it_says(tmp_path):
     for rate, expected in (({"sampling_rate": 48000}, 48000), ({"sr": 22050}, 22050), ({}, None)):
         torch.jit.script(AtRate(**rate)).save(str(tmp_path / "m.ts"))
         assert open_export(tmp_path / "m.ts").sampling_rate == expected
+
+
+@pytest.mark.parametrize("subtype,ext", [("PCM_16", "wav"), ("PCM_24", "wav"), ("FLOAT", "wav"), ("PCM_16", "flac")])
+def test_in_process_decoding_gives_ffmpeg_s_samples_at_the_target_rate(tmp_path, subtype, ext):
+    """libsndfile decodes in-process; ffmpeg is the reference (it is what rave preprocess uses): the
+    same samples, bit for bit, for mono and stereo files read as mono or stereo (ffmpeg's -3 dB mix)."""
+    from safeio import audio
+
+    rng = np.random.default_rng(3)
+    x = (rng.standard_normal((SR // 2 + 123, 2)) * 0.3).clip(-1, 1)
+    for channels in (1, 2):
+        f = tmp_path / f"in{channels}.{ext}"
+        sf.write(f, x[:, :channels], SR, subtype=subtype)
+        for want in (1, 2):
+            ours = list(audio.stream_audio(f, SR, want, block=4096))
+            ffmpeg = np.concatenate(list(audio.ffmpeg_blocks(f, SR, want, 4096, None)), axis=1)
+            assert [b.shape[1] for b in ours] == [4096] * (len(x) // 4096) + [len(x) % 4096]
+            assert np.array_equal(np.concatenate(ours, axis=1), ffmpeg), (channels, want)
+
+
+def test_other_rates_are_resampled_in_process_to_the_right_length_pitch_and_level(tmp_path):
+    from safeio import audio
+
+    t = np.arange(48000) / 48000
+    sf.write(tmp_path / "a.wav", 0.5 * np.sin(2 * np.pi * 1000 * t), 48000, subtype="FLOAT")
+    y = audio.decode_audio(tmp_path / "a.wav", SR, 1)[0]
+    assert len(y) == SR
+    spectrum = np.abs(np.fft.rfft(y[SR // 10 : SR // 10 + SR // 2]))
+    assert np.argmax(spectrum) * 2 == 1000  # bins of 2 Hz over half a second
+    assert np.abs(y[1000:-1000]).max() == pytest.approx(0.5, abs=2e-3)
+    ffmpeg = np.concatenate(list(audio.ffmpeg_blocks(tmp_path / "a.wav", SR, 1, SR, None)), axis=1)[0]
+    assert np.abs(ffmpeg[1000 : SR - 1000] - y[1000:-1000]).max() < 1e-3  # two resamplers, one 1 kHz tone
+
+
+def test_what_libsndfile_cannot_read_goes_through_ffmpeg(tmp_path):
+    import subprocess
+
+    from safeio import audio
+
+    sf.write(tmp_path / "a.wav", np.zeros((SR // 10, 6)), SR)  # 5.1: ffmpeg's surround matrices
+    subprocess.run(["ffmpeg", "-v", "error", "-i", tmp_path / "a.wav", "-c:a", "aac", tmp_path / "a.m4a"], check=True)
+    assert not audio.sndfile_reads(tmp_path / "a.wav") and not audio.sndfile_reads(tmp_path / "a.m4a")
+    assert audio.decode_audio(tmp_path / "a.m4a", SR, 1).shape[1] > SR // 20
+    (tmp_path / "b.wav").write_text("not audio")
+    with pytest.raises(UserError, match=r"b.wav: not readable as audio \(.*\); remove it or convert it to WAV"):
+        audio.decode_audio(tmp_path / "b.wav", SR, 1)

@@ -383,7 +383,7 @@ def test_size_advice_names_the_n_signal_that_fits_the_audio_at_hand():
 
 
 def test_a_long_recording_is_converted_a_chunk_at_a_time(tmp_path):
-    """A multi-hour file must never sit in memory whole: convert streams it through ffmpeg."""
+    """A multi-hour file must never sit in memory whole: convert streams it, a chunk at a time."""
     import tracemalloc
 
     from rave_pipeline.data import recordings
@@ -399,6 +399,32 @@ def test_a_long_recording_is_converted_a_chunk_at_a_time(tmp_path):
     assert found == 600 * SR and tail.shape == (1, found % (2 * recipe.n_signal))
     assert sf.info(str(tmp_path / "out.wav")).frames == found - tail.shape[1]
     assert peak < 8 * chunk_bytes, f"peak {peak / 1e6:.1f} MB for a {found * 4 / 1e6:.0f} MB recording"
+
+
+def test_files_libsndfile_cannot_read_share_ffmpeg_processes_and_a_bad_one_is_still_named(tmp_path, monkeypatch):
+    import subprocess
+
+    from rave_pipeline.data import recordings
+    from safeio import audio
+
+    raw = tmp_path / "raw"
+    sox_noise(tmp_path / "src.wav", 0.3)
+    subprocess.run(["ffmpeg", "-v", "error", "-i", tmp_path / "src.wav", "-c:a", "aac", tmp_path / "a.m4a"], check=True)
+    raw.mkdir()
+    for i in range(20):
+        (raw / f"{i:02d}.m4a").write_bytes((tmp_path / "a.m4a").read_bytes())
+    (raw / "07x.m4a").write_text("not audio")
+    recipe = recipes.load("noise", root=tmp_path, raw="raw")
+    alone = audio.decode_audio(raw / "00.m4a", SR, 1).shape[1]
+    started = []
+    popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda cmd, **kw: started.append(cmd) or popen(cmd, **kw))
+    report = recordings.clean(recipe, recordings.raw_files(raw))
+    ffmpeg = [c for c in started if "ffmpeg" in Path(c[0]).name]
+    assert report["found_s"] * SR == pytest.approx(20 * alone)  # the same samples as one file at a time
+    assert [Path(s["file"]).name for s in report["skipped"]] == ["07x.m4a"]
+    assert report["skipped"][0]["why"] == "not audio or corrupt"
+    assert len(ffmpeg) <= 12, f"{len(ffmpeg)} ffmpeg processes for 21 files (halving finds the bad one)"
 
 
 @pytest.fixture
@@ -476,25 +502,25 @@ def test_a_checkpoint_cut_short_is_deleted_not_kept_holding_the_disk(tmp_path, c
 
 
 @pytest.mark.slow
-def test_bench_preprocess_prints_both_times_and_the_ratio():
-    r = run_cli(
-        "-m",
-        "rave_pipeline.benchmarks.bench_preprocess",
-        "--short",
-        "30",
-        "--long",
-        "1",
-        "--long-minutes",
-        "1",
-        "--pairs",
-        "1",
-    )
-    assert r.returncode == 0, r.stderr
-    plain, ours = (
-        float(line.split()[-3]) for line in r.stdout.splitlines() if line.startswith(("plain rave", "make preprocess"))
-    )
-    ratio = float(r.stdout.split("ratio plain/ours: ")[1].split()[0])
-    assert ratio == pytest.approx(plain / ours, abs=0.01)  # one pair: its ratio; the times are printed to 10 ms
+def test_bench_preprocess_prints_both_times_per_file_and_the_ratio_for_each_shape():
+    rows = {}
+    for shapes, scale in (("tiny", "0.2"), ("short,mixed", "0.02")):  # 400 one-shots fill a chunk; 40 would not
+        r = run_cli(
+            "-m", "rave_pipeline.benchmarks.bench_preprocess", "--shapes", shapes, "--scale", scale, "--pairs", "1"
+        )
+        assert r.returncode == 0, r.stderr
+        rows |= {
+            line.split()[0]: line.split()
+            for line in r.stdout.splitlines()
+            if line.startswith(("tiny", "short", "mixed"))
+        }
+    assert list(rows) == ["tiny", "short", "mixed"]
+    for name, row in rows.items():
+        files, plain, ours, plain_ms, ours_ms, ratio = int(row[1]), *map(float, row[4:8]), float(row[8])
+        assert files == {"tiny": 400, "short": 10, "mixed": 8}[name]
+        assert plain_ms == pytest.approx(plain / files * 1000, abs=0.7)
+        assert ours_ms == pytest.approx(ours / files * 1000, abs=0.7)
+        assert ratio == pytest.approx(plain / ours, rel=0.01)  # one pair: its ratio; times are printed to 10 ms
 
 
 def test_bench_loader_prints_both_speeds_and_their_ratio():

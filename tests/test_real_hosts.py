@@ -10,6 +10,7 @@ last lines count them; with REQUIRE_REAL_HOSTS=1 (.ci/run) a missing host fails 
 built by session fixtures (tests/conftest.py) the first time a test asks for one.
 """
 
+import json
 import os
 import re
 import subprocess
@@ -443,6 +444,57 @@ def test_seed_and_w_mult_through_attributes_in_the_real_nn_ar(nn_ar_dir, buffer,
     last = export(build("chaos_effect", seed=123456, w_mult=3.0), tmp_path / "last.ts")
     tail = Host(open_export(last), "chaos", buffer, "nn.ar-nrt", quiet=True).play(x)[0][:, -SR // 4 :]
     assert np.array_equal(y[:, -SR // 4 :], tail), "after the changes: that seed and w_mult, bit for bit"
+
+
+def test_an_attribute_change_lands_after_nn_ar_s_real_time_load_delay(nn_ar_dir, tmp_path):
+    """In real time nn.ar loads the model in its thread while the synth already plays: the input of those
+    first L samples is lost, and buffers count from L. A seed change sent while it plays must land where
+    audition's rule puts it for that L (measured: 1600-5696 samples here): the buffer holding it, or one
+    earlier, since JACK's period runs every block of a buffer at once and the thread, woken at its start,
+    may read the attributes after the change (measured both). Inputs are constant and `forward` has no
+    memory, so the output is one value until the change lands; the recording's second channel is the seed
+    control as scsynth read it (a bundle's time maps to samples only to some milliseconds)."""
+    n = 512
+    path = export(build("live_chaos_effect", seed=0), tmp_path / "live.ts")
+    for attempt in range(3):  # a load delay of whole buffers lands where no delay would: play again
+        run = tmp_path / f"rt{attempt}"
+        r = realtime.play(
+            nn_ar_dir, path, "forward", n, 1.0, run, attributes={"seed": 0}, changes=[(0.4, "seed", -5)], dc=0.5,
+            keep=run.with_suffix(".wav"),
+        )  # fmt: skip
+        yc, _ = sf.read(run.with_suffix(".wav"), dtype="float32")
+        y, control = yc[:, 0], yc[:, 1]
+        at = int(np.flatnonzero(control != control[0])[0]) - 1  # K2A ramps from the block's first sample
+        load = int(np.flatnonzero(y)[0]) - (2 * n - HOST_BLOCK)  # the first buffer's output comes 2N - 64 later
+        if load % n:
+            break
+    landed = at + int(np.flatnonzero(y[at:] != y[at - 1])[0])
+    assert r["sounded"] and at % HOST_BLOCK == 0 and load % HOST_BLOCK == 0 and load >= 2 * n, (r, at, load)
+
+    def lands(delay: int) -> int:
+        k = Host(open_export(path), "forward", n, "nn.ar", load_delay=delay, quiet=True).change_lands(at)
+        return delay + (k + 2) * n - HOST_BLOCK
+
+    assert landed in (lands(load), lands(load) - n), (landed, lands(load), load, at)
+    assert landed not in (lands(0), lands(0) - n), "the load delay decides where it lands"
+
+
+def test_a_trained_export_in_neutone_fx_sounds_like_audition(trained, tmp_path):
+    """The noise recipe's export as a Neutone model (neutone-sdk's checks pass while saving): its latent
+    knobs at 0 play decode(encode(x)), which is RAVE's forward; rendered through the saved .nm as the plugin
+    calls it at 44.1 kHz, seeded, it equals audition's render of the export at the same buffer."""
+    from audition import neutone_save
+
+    nm = neutone_save.save(trained[0], tmp_path)
+    meta = json.loads((nm.parent / "metadata.json").read_text())
+    dims = open_export(trained[0]).methods["encode"].out_channels
+    assert [p["name"] for p in meta["neutone_parameters"].values()] == [f"latent {i + 1}" for i in range(min(dims, 4))]
+    x = host_inputs(open_export(trained[0]), "forward", seconds=1.0)[0]
+    torch.manual_seed(0)
+    y, delay, n = neutone_save.render(nm, x, SR, 2048)
+    torch.manual_seed(0)
+    ours = Host(open_export(trained[0]), "forward", n, "unthreaded", quiet=True).run(x[None])[0, 0]
+    assert delay == 0 and np.array_equal(y, ours[: len(x)]), f"max {np.abs(y - ours[: len(x)]).max():.3g}"
 
 
 # ---- this repository's SuperCollider patches, in the real nn.ar ------------------------------------

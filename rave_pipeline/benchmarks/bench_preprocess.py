@@ -2,11 +2,14 @@
 `rave preprocess` on the same generated folder. Prints both wall times and their ratio; never asserts.
 The two alternate in pairs (audition.timing.paired): the ratio is the median over the pairs, with its IQR.
 
-The folder is a sample library (many 0.5-4 s wav/flac/ogg files at mixed rates) plus a few long
-recordings. Plain rave preprocess drops every file shorter than a chunk, so it also stores less audio:
-both amounts are printed beside the times.
+Three generated folders (wav/flac/ogg at 44.1 and 48 kHz), each a shape of real libraries:
+  tiny   2,000 one-shots of 20 ms (drum hits, grains)
+  short  500 sound effects of 0.5-4 s
+  mixed  400 effects of 0.5-4 s plus 3 recordings of 4 min
+Per shape: both wall times, the time per file, the ratio, and the audio each stored (plain rave
+preprocess drops every file shorter than a chunk, so it stores less). --scale shrinks every count.
 
-    python -m rave_pipeline.benchmarks.bench_preprocess [--short 400] [--long 3] [--long-minutes 4] [--pairs 3]
+    python -m rave_pipeline.benchmarks.bench_preprocess [--shapes tiny,short,mixed] [--scale 1] [--pairs 3]
 """
 
 import argparse
@@ -79,36 +82,29 @@ def plain_rave_preprocess(recipe, raw: Path, out: Path) -> float:
     return time.perf_counter() - t
 
 
-@cli_main
-def main(argv=None):
-    ap = argparse.ArgumentParser(
-        prog=program("python -m rave_pipeline.benchmarks.bench_preprocess"),
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    ap.add_argument("--recipe", default="noise")
-    ap.add_argument("--short", type=number(int, 0, 10**5, "--short"), default=400, help="short files (0.5-4 s)")
-    ap.add_argument("--long", type=number(int, 0, 1000, "--long"), default=3, help="long recordings")
-    ap.add_argument("--long-minutes", type=number(float, 0.1, 600, "--long-minutes"), default=4)
-    ap.add_argument(
-        "--pairs",
-        type=number(int, 1, 100, "--pairs"),
-        default=3,
-        help="plain and ours timed back to back this many times",
-    )
-    args = ap.parse_args(argv)
-    if args.short + args.long == 0:
-        raise UserError("--short 0 and --long 0 leave nothing to preprocess: give at least one file")
+SHAPES = {  # name: (short files, their shortest and longest seconds, long recordings, their minutes)
+    "tiny": (2000, 0.02, 0.02, 0, 0),
+    "short": (500, 0.5, 4.0, 0, 0),
+    "mixed": (400, 0.5, 4.0, 3, 4),
+}
+
+
+def shapes(text: str) -> list:
+    names = [t for t in text.split(",") if t]
+    wrong = [n for n in names if n not in SHAPES]
+    if wrong or not names:
+        raise argparse.ArgumentTypeError(f"unknown shape {wrong or text!r}: choose from {', '.join(SHAPES)}")
+    return names
+
+
+def run_shape(name: str, recipe_name: str, scale: float, pairs: int) -> dict:
+    n_short, low, high, n_long, minutes = SHAPES[name]
+    n_short, n_long = round(n_short * scale), round(n_long * scale)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         raw = tmp / "raw"
-        seconds = sample_library(raw, args.short) + long_recordings(raw, args.long, args.long_minutes)
-        recipe = dataclasses.replace(recipes.load(args.recipe), root=tmp, raw="raw")
-        print(
-            f"folder: {args.short} short files + {args.long} x {args.long_minutes:g} min, {seconds / 60:.1f} "
-            f"min of audio; "
-            f"recipe {recipe.name} (n_signal {recipe.n_signal}, {recipe.sampling_rate} Hz)"
-        )
+        seconds = sample_library(raw, n_short, low, high) + long_recordings(raw, n_long, minutes)
+        recipe = dataclasses.replace(recipes.load(recipe_name), root=tmp, raw="raw")
         stored = {}
 
         def plain():
@@ -120,14 +116,44 @@ def main(argv=None):
             dataset.preprocess(recipe, force=True)
             stored["ours"] = dataset.db_entries(recipe.db_dir) * recipe.chunk_seconds
 
-        r = paired(plain, ours, pairs=args.pairs, min_time=0, warmup=0)
-    print(f"\n{'':<22} {'wall s':>8} {'audio in db':>12}   (median of {args.pairs} pairs)")
-    print(f"{'plain rave preprocess':<22} {r['a_s']:>8.2f} {stored['plain'] / 60:>10.1f} m")
-    print(f"{'make preprocess':<22} {r['b_s']:>8.2f} {stored['ours'] / 60:>10.1f} m")
-    print(
-        f"ratio plain/ours: {1 / r['median']:.2f} (IQR {1 / r['q3']:.2f}-{1 / r['q1']:.2f}; >= 1: ours is as "
-        f"fast or faster)"
+        r = paired(plain, ours, pairs=pairs, min_time=0, warmup=0)
+    return {"files": n_short + n_long, "seconds": seconds, **r, **stored}
+
+
+@cli_main
+def main(argv=None):
+    ap = argparse.ArgumentParser(
+        prog=program("python -m rave_pipeline.benchmarks.bench_preprocess"),
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    ap.add_argument("--recipe", default="noise")
+    ap.add_argument("--shapes", type=shapes, default=list(SHAPES), help="comma-separated: " + ",".join(SHAPES))
+    ap.add_argument("--scale", type=number(float, 0.001, 10, "--scale"), default=1.0, help="multiplies every count")
+    ap.add_argument(
+        "--pairs",
+        type=number(int, 1, 100, "--pairs"),
+        default=3,
+        help="plain and ours timed back to back this many times",
+    )
+    args = ap.parse_args(argv)
+    for name in args.shapes:
+        if round(SHAPES[name][0] * args.scale) + round(SHAPES[name][3] * args.scale) == 0:
+            raise UserError(f"--scale {args.scale:g} leaves no file in shape {name}: give a larger --scale")
+    rows = {name: run_shape(name, args.recipe, args.scale, args.pairs) for name in args.shapes}
+    print(f"recipe {args.recipe}; times are the median of {args.pairs} pair(s), plain and ours back to back")
+    print(
+        f"{'shape':<6} {'files':>6} {'audio':>8} {'plain s':>8} {'ours s':>8} {'plain ms/file':>14} "
+        f"{'ours ms/file':>13} {'ratio plain/ours (IQR)':>23} {'in db plain/ours':>17}"
+    )
+    for name, r in rows.items():
+        n = r["files"]
+        print(
+            f"{name:<6} {n:>6} {r['seconds'] / 60:>6.1f} m {r['a_s']:>8.2f} {r['b_s']:>8.2f} "
+            f"{r['a_s'] / n * 1000:>14.1f} {r['b_s'] / n * 1000:>13.1f} "
+            f"{1 / r['median']:>10.2f} ({1 / r['q3']:.2f}-{1 / r['q1']:.2f}) "
+            f"{r['plain'] / 60:>7.1f}/{r['ours'] / 60:.1f} m"
+        )
 
 
 if __name__ == "__main__":

@@ -14,12 +14,13 @@ from pathlib import Path
 
 from safeio import UserError
 from safeio.environment import environment
-from spec.settings import COUNT_MAX, DATA, EXPORT, OPTIONS, TIMELINE, TRAIN, Setting
+from spec.settings import COUNT_MAX, DATA, EXPORT, EXPORT_ALL, OPTIONS, TIMELINE, TRAIN, Setting
 
 __all__ = [
     "COUNT_MAX",
     "DATA",
     "EXPORT",
+    "EXPORT_ALL",
     "OPTIONS",
     "TIMELINE",
     "TRAIN",

@@ -1,9 +1,10 @@
 """Raw recordings -> checked, converted WAVs in clean/ (a working folder), what rave preprocess then reads.
 
 rave preprocess crashes on a non-audio file, trips on some paths (acids-rave #209), and passes NaN
-samples through. So every raw file is first decoded by ffmpeg at the recipe's rate and channel count,
-a chunk at a time, checked, repaired where possible, and written under a plain ASCII name; unreadable
-files are skipped and listed; what is shorter than a chunk is joined instead of dropped (join_short).
+samples through. So every raw file is first decoded at the recipe's rate and channel count (in-process
+where libsndfile reads it, else by ffmpeg: small files many to one process), a chunk at a time,
+checked, repaired where possible, and written under a plain ASCII name; unreadable files are skipped
+and listed; what is shorter than a chunk is joined instead of dropped (join_short).
 """
 
 import concurrent.futures
@@ -17,7 +18,7 @@ import numpy as np
 
 from rave_pipeline.commands.recipes import Recipe
 from safeio import UserError, warn
-from safeio.audio import stream_audio
+from safeio.audio import decode_group, raw_blocks, sndfile_reads, stream_audio
 from spec.host import SR
 
 
@@ -64,8 +65,8 @@ def fingerprint(recipe: Recipe, files: list[Path]) -> str:
 FADE_S = 0.005  # fade at each seam of joined audio, so RAVE never learns a click
 
 
-def convert(f: Path, recipe: Recipe, dest: Path):
-    """Stream one raw file through ffmpeg, a chunk (2 x n_signal samples, what rave preprocess cuts)
+def convert(f: Path, recipe: Recipe, dest: Path, decoded: Path | None = None):
+    """Stream one raw file (or what decode_group made of it), a chunk (2 x n_signal samples, what rave preprocess cuts)
     at a time: whole chunks go to `dest`, a float WAV (so peaks above full scale survive until the
     file is normalised); with join_short the last partial chunk is returned for joining instead.
     NaN/inf become silence. -> (tail or None, samples found, notes) or (None, 0, reason skipped)."""
@@ -78,7 +79,8 @@ def convert(f: Path, recipe: Recipe, dest: Path):
     chunk, sr = recipe.chunk, recipe.sampling_rate
     notes, found, peak, out, tail, corrupt = {}, 0, 0.0, None, None, False
     try:
-        for block in stream_audio(f, sr, recipe.channels, block=chunk):
+        blocks = raw_blocks(decoded, recipe.channels, chunk) if decoded else stream_audio(f, sr, recipe.channels, chunk)
+        for block in blocks:
             bad = ~np.isfinite(block)
             if bad.any():
                 notes["nan"] = notes.get("nan", 0) + int(bad.sum())
@@ -96,7 +98,7 @@ def convert(f: Path, recipe: Recipe, dest: Path):
     finally:
         if out is not None:
             out.close()
-    if corrupt:  # ffmpeg gave up, maybe part way: nothing of this file may reach rave preprocess
+    if corrupt:  # the decoder gave up, maybe part way: nothing of this file may reach rave preprocess
         dest.unlink(missing_ok=True)
         return None, 0, "not audio or corrupt"
     if found == 0:
@@ -126,17 +128,41 @@ def faded(audio: np.ndarray, sr: int) -> np.ndarray:
     return audio
 
 
+GROUP_BYTES = 2 << 20  # files libsndfile cannot read and smaller than this share one ffmpeg process
+
+
 def converted(recipe: Recipe, files: list[Path], out: Path):
-    """Each file converted into out/<index>.wav, several at a time (ffmpeg does the work), a window of files
-    at a time so memory stays bounded. -> (index, file, tail, samples found, notes) in file order."""
+    """Each file converted into out/<index>.wav, several at a time, a window of files at a time so
+    memory stays bounded. -> (index, file, tail, samples found, notes) in file order."""
     workers = os.cpu_count() or 2
+    scratch = out / ".decoded"
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        for start in range(0, len(files), 4 * workers):
-            window = files[start : start + 4 * workers]
+        for start in range(0, len(files), 32 * workers):
+            window = files[start : start + 32 * workers]
+            decoded = grouped(recipe, window, scratch)
             results = pool.map(
-                lambda i: convert(files[i], recipe, out / f"{i:05d}.wav"), range(start, start + len(window))
+                lambda i: convert(files[i], recipe, out / f"{i:05d}.wav", decoded.get(files[i])),
+                range(start, start + len(window)),
             )
             yield from ((i, f, *result) for i, (f, result) in enumerate(zip(window, results), start))
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def grouped(recipe: Recipe, window: list[Path], scratch: Path) -> dict:
+    """Small files libsndfile cannot read, decoded by one ffmpeg process -> {file: raw samples}. A group
+    that fails is halved until each bad file stands alone; convert then decodes it (and tells why)."""
+    small = [f for f in window if f.is_file() and f.stat().st_size < GROUP_BYTES and not sndfile_reads(f)]
+    decoded, todo, runs = {}, [small], 0
+    while todo:
+        group = todo.pop()
+        if len(group) < 2:
+            continue
+        runs += 1
+        done = decode_group(group, recipe.sampling_rate, recipe.channels, scratch / str(runs))
+        decoded.update(done)
+        if not done:
+            todo += [group[: len(group) // 2], group[len(group) // 2 :]]
+    return decoded
 
 
 def warn_about(recipe: Recipe, nan_files: list, loud_files: list, skipped: list) -> None:
@@ -168,7 +194,7 @@ def warn_about(recipe: Recipe, nan_files: list, loud_files: list, skipped: list)
 
 def clean(recipe: Recipe, files: list[Path]) -> dict:
     """Convert every raw file into clean_dir (a working folder, removed once the database is built),
-    several files at a time (ffmpeg does the work), never more than a chunk of one file in memory.
+    several files at a time, never more than a chunk of one file in memory.
 
     Each file's whole chunks go to their own WAV. With join_short, what is left (a short file, or the
     tail of a long one) is faded and joined, in file order, into joined-*.wav, so only the last partial
