@@ -453,7 +453,7 @@ def test_an_attribute_change_lands_after_nn_ar_s_real_time_load_delay(nn_ar_dir,
     earlier, since JACK's period runs every block of a buffer at once and the thread, woken at its start,
     may read the attributes after the change (measured both). Inputs are constant and `forward` has no
     memory, so the output is one value until the change lands; the recording's second channel is the seed
-    control as scsynth read it (a bundle's time maps to samples only to some milliseconds)."""
+    control as scsynth read it (a bundle reaches it at a block boundary on either side of its time)."""
     n = 512
     path = export(build("live_chaos_effect", seed=0), tmp_path / "live.ts")
     for attempt in range(3):  # a load delay of whole buffers lands where no delay would: play again
