@@ -101,7 +101,6 @@ def save(path: Path, folder: Path, buffers=None) -> Path:
     buffers = buffers_for(export, buffers)
     smallest = buffers[-1]
     rtf = speed(wrapper(export, buffers), smallest)  # a copy of its own: timing runs change a streaming state
-    fx = wrapper(export, buffers)
     if rtf < 1.0:
         raise UserError(
             f"{path.name} runs at {rtf:.2f}x real time at buffer {smallest}, the smallest it would declare: "
@@ -113,6 +112,7 @@ def save(path: Path, folder: Path, buffers=None) -> Path:
         stage.mkdir()
     except OSError as e:
         raise UserError(f"cannot write Neutone models into {folder} ({e.strerror}): choose a folder you can write to")
+    fx = wrapper(export, buffers)
     try:
         with sdk_log() as lines:
             save_neutone_model(fx, stage, dump_samples=True, submission=True, speed_benchmark=False)

@@ -125,9 +125,7 @@ def ffmpeg_blocks(path: Path, sr: int, channels: int, block: int, fmt: str | Non
     cmd = ffmpeg_command([path], sr, channels, ["-"], fmt)
     proc, watchdog, limit = ffmpeg_run(cmd, path.stat().st_size, subprocess.PIPE)
     try:
-        while data := proc.stdout.read(block * channels * 4):
-            samples = np.frombuffer(data, dtype="<f4")
-            yield samples[: len(samples) // channels * channels].reshape(-1, channels).T.copy()
+        yield from f32_blocks(proc.stdout, channels, block)
         code = proc.wait()
     finally:
         watchdog.cancel()
@@ -165,11 +163,17 @@ def decode_group(paths: list, sr: int, channels: int, folder: Path) -> dict:
     return dict(zip(paths, outputs))
 
 
+def f32_blocks(stream, channels: int, block: int):
+    """[channels, <= block] blocks of interleaved little-endian float32 samples read from a binary stream."""
+    while data := stream.read(block * channels * 4):
+        samples = np.frombuffer(data, dtype="<f4")
+        yield samples[: len(samples) // channels * channels].reshape(-1, channels).T.copy()
+
+
 def raw_blocks(raw: Path, channels: int, block: int):
     """The blocks of a headerless float32 file that decode_group wrote."""
     with open(raw, "rb") as f:
-        while data := f.read(block * channels * 4):
-            yield np.frombuffer(data, dtype="<f4").reshape(-1, channels).T.copy()
+        yield from f32_blocks(f, channels, block)
 
 
 def decode_audio(path, sr: int, channels: int = 1, fmt: str | None = None) -> np.ndarray:

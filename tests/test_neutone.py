@@ -134,8 +134,8 @@ def test_what_cannot_be_a_neutone_model_is_one_sentence(tmp_path):
         UserError, match=r"input\(s\) 3 have no typed range: Neutone FX takes one audio input and knobs"
     ):
         fits(chaos)
+    (tmp_path / "file.txt").write_text("")
     with pytest.raises(UserError, match=r"cannot write Neutone models into .*file.txt/sub .*: choose a folder"):
-        (tmp_path / "file.txt").write_text("")
         neutone_save.save(tmp_path / "chaos.ts", tmp_path / "file.txt/sub")
 
 

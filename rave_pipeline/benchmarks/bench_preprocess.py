@@ -97,9 +97,14 @@ def shapes(text: str) -> list:
     return names
 
 
+def counts(name: str, scale: float) -> tuple[int, int]:
+    """(short files, long recordings) of a shape at --scale."""
+    return round(SHAPES[name][0] * scale), round(SHAPES[name][3] * scale)
+
+
 def run_shape(name: str, recipe_name: str, scale: float, pairs: int) -> dict:
-    n_short, low, high, n_long, minutes = SHAPES[name]
-    n_short, n_long = round(n_short * scale), round(n_long * scale)
+    _, low, high, _, minutes = SHAPES[name]
+    n_short, n_long = counts(name, scale)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         raw = tmp / "raw"
@@ -138,7 +143,7 @@ def main(argv=None):
     )
     args = ap.parse_args(argv)
     for name in args.shapes:
-        if round(SHAPES[name][0] * args.scale) + round(SHAPES[name][3] * args.scale) == 0:
+        if sum(counts(name, args.scale)) == 0:
             raise UserError(f"--scale {args.scale:g} leaves no file in shape {name}: give a larger --scale")
     rows = {name: run_shape(name, args.recipe, args.scale, args.pairs) for name in args.shapes}
     print(f"recipe {args.recipe}; times are the median of {args.pairs} pair(s), plain and ours back to back")
