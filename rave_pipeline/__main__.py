@@ -191,6 +191,9 @@ def main(argv=None):
             fresh=args.fresh,
             overrides=args.override,
             workers=args.workers,
+            gpus=args.gpus,
+            nodes=args.nodes,
+            procs=args.procs,
         )
     else:
         from rave_pipeline.commands.export import export

@@ -56,8 +56,11 @@ OPTIONS = [
         "AUGMENT", "text", DATA, "comma-separated RAVE augmentations (mute,compress,gain), or none", "the recipe's"
     ),
     Setting("BATCH", "count", TRAIN, "examples per step", "the recipe's table for this GPU", rave="--batch"),
-    Setting("GPU", "count", TRAIN, "GPU index", "0", minimum=0),
+    Setting("GPU", "text", TRAIN, "GPU index, or indices for data-parallel training (0,1,2,3)", "0"),
     Setting("DEVICE", "text", TRAIN, "auto, cuda or cpu", "auto"),
+    Setting("GPUS", "count", TRAIN, "GPUs per node training one model together (data-parallel)", "1"),
+    Setting("NODES", "count", TRAIN, "nodes training one model together (under Slurm)", "1"),
+    Setting("PROCS", "count", TRAIN, "DEVICE=cpu: processes training one model together (data-parallel)", "1"),
     Setting("MAX_STEPS", "count", TRAIN, "train up to this global step", "the recipe's", rave="--max_steps"),
     Setting("VAL_EVERY", "count", TRAIN, "validate every N steps", "the recipe's", rave="--val_every"),
     Setting(
@@ -141,6 +144,21 @@ ENVIRONMENT_VARIABLES = [
         "no cap",
     ),
     Setting(
+        "RAVE_PIPELINE_PROCS",
+        "count",
+        ENVIRONMENT,
+        "inside rave train: data-parallel processes per node (train sets it from GPUS or PROCS)",
+        "unset: one process, RAVE's own loader order",
+    ),
+    Setting("RAVE_PIPELINE_NODES", "count", ENVIRONMENT, "inside rave train: nodes of a data-parallel run", "1"),
+    Setting(
+        "RAVE_PIPELINE_COLLECTIVE_TIMEOUT_S",
+        "number",
+        ENVIRONMENT,
+        "data-parallel training: a rank waiting longer than this for the others stops (a lost rank)",
+        "45",
+    ),
+    Setting(
         "STAGE_DIR",
         "path",
         ENVIRONMENT,
@@ -148,6 +166,17 @@ ENVIRONMENT_VARIABLES = [
         "SLURM_TMPDIR, else none",
     ),
     Setting("SLURM_TMPDIR", "path", ENVIRONMENT, "set by Slurm: the job's local scratch folder", "none"),
+    Setting(
+        "SLURM_JOB_ID", "count", ENVIRONMENT, "set by Slurm: data-parallel training starts its ranks with srun", "none"
+    ),
+    Setting(
+        "SLURM_JOB_NUM_NODES", "count", ENVIRONMENT, "set by Slurm: the nodes the job holds (NODES at most)", "none"
+    ),
+    Setting(
+        "SLURM_CPUS_PER_TASK", "count", ENVIRONMENT, "set by Slurm: CPUs for each task (passed on to srun)", "none"
+    ),
+    Setting("SLURM_PROCID", "count", ENVIRONMENT, "set by srun: a task's rank", "none", minimum=0),
+    Setting("LOCAL_RANK", "count", ENVIRONMENT, "set by Lightning: a rank it started on this node", "0", minimum=0),
     Setting(
         "BENCH_GPU_LOGS", "path", ENVIRONMENT, "bench-gpu keeps each run's log in this folder", "a temporary folder"
     ),

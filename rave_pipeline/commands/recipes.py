@@ -103,12 +103,17 @@ class Recipe:
         fits = [b for mem, b in sorted(self.batch_by_gpu_gb.items()) if mem <= gb * 1.05]
         return fits[-1] if fits else None
 
+    @staticmethod
+    def train_examples(chunks: int) -> int:
+        """Of a database's chunks, those RAVE's 98/2 split trains on."""
+        return (98 * chunks) // 100
+
     def min_chunks(self, batch: int) -> int:
         """Fewest database chunks for which RAVE's 98/2 split gives a validation set big enough for
         the PCA (val_chunks * n_signal / compression >= 128) and at least one training batch."""
         n = 1
         while True:
-            val = n - (98 * n) // 100
+            val = n - self.train_examples(n)
             if val * self.n_signal // self.compression >= PCA_COMPONENTS and n - val >= batch:
                 return n
             n += 1

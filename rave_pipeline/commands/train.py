@@ -1,13 +1,13 @@
 """`rave train` for a recipe: picks device and batch, checks the dataset, resumes, survives signals."""
 
 import json
-import signal
 import subprocess
 import sys
 from pathlib import Path
 
-from rave_pipeline.commands import options, runs
+from rave_pipeline.commands import options, parallel, runs
 from rave_pipeline.commands.hardware import choose_batch, loader_workers, resolve_device
+from rave_pipeline.commands.outcome import outcome
 from rave_pipeline.commands.recipes import REPO, Recipe
 from rave_pipeline.commands.supervise import run_forwarding_signals
 from rave_pipeline.data import dataset, disk, stage
@@ -15,21 +15,10 @@ from rave_pipeline.inside_rave import rave_cli
 from safeio import UserError, atomic_write_text, warn
 from safeio.environment import child_env
 
-# Lines of RAVE/Lightning output that have a known fix.
-KNOWN_FAILURES = {
-    "Padding size should be less than": "n_signal is too small for this config: raise N_SIGNAL",
-    "CUDA out of memory": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
-    "OutOfMemoryError": "the GPU ran out of memory: lower BATCH (the adversarial phase needs more than the first)",
-    "n_components=128 must be between": "the validation set is too small for RAVE's PCA: add recordings (the "
-    "size check before training says how many seconds)",
-    "contains NaN": "training diverged to NaN; with the mute augmentation a batch of only muted examples does this "
-    "(p = 0.1^BATCH per step): use BATCH=4 or more, or AUGMENT=none, and FRESH=1",
-}
-
 
 def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, workers: int, db=None) -> list[str]:
     """rave train's command line: the run's places and config, then the settings of the option table
-    (rave_pipeline/commands/options.py) that rave train takes as they are."""
+    (rave_pipeline/commands/options.py) that rave train takes as they are. gpu: -1 (the CPU), 0 or 0,1,2,3."""
     cmd = rave_cli.command(
         "train",
         "--name",
@@ -42,9 +31,9 @@ def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, w
         recipe.config,
         "--channels",
         recipe.channels,
-        "--gpu",
-        gpu,
     )
+    for index in str(gpu).split(","):
+        cmd += ["--gpu", index]
     cmd += options.rave_flags(
         {
             "N_SIGNAL": recipe.n_signal,
@@ -117,18 +106,24 @@ def warn_timeline_disk(recipe: Recipe, step: int, phase_1: int) -> None:
         )
 
 
-def prepare(recipe: Recipe, batch, device, gpu, overrides, workers) -> tuple:
-    """Everything checked before the run is locked: the config and OVERRIDEs, device, batch, dataset size,
-    loader workers. -> (PHASE_1_DURATION, rave's --gpu, extra environment, GPU GB or None, batch, workers)."""
+def prepare(recipe: Recipe, batch, device, gpu, overrides, workers, gpus=None, nodes=None, procs=None) -> tuple:
+    """Everything checked before the run is locked: the config and OVERRIDEs, device, processes, batch, dataset
+    size, loader workers. -> (PHASE_1_DURATION, rave's --gpu, extra environment, GPU GB or None, batch, workers,
+    the parallel.Layout)."""
     phase_1 = check_gin(recipe, overrides)
     if recipe.max_steps <= phase_1:
         warn(
             f"MAX_STEPS={recipe.max_steps} ends before RAVE's adversarial phase (PHASE_1_DURATION={phase_1}): "
             "the model will stay blurry; raise MAX_STEPS or set OVERRIDE='PHASE_1_DURATION=...'"
         )
-    gpu_arg, env_extra, gpu_gb = resolve_device(device, gpu)
+    indices = parallel.gpu_indices(gpu)
+    gpu_arg, env_extra, gpu_gb = resolve_device(device, indices[0] if indices else None)
+    layout = parallel.plan(gpu_gb is not None, gpu, gpus, nodes, procs, visible_gpus() if gpu_gb else 0)
+    if layout.gpus is not None:
+        gpu_arg = ",".join(map(str, layout.gpus))
     batch = choose_batch(recipe, batch, gpu_gb)
-    dataset.check_size(recipe, batch)
+    chunks = dataset.check_size(recipe, batch)
+    parallel.check_global_batch(layout, batch, recipe.train_examples(chunks))
     if "mute" in recipe.augment and batch < 4:
         warn(
             f"batch {batch} with the mute augmentation: {100 * 0.1**batch:g} % of steps mute every example, which "
@@ -136,7 +131,13 @@ def prepare(recipe: Recipe, batch, device, gpu, overrides, workers) -> tuple:
         )
     if workers is None:
         workers = recipe.workers if gpu_gb else 0  # CPU: load in the main process, no extra memory
-    return phase_1, gpu_arg, env_extra, gpu_gb, batch, loader_workers(workers)
+    return phase_1, gpu_arg, {**env_extra, **layout.env()}, gpu_gb, batch, loader_workers(workers), layout
+
+
+def visible_gpus() -> int:
+    import torch
+
+    return torch.cuda.device_count()
 
 
 def check_disk_for_resume(recipe: Recipe, ckpt: Path) -> None:
@@ -149,57 +150,13 @@ def check_disk_for_resume(recipe: Recipe, ckpt: Path) -> None:
         )
 
 
-def outcome(recipe: Recipe, code: int, tail: str, sig: int | None, log: Path) -> int:
-    """What the ended `rave train` means: the newest checkpoint's step, or one sentence (a signal: exit
-    128 + signal, resumable; killed, a full disk or a failure: UserError naming the fix)."""
-    newest = runs.newest_checkpoint(recipe.runs_dir)
-    step = runs.global_step(newest) if newest else 0
-    if sig is not None:
-        saved = f"the newest checkpoint is {newest} (step {step})" if newest else "no checkpoint was saved yet"
-        print(
-            f"training stopped by signal {signal.Signals(sig).name}; {saved}; "
-            f"run make train-{recipe.name} again to resume",
-            file=sys.stderr,
-        )
-        sys.exit(128 + sig)
-    if code < 0:
-        name = signal.Signals(-code).name
-        why = (
-            " (by someone, or by the kernel's out-of-memory killer: if dmesg says 'Out of memory', lower BATCH "
-            "or WORKERS)"
-            if -code == signal.SIGKILL
-            else ""
-        )
-        raise UserError(
-            f"rave train was killed ({name}, signal {-code}){why}; newest checkpoint: "
-            f"{newest or 'none yet'} (step {step}); run make train-{recipe.name} to resume"
-        )
-    if code != 0 and disk.output_says_full(tail, recipe.runs_dir):
-        free = disk.megabytes(disk.free_bytes(recipe.runs_dir))
-        # a checkpoint's size: the newest one's, else the config's measured one (the adversarial phase's is larger)
-        size = newest.stat().st_size if newest else (recipe.facts.checkpoint_mb[1] * 1e6 if recipe.facts else 0)
-        need = (
-            f"checkpoints of {disk.megabytes(size)} and needs about {disk.megabytes(3 * size)} free"
-            if size
-            else "checkpoints"
-        )
-        raise UserError(
-            f"the disk holding {recipe.runs_dir} is full ({free} free): training writes {need} there; "
-            f"free space (or train under ROOT= on a bigger disk) and run make train-{recipe.name} again "
-            f"to resume from {newest or 'the start'} (step {step})"
-        )
-    if code != 0:
-        hint = next((fix for key, fix in KNOWN_FAILURES.items() if key in tail), None)
-        last = [l for l in tail.strip().splitlines() if l.strip()][-1:] or ["(no output)"]
-        print("\n".join(tail.strip().splitlines()[-15:]), file=sys.stderr)
-        raise UserError(f"rave train failed for {recipe.name} ({hint or last[0].strip()[:200]}); full log: {log}")
-    print(f"{recipe.name}: newest checkpoint {newest} at step {step}")
-    return step
-
-
-def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overrides=None, workers=None) -> int:
-    """Train (or resume) the recipe's run. Returns the global step of the newest checkpoint."""
-    phase_1, gpu_arg, env_extra, gpu_gb, batch, workers = prepare(recipe, batch, device, gpu, overrides, workers)
+def train(
+    recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overrides=None, workers=None, **layout
+) -> int:
+    """Train (or resume) the recipe's run (layout: gpus, nodes, procs). Returns the newest checkpoint's global step."""
+    phase_1, gpu_arg, env_extra, gpu_gb, batch, workers, layout = prepare(
+        recipe, batch, device, gpu, overrides, workers, **layout
+    )
     with runs.exclusive(runs.lock_of(recipe.runs_dir), recipe.runs_dir) as lock_fd:
         if fresh:
             moved = runs.archive(recipe.runs_dir)
@@ -221,18 +178,32 @@ def train(recipe: Recipe, batch=None, device=None, gpu=None, fresh=False, overri
             check_disk_for_resume(recipe, ckpt)
             print(f"resuming {resume_from} from {ckpt.name} at step {step} (FRESH=1 starts a new run)")
         warn_timeline_disk(recipe, runs.global_step(ckpt) if ckpt else 0, phase_1)
-        db = stage.stage(recipe)
+        db = stage_on_nodes(recipe, layout)
         where = f"GPU {gpu_arg} ({gpu_gb:.0f} GB)" if gpu_gb else "CPU"
         print(
-            f"training {recipe.name}: RAVE {recipe.config}, batch {batch}, n_signal {recipe.n_signal}, "
+            f"training {recipe.name}: RAVE {recipe.config}, {layout.batch_line(batch)}, n_signal {recipe.n_signal}, "
             f"max_steps {recipe.max_steps}, on {where}, reading {db}"
         )
         record_settings(recipe, batch, gpu_arg, phase_1)
-        cmd = rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers, db)
+        cmd = layout.launcher() + rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers, db)
         env = child_env(**env_extra, RAVE_PIPELINE_SAVE_EVERY=str(recipe.save_every))
         log = recipe.runs_dir / "train.log"
         print(f"RAVE's full output: {log}")
         code, tail, sig = run_forwarding_signals(cmd, env, log, lock_fd)
         if sig is None:  # over for good; after a signal the copy stays for the restart on this node
             stage.unstage(recipe, db)
-        return outcome(recipe, code, tail, sig, log)
+        return outcome(recipe, code, tail, sig, log, layout.world)
+
+
+def stage_on_nodes(recipe: Recipe, layout) -> Path:
+    """The database to train from, staged once on each node (rave_pipeline/data/stage.py)."""
+    if layout.nodes == 1 or not stage.scratch_root():
+        return stage.stage(recipe)
+    cmd = layout.node_command([sys.executable, "-m", "rave_pipeline.data.stage", str(recipe.db_dir), recipe.run_name])
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+    paths = {line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("database path: ")}
+    print(proc.stdout.strip(), flush=True)
+    if proc.returncode or len(paths) != 1:
+        warn(f"staging on {layout.nodes} nodes did not give one path on all; training reads {recipe.db_dir}")
+        return recipe.db_dir
+    return Path(paths.pop())

@@ -78,6 +78,7 @@ class StepMeter(pl.Callback):
 
     # -- timing ---------------------------------------------------------------------------------
     def on_train_start(self, trainer, pl_module):
+        self.folder = Path(trainer.log_dir or trainer.default_root_dir)  # on every rank: log_dir is a collective
         self.cuda = pl_module.device.type == "cuda"
         self.phase = 2 if getattr(pl_module, "warmed_up", False) else 1
 
@@ -130,11 +131,10 @@ class StepMeter(pl.Callback):
         }
         if self.cuda:
             record["gpu_total_gb"] = torch.cuda.get_device_properties(pl_module.device).total_memory / 1e9
-        folder = Path(trainer.log_dir or trainer.default_root_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / ".progress.json.partial"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        tmp = self.folder / ".progress.json.partial"
         tmp.write_text(json.dumps(record, indent=1))
-        os.replace(tmp, folder / "progress.json")
+        os.replace(tmp, self.folder / "progress.json")
         return record
 
     def line(self, record: dict, trainer) -> str:
@@ -152,6 +152,8 @@ class StepMeter(pl.Callback):
         return " · ".join(parts)
 
     def show(self, trainer, pl_module) -> None:
+        if not trainer.is_global_zero:  # one line and one progress.json per run
+            return
         print(self.line(self.report(trainer, pl_module), trainer), flush=True)
         self.shown_step, self.shown_at = trainer.global_step, time.monotonic()
 
@@ -165,6 +167,8 @@ class StepMeter(pl.Callback):
         if self.start is not None and self.end is not None and stats.steps > SKIP:  # the last step: no next start
             stats.cycle.append(self.end - self.start)
             stats.wait.append(0.0)
+        if not trainer.is_global_zero:
+            return
         record = self.report(trainer, pl_module, final=True)
         if getattr(self, "shown_step", None) != trainer.global_step:  # not already said at the last validation
             print(self.line(record, trainer), file=sys.stdout, flush=True)

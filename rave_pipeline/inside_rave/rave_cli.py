@@ -39,9 +39,13 @@ def main() -> None:
     sox_compat.install()
     scipy_compat.install()  # before rave is imported: rave/pqmf.py binds the names at import
     if sys.argv[1:2] == ["train"]:
-        from rave_pipeline.inside_rave import graceful, loader
+        from rave_pipeline.inside_rave import ddp, graceful, loader
 
+        if env("LOCAL_RANK") not in ("", "0") and not env("SLURM_PROCID"):  # a rank Lightning started
+            ddp.die_with_parent()
         graceful.install()
+        if ddp.data_parallel():
+            ddp.seed_start()
         if env("RAVE_PIPELINE_LOADER") != "plain":
             loader.install()
     if sys.argv[1:2] == ["export"] and env("RAVE_PIPELINE_NAN_GUARD") != "0":
@@ -51,7 +55,15 @@ def main() -> None:
     from scripts.main_cli import main as rave_main  # acids-rave's CLI entry point
 
     sys.argv = ["rave", *sys.argv[1:]]
-    rave_main()
+    try:
+        rave_main()
+    except Exception as e:
+        if sys.argv[1:2] == ["train"]:
+            from rave_pipeline.inside_rave import ddp
+
+            if ddp.data_parallel():  # which rank went away, for the wrapper's sentence
+                print(ddp.lost(e), flush=True)
+        raise
 
 
 if __name__ == "__main__":

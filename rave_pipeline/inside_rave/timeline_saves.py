@@ -6,12 +6,15 @@
   run would overwrite the checkpoints of the first one.
 - Every checkpoint saved by anyone (RAVE's best and last, ours) carries `rave_to_chaos`: the step, RAVE's
   phase (1 reconstruction, 2 adversarial) and the newest validation loss with the step it was measured
-  at, which is what `make export-<recipe> CKPT=...` and the timeline list and record.
+  at, which is what `make export-<recipe> CKPT=...` and the timeline list and record; with several
+  processes also `ranks`, each rank's digest of its weights and optimizer state (all equal, bit for bit,
+  or a loud warning).
 Nothing is ever deleted here: best and newest stay, and the disk cost is one checkpoint per SAVE_EVERY.
 """
 
 import pytorch_lightning as pl
 
+from rave_pipeline.inside_rave import ddp
 from rave_pipeline.inside_rave.graceful import save
 from safeio.environment import env
 
@@ -50,6 +53,10 @@ class TimelineSaves(pl.Callback):
     def on_save_checkpoint(self, trainer, pl_module, checkpoint):
         step = int(trainer.global_step)
         checkpoint[KEY] = {"step": step, "phase": phase(step, pl_module), **(self.validation or NO_VALIDATION)}
+        if trainer.world_size > 1:
+            checkpoint[KEY]["ranks"] = ranks = ddp.digests(trainer)
+            if len(set(ranks)) > 1 and trainer.is_global_zero:
+                print(f"Error: the ranks hold different weights at step {step} (digests {ranks})", flush=True)
 
 
 NO_VALIDATION = {"validation": None, "validation_step": None}
