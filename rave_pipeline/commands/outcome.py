@@ -38,10 +38,15 @@ def outcome(recipe: Recipe, code: int, tail: str, sig: int | None, log: Path, wo
     128 + signal, resumable; killed, a full disk or a failure: UserError naming the fix)."""
     newest = runs.newest_checkpoint(recipe.runs_dir)
     step = runs.global_step(newest) if newest else 0
+    stopped = re.search(r"received (SIG[A-Z0-9]+)( \(rank \d+\))?: saved", tail) if code == 0 else None
+    if sig is None and stopped:  # a signal reached rave train itself (a rank), not this wrapper
+        sig, where = signal.Signals[stopped.group(1)], stopped.group(2) or ""
+    else:
+        where = ""
     if sig is not None:
         saved = f"the newest checkpoint is {newest} (step {step})" if newest else "no checkpoint was saved yet"
         print(
-            f"training stopped by signal {signal.Signals(sig).name}; {saved}; "
+            f"training stopped by signal {signal.Signals(sig).name}{where}; {saved}; "
             f"run make train-{recipe.name} again to resume",
             file=sys.stderr,
         )

@@ -22,7 +22,7 @@ CONSOLE = ("· phase ", "received SIG", "saved ", "loading state from file", "Er
 
 def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str, int | None]:
     """Run RAVE with its output appended to `log`, showing only progress lines and errors; forward
-    SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it as SIGTERM. -> (exit code, log tail, signal). The child
+    SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it as SIGTERM. -> (exit code, console lines + log tail, signal). The child
     inherits the run's lock, so no second trainer starts while it lives."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -43,7 +43,7 @@ def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str,
             child.send_signal(signal.SIGTERM)
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)}
-    pos, partial = start, b""
+    pos, partial, said = start, b"", []
     try:
         while True:
             done = child.poll() is not None
@@ -56,6 +56,7 @@ def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str,
                 text = line.decode(errors="replace").rstrip()
                 if any(key in text for key in CONSOLE):
                     print(text, flush=True)
+                    said.append(text)
             if done:
                 break
             time.sleep(0.5)
@@ -66,4 +67,5 @@ def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str,
     with open(log, "rb") as f:
         f.seek(max(start, pos - 65536))
         tail = f.read().decode(errors="replace")
-    return code, tail, (received[0] if received else None)
+    # the console's lines first: RAVE's profiler table at the end can push them out of the last 64 KB
+    return code, "\n".join([*said, tail]), (received[0] if received else None)

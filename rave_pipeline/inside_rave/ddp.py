@@ -71,7 +71,6 @@ class GradientSync(pl.Callback):
             g.copy_(flat[offset : offset + g.numel()].view_as(g))
             offset += g.numel()
 
-
     def on_train_start(self, trainer, pl_module):
         # each rank its own noise (RAVE's reparametrisation and noise bands), reproducible from the step on
         torch.manual_seed(SEED + 1 + trainer.global_rank + 1024 * trainer.global_step)
