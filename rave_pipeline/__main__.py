@@ -148,10 +148,16 @@ def parse(argv=None) -> argparse.Namespace:
 
 def submit_jobs(args) -> None:
     """submit: the recipe and settings checked here, then sbatch."""
+    from rave_pipeline.commands.parallel import sbatch_lines, sbatch_options
     from rave_pipeline.commands.submit import submit
 
+    layout = []
     if args.recipe != "all" or not (args.export_only or args.timeline):
-        recipe_from(args)  # a bad recipe or setting is said now, not in the job's log
+        recipe = recipe_from(args)  # a bad recipe or setting is said now, not in the job's log
+        if not (args.export_only or args.timeline):  # data-parallel: the job's nodes, tasks, GPUs and CPUs
+            layout = sbatch_options(args.nodes, args.gpus, args.procs, recipe.workers)
+            if layout:
+                print(f"data-parallel job:\n{sbatch_lines(layout)}")
     submit(
         args.recipe,
         options.argv(args),
@@ -161,6 +167,7 @@ def submit_jobs(args) -> None:
         args.after,
         args.export_only,
         options.argv(args, [options.DATA, options.TIMELINE]) if args.timeline else None,
+        layout,
     )
 
 

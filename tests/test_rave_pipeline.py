@@ -626,6 +626,7 @@ def test_training_says_where_it_is_at_least_every_30_seconds(tmp_path, monkeypat
         default_root_dir=str(tmp_path),
         callback_metrics={},
         sanity_checking=False,
+        is_global_zero=True,  # one process: rank 0 (the other ranks of a data-parallel run say nothing)
     )
     model = SimpleNamespace(device=torch.device("cpu"), warmed_up=False, warmup=500)
     meter = progress.StepMeter()

@@ -58,8 +58,8 @@ class Layout:
         ]
 
     def node_command(self, cmd: list[str]) -> list[str]:
-        """`cmd` once on every node of the job (staging the database), or as it is on one node."""
-        if self.nodes == 1:
+        """`cmd` once on every node of a Slurm job's data-parallel run (staging the database), else as it is."""
+        if not self.launcher():
             return cmd
         return ["srun", f"--nodes={self.nodes}", f"--ntasks={self.nodes}", "--ntasks-per-node=1", *cmd]
 

@@ -15,8 +15,11 @@ SCRIPTS = REPO / "scripts" / "slurm"
 LOGS = REPO / "logs" / "slurm"  # the scripts' #SBATCH --output, relative to the submit folder (REPO)
 
 
-def sbatch_command(sbatch: str, sbatch_args: str, script: str, args: list[str], after: str | None = None) -> list[str]:
-    cmd = [*shlex.split(sbatch), "--parsable", *shlex.split(sbatch_args or "")]
+def sbatch_command(
+    sbatch: str, sbatch_args: str, script: str, args: list[str], after: str | None = None, first=()
+) -> list[str]:
+    """first: options before SBATCH_ARGS (a data-parallel layout), so the user's own win."""
+    cmd = [*shlex.split(sbatch), "--parsable", *first, *shlex.split(sbatch_args or "")]
     if after:
         cmd.append(f"--dependency=afterok:{after}")
     return [*cmd, str(SCRIPTS / script), *args]
@@ -46,6 +49,7 @@ def submit(
     after: str | None = None,
     export_only: bool = False,
     timeline_args: list[str] | None = None,
+    layout=(),
 ) -> list[str]:
     """Training, then an export that runs when it succeeds (--dependency=afterok); or, with
     export_only, one export job (recipe "all": every recipe and the hand-written instruments); or, with
@@ -59,7 +63,7 @@ def submit(
         job = run_sbatch(sbatch_command(sbatch, sbatch_args, "export.sbatch", [recipe, *data_args], after))
         print(f"export job {job} ({recipe}); logs in {LOGS}/")
         return [job]
-    train = run_sbatch(sbatch_command(sbatch, sbatch_args, "train.sbatch", [recipe, *train_args], after))
+    train = run_sbatch(sbatch_command(sbatch, sbatch_args, "train.sbatch", [recipe, *train_args], after, layout))
     export = run_sbatch(sbatch_command(sbatch, sbatch_args, "export.sbatch", [recipe, *data_args], train))
     print(f"training job {train} ({recipe}), export job {export} (runs when training succeeds); logs in {LOGS}/")
     return [train, export]

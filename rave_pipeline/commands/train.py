@@ -197,12 +197,12 @@ def train(
 
 def stage_on_nodes(recipe: Recipe, layout) -> Path:
     """The database to train from, staged once on each node (rave_pipeline/data/stage.py)."""
-    if layout.nodes == 1 or not stage.scratch_root():
+    if not layout.launcher() or not stage.scratch_root():
         return stage.stage(recipe)
     cmd = layout.node_command([sys.executable, "-m", "rave_pipeline.data.stage", str(recipe.db_dir), recipe.run_name])
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     paths = {line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("database path: ")}
-    print(proc.stdout.strip(), flush=True)
+    print("\n".join(line for line in proc.stdout.splitlines() if line.startswith("database: ")), flush=True)
     if proc.returncode or len(paths) != 1:
         warn(f"staging on {layout.nodes} nodes did not give one path on all; training reads {recipe.db_dir}")
         return recipe.db_dir
