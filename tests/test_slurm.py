@@ -7,6 +7,7 @@ import re
 import subprocess
 
 import pytest
+import torch
 
 from helpers import slurm_cluster as sc
 from helpers.audio import noise_set
@@ -75,3 +76,38 @@ def test_train_export_and_requeue_on_real_slurm(tmp_path):
         assert not list(scratch.glob("rave-pipeline/*")), "the staged copy goes when the job is done"
         assert runs.global_step(runs.newest_checkpoint(run_dir)) == 40
         assert len({p.parents[2] for p in run_dir.rglob("*.ckpt")}) == 1, "a requeued job never starts a second run"
+
+
+def test_a_two_task_data_parallel_job_requeues_and_resumes_with_two_tasks(tmp_path):
+    """PROCS=2 through the same sbatch script: srun starts both ranks, the database is staged once per node,
+    USR1 before the time limit stops both at one step, the requeued job resumes there with two tasks."""
+    noise_set(tmp_path / "datasets/noise/raw", 40)
+    sbatch_args = f"--mem=1000M --cpus-per-task=1 --output={tmp_path}/%x-%j.out"
+    scratch = tmp_path / "node-local"
+    settings = ["DEVICE=cpu", "PROCS=2", "BATCH=2", "AUGMENT=none", "N_SIGNAL=65536", "VAL_EVERY=100"]
+    with sc.cluster(tmp_path / "slurm") as env:
+        env = {**env, "STAGE_DIR": str(scratch), "RAVE_PIPELINE_PROGRESS_S": "1"}
+        out = make(
+            env, "cluster-train-noise", "MAX_STEPS=12", f"ROOT={tmp_path}", f"SBATCH_ARGS={sbatch_args}", *settings
+        )
+        assert "#SBATCH --nodes=1\n#SBATCH --ntasks-per-node=2" in out, out
+        train, export = re.search(r"training job (\d+) \(noise\), export job (\d+)", out).groups()
+        log = tmp_path / f"rave-train-{train}.out"
+        sc.wait_for(lambda: log.exists() and re.search(r"step [2-9]/12", log.read_text()), 600, "step 2")
+        subprocess.run(["scancel", "--signal=USR1", "--batch", train], env=env, check=True, timeout=30)
+        assert sc.wait_done(train, env, 900) == "COMPLETED", log.read_text()[-3000:]
+        text = log.read_text()
+        first, second = text.split("(start 2)")
+        assert first.count("batch 2 per process × 2 processes = 4 examples per step") == 1, text[-3000:]
+        assert first.count("database: staged") == 1 and second.count("database: reusing") == 1, "once per node"
+        stopped = re.search(
+            r"received SIGUSR1 \(rank \d\): saved .*stopped-step=(\d+)\.ckpt", first
+        )  # srun passes USR1
+        assert stopped, "both ranks stopped at one step, one checkpoint:\n" + first[-3000:]
+        resumed = re.search(r"resuming .* at step (\d+)", second)
+        assert resumed and resumed.group(1) == stopped.group(1), "resumed exactly where it stopped"
+        assert "batch 2 per process × 2 processes" in second and "step 12/12" in second
+        newest = runs.newest_checkpoint(tmp_path / "runs/noise")
+        digests = torch.load(newest, map_location="cpu", weights_only=False)["rave_to_chaos"]["ranks"]
+        assert runs.global_step(newest) == 12 and len(digests) == 2 and digests[0] == digests[1]
+        assert sc.wait_done(export, env, 300) == "COMPLETED", "a data-parallel checkpoint exports as any other"

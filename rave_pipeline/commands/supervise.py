@@ -8,21 +8,22 @@ import time
 from pathlib import Path
 
 
-def die_with_parent() -> None:
-    """In the child, before exec: SIGTERM when the wrapper dies, even by SIGKILL (Linux prctl), so
+def die_with_parent(stop: int = signal.SIGTERM) -> None:
+    """In the child, before exec: `stop` when the wrapper dies, even by SIGKILL (Linux prctl), so
     RAVE checkpoints and stops instead of training on as an orphan."""
     import ctypes
 
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, stop)  # PR_SET_PDEATHSIG
 
 
 # Lines of RAVE's output shown on the console; everything goes to the run's train.log.
 CONSOLE = ("· phase ", "received SIG", "saved ", "loading state from file", "Error", "error:")
 
 
-def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str, int | None]:
+def run_forwarding_signals(cmd, env, log: Path, lock_fd=None, stop=signal.SIGTERM) -> tuple[int, str, int | None]:
     """Run RAVE with its output appended to `log`, showing only progress lines and errors; forward
-    SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it as SIGTERM. -> (exit code, console lines + log tail, signal). The child
+    SIGTERM/SIGINT/SIGHUP/SIGUSR1 to it as `stop` (SIGUSR1 to srun: it passes that on to every rank, while a
+    SIGTERM would make it kill them). -> (exit code, console lines + log tail, signal). The child
     inherits the run's lock, so no second trainer starts while it lives."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -33,14 +34,14 @@ def run_forwarding_signals(cmd, env, log: Path, lock_fd=None) -> tuple[int, str,
             stdout=out,
             stderr=subprocess.STDOUT,
             pass_fds=(lock_fd,) if lock_fd is not None else (),
-            preexec_fn=die_with_parent if sys.platform == "linux" else None,
+            preexec_fn=(lambda: die_with_parent(stop)) if sys.platform == "linux" else None,
         )
     received = []
 
     def forward(signum, _frame):
         received.append(signum)
         if child.poll() is None:
-            child.send_signal(signal.SIGTERM)
+            child.send_signal(stop)
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1)}
     pos, partial, said = start, b"", []

@@ -1,6 +1,7 @@
 """`rave train` for a recipe: picks device and batch, checks the dataset, resumes, survives signals."""
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -189,7 +190,8 @@ def train(
         env = child_env(**env_extra, RAVE_PIPELINE_SAVE_EVERY=str(recipe.save_every))
         log = recipe.runs_dir / "train.log"
         print(f"RAVE's full output: {log}")
-        code, tail, sig = run_forwarding_signals(cmd, env, log, lock_fd)
+        stop = signal.SIGUSR1 if layout.launcher() else signal.SIGTERM
+        code, tail, sig = run_forwarding_signals(cmd, env, log, lock_fd, stop)
         if sig is None:  # over for good; after a signal the copy stays for the restart on this node
             stage.unstage(recipe, db)
         return outcome(recipe, code, tail, sig, log, layout.world)
