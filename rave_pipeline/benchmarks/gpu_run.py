@@ -25,9 +25,15 @@ def profiler_mean(output: str, action: str) -> float | None:
     return float(m.group(1)) if m else None
 
 
-def run_one(plan: Plan, db: Path, device: str | None, steps: int, warmup: int, timeout: float, workers: int) -> dict:
-    """One short training run; returns its StepMeter record + profiler rows, or an error."""
-    gpu_arg, env_extra, _ = resolve_device(device, None)
+def run_one(
+    plan: Plan, db: Path, device: str | None, steps: int, warmup: int, timeout: float, workers: int, procs: int = 0
+) -> dict:
+    """One short training run; returns its StepMeter record + profiler rows, or an error. procs: data-parallel
+    processes (GPUs 0.. on a GPU machine), 0 for RAVE's own single process."""
+    gpu_arg, env_extra, gpu_gb = resolve_device(device, None)
+    if procs:
+        env_extra = {**env_extra, "RAVE_PIPELINE_PROCS": str(procs)}
+        gpu_arg = ",".join(map(str, range(procs))) if gpu_gb else gpu_arg
     phase_1 = warmup + steps
     with tempfile.TemporaryDirectory(prefix="bench-gpu-") as tmp:  # a throw-away runs folder
         r = dataclasses.replace(plan.recipe, root=Path(tmp), max_steps=2 * phase_1, val_every=10**9, save_every=10**9)
