@@ -108,3 +108,53 @@ def test_an_example_is_cut_the_same_whatever_reads_it():
     assert torch.equal(a, items[(4, loader.item_seed(0, 4))]), "its own seed: the same crop each time"
     assert not torch.equal(a, items[(4, loader.item_seed(1, 4))]), "another epoch, another crop"
     assert torch.equal(torch.rand(1), before), "the process's own generator (the model's noise) untouched"
+
+
+def _rank(rank: int, world: int, port: int, out) -> None:
+    """One of two real gloo processes: different gradients, then the project's collectives."""
+    import os
+    from types import SimpleNamespace
+
+    import torch.distributed as dist
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    dist.init_process_group("gloo", rank=rank, world_size=world)
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.Adam(model.parameters())
+    model(torch.full((1, 3), float(rank + 1))).sum().backward()  # rank 0's inputs are 1, rank 1's are 2
+    ddp.GradientSync().on_before_optimizer_step(None, None, opt)
+    grads = [p.grad.clone() for p in model.parameters()]
+    opt.step()
+    trainer = SimpleNamespace(lightning_module=model, optimizers=[opt])
+    same = ddp.digests(trainer)
+    with torch.no_grad():
+        model.bias[0] += rank  # part the ranks: the digests must say so
+    parted = ddp.digests(trainer)
+    request = ddp.any_rank(15 * 1024 + 2 if rank == 1 else 0, "cpu")  # SIGTERM on rank 1
+    out.put((rank, grads, same, parted, request))
+    dist.destroy_process_group()
+
+
+def test_the_ranks_average_their_gradients_compare_digests_and_agree_on_a_stop_over_real_gloo():
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    ctx = mp.get_context("spawn")
+    out = ctx.Queue()
+    procs = [ctx.Process(target=_rank, args=(r, 2, port, out)) for r in range(2)]
+    for p in procs:
+        p.start()
+    results = dict((r, rest) for r, *rest in (out.get(timeout=120) for _ in procs))
+    for p in procs:
+        p.join(timeout=30)
+    (g0, same0, parted0, req0), (g1, same1, parted1, req1) = results[0], results[1]
+    assert torch.equal(g0[0], torch.full((2, 3), 1.5)) and torch.equal(g0[1], torch.ones(2)), "the mean of 1 and 2"
+    assert all(torch.equal(a, b) for a, b in zip(g0, g1)), "the same gradients, bit for bit, on both"
+    assert same0 == same1 and same0[0] == same0[1], "after the same step the digests agree"
+    assert parted0 == parted1 and parted0[0] != parted0[1], "weights that differ give digests that differ"
+    assert req0 == req1 == 15 * 1024 + 2, "a stop requested on rank 1 reaches rank 0"

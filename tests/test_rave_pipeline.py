@@ -192,6 +192,18 @@ def test_dataset_too_small_is_caught_before_training(tmp_path):
     assert "Add at least 273 s of recordings" in r.stderr and "no N_SIGNAL fits 30 s of audio" in r.stderr
 
 
+def test_a_global_batch_beyond_the_training_examples_is_one_sentence_before_training(tmp_path):
+    noise_set(tmp_path / "datasets/noise/raw", 40)
+    assert pipe("preprocess", "noise", "--root", tmp_path, "--n-signal", "65536").returncode == 0
+    # 40 s -> 13 chunks, 12 to train on: batch 4 fits one process, not 4 x 4 = 16
+    r = pipe(
+        "train", "noise", "--root", tmp_path, "--device", "cpu", "--n-signal", "65536", "--procs", "4", "--batch", "4"
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr
+    assert "batch 4 per process × 4 processes = 16 examples per step, more than the database's 12 training" in r.stderr
+    assert not (tmp_path / "runs").exists(), "nothing started"
+
+
 def test_train_without_database(tmp_path):
     r = pipe("train", "noise", "--root", tmp_path, "--device", "cpu")
     assert r.returncode == 2 and "run make preprocess-noise first" in r.stderr
