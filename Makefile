@@ -87,7 +87,7 @@ bench-guard:  ## what the NaN guards cost: each trained export vs acids-rave's u
 	@$(IN_EXPORTS) $(RTC) bench-guard "$$e"
 
 bench-gpu:  ## per recipe on this GPU: s/step and data wait per phase, peak memory, batch table proposal -> reports/gpu.json; GPUS=N (or DEVICE=cpu PROCS=N): N against 1, scaling efficiency -> reports/scaling.json
-	$(if $(GPUS)$(PROCS),$(RTC) bench-scaling --procs $(or $(GPUS),$(PROCS)),$(RTC) bench-gpu $(if $(CARD_GB),--card-gb $(CARD_GB))) $(if $(DEVICE),--device $(DEVICE))
+	$(RTC) bench-gpu $(if $(DEVICE),--device $(DEVICE)) $(if $(CARD_GB),--card-gb $(CARD_GB)) $(if $(GPUS)$(PROCS),--procs $(or $(GPUS),$(PROCS)))
 
 bench-preprocess:  ## make preprocess vs plain rave preprocess on tiny, short and mixed generated libraries: wall times, ms per file, ratio
 	$(RTC) bench-preprocess

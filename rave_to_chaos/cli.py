@@ -32,7 +32,6 @@ COMMANDS = {
     "ranges": ("compare.ranges", []),
     "bench-guard": ("rave_pipeline.benchmarks.bench_guard", []),
     "bench-gpu": ("rave_pipeline.benchmarks.bench_gpu", []),
-    "bench-scaling": ("rave_pipeline.benchmarks.bench_scaling", []),
     "bench-preprocess": ("rave_pipeline.benchmarks.bench_preprocess", []),
     "bench-loader": ("rave_pipeline.benchmarks.bench_loader", []),
     "bench-train": ("rave_pipeline.benchmarks.bench_train", []),

@@ -71,7 +71,13 @@ def parser() -> argparse.ArgumentParser:
         default=None,
         help="instead: run each recipe at its table's batch for these card sizes, memory capped to them",
     )
-    ap.add_argument("--out", type=Path, default=Path("reports/gpu.json"))
+    ap.add_argument(
+        "--procs",
+        type=number(int, 2, 1024, "GPUS"),
+        default=None,
+        help="instead: N GPUs (or CPU processes) training one model against one -> reports/scaling.json",
+    )
+    ap.add_argument("--out", type=Path, default=None, help="reports/gpu.json (reports/scaling.json with --procs)")
     ap.add_argument(
         "--merge",
         type=Path,
@@ -188,6 +194,11 @@ def run_all(s: Session, plans: list[Plan], order: list) -> list[dict]:
 @cli_main
 def main(argv=None):
     a = parser().parse_args(argv)
+    if a.procs:
+        from rave_pipeline.benchmarks import bench_scaling
+
+        return bench_scaling.run(a.procs, a.device, a.recipes, a.steps, a.warmup, a.out or Path("reports/scaling.json"))
+    a.out = a.out or Path("reports/gpu.json")
     if a.merge:
         reports = [json.loads(p.read_text()) for p in a.merge]
         merged = {
