@@ -8,6 +8,7 @@ sees half the examples. Measured here: after step 1, 0.028 (two processes vs one
 after step 4 (two steps of each phase), 0.64 against 2.96 (L2 distance of all weights).
 """
 
+import json
 import os
 import re
 import shutil
@@ -99,6 +100,8 @@ def test_two_processes_train_the_model_one_process_trains_with_their_global_batc
     assert distance(two, one) < 0.06 and distance(half, one) > 1.5, "(b) after one step: 0.028 vs 2.39 measured"
     one, half, two = (ckpt(root, t, 4) for t in ("one", "half", "two"))
     assert distance(two, one) < 1.0 and distance(half, one) > 2.5, "(b) after both phases: 0.64 vs 2.96 measured"
+    settings = json.loads((root / "runs/noise-two/settings.json").read_text())
+    assert (settings["batch"], settings["processes"], settings["global_batch"]) == (2, 2, 4), "for the manifest"
     log = (root / "runs/noise-two/train.log").read_text()
     assert log.count("saved ") == 1 and log.count("step 4/4") == 1, "rank 0 alone says it"
     assert "different weights" not in log

@@ -59,8 +59,9 @@ def rave_command(recipe: Recipe, batch: int, gpu: str, resume_from, overrides, w
     return cmd
 
 
-def record_settings(recipe: Recipe, batch: int, gpu: str, phase_1: int) -> None:
-    """runs/<recipe>/settings.json: what the run was trained with, for the export manifest."""
+def record_settings(recipe: Recipe, batch: int, gpu: str, phase_1: int, processes: int = 1) -> None:
+    """runs/<recipe>/settings.json: what the run was trained with, for the export manifest (batch: per process;
+    processes: data-parallel processes of its latest start)."""
     fields = {
         k: getattr(recipe, k)
         for k in ("config", "augment", "sampling_rate", "channels", "n_signal", "max_steps", "val_every", "save_every")
@@ -68,7 +69,16 @@ def record_settings(recipe: Recipe, batch: int, gpu: str, phase_1: int) -> None:
     atomic_write_text(
         recipe.runs_dir / "settings.json",
         json.dumps(
-            {**fields, "batch": batch, "gpu": gpu, "db": str(recipe.db_dir), "phase_1_duration": phase_1}, indent=1
+            {
+                **fields,
+                "batch": batch,
+                "processes": processes,
+                "global_batch": batch * processes,
+                "gpu": gpu,
+                "db": str(recipe.db_dir),
+                "phase_1_duration": phase_1,
+            },
+            indent=1,
         ),
     )
 
@@ -185,7 +195,7 @@ def train(
             f"training {recipe.name}: RAVE {recipe.config}, {layout.batch_line(batch)}, n_signal {recipe.n_signal}, "
             f"max_steps {recipe.max_steps}, on {where}, reading {db}"
         )
-        record_settings(recipe, batch, gpu_arg, phase_1)
+        record_settings(recipe, batch, gpu_arg, phase_1, layout.world)
         cmd = layout.launcher() + rave_command(recipe, batch, gpu_arg, resume_from, overrides, workers, db)
         env = child_env(**env_extra, RAVE_PIPELINE_SAVE_EVERY=str(recipe.save_every))
         log = recipe.runs_dir / "train.log"
